@@ -1,0 +1,456 @@
+"""The config: YAML -> validated, typed ``Config``, with ``--set`` overrides.
+
+Every problem is found before anything runs and reported at once, each as
+``FILE:LINE:COLUMN: field.path: what is wrong (got VALUE)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, model_validator
+
+from .data import DATASETS
+from .errors import ConfigError
+from .nn.initializers import INITIALIZERS
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _choice(kind: str, choices: Any) -> Any:
+    """A validator accepting only a name from ``choices``, with a did-you-mean message."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or value not in choices:
+            names = ", ".join(sorted(choices))
+            raise ValueError(f"unknown {kind} {value!r}{did_you_mean(value, choices)} (choose from: {names})")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, types are checked."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+class DataConfig(Section):
+    dataset: Annotated[str, _choice("dataset", DATASETS)] = "circles"
+    n_samples: StrictInt = Field(1000, ge=4, le=10_000_000)
+    noise: Number | None = Field(None, ge=0, description="default: the dataset's own")
+    factor: Number | None = Field(None, gt=0, lt=1, description="circles only: inner/outer radius, default 0.5")
+    test_fraction: Number = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _dataset_defaults(self) -> "DataConfig":
+        if self.dataset in DATASETS:
+            if self.noise is None:
+                self.noise = DATASETS[self.dataset].default_noise
+            if self.factor is None and "factor" in DATASETS[self.dataset].options:
+                self.factor = 0.5
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The dataset-specific settings that are set (``factor`` for circles)."""
+        return {name: getattr(self, name) for name in DATASETS[self.dataset].options if getattr(self, name) is not None}
+
+
+# -- model ------------------------------------------------------------------------------------
+
+
+class LinearSpec(Section):
+    type: Literal["linear"]
+    units: StrictInt = Field(ge=1, le=100_000)
+    init: Annotated[str, _choice("initialiser", INITIALIZERS)] = "he"
+
+
+class ActivationSpec(Section):
+    type: Literal["relu", "tanh", "sigmoid", "softmax"]
+
+
+class LeakyReLUSpec(Section):
+    type: Literal["leaky_relu"]
+    negative_slope: Number = Field(0.01, ge=0, lt=1)
+
+
+class DropoutSpec(Section):
+    type: Literal["dropout"]
+    rate: Number = Field(0.5, ge=0, lt=1)
+
+
+LAYER_SPECS: dict[str, type[Section]] = {
+    "linear": LinearSpec, "relu": ActivationSpec, "tanh": ActivationSpec, "sigmoid": ActivationSpec,
+    "softmax": ActivationSpec, "leaky_relu": LeakyReLUSpec, "dropout": DropoutSpec,
+}
+
+
+def _tagged(kind: str, specs: dict[str, Any]) -> Any:
+    """Expand a bare name to ``{type: name}`` and check the name, before the union picks a class."""
+
+    def expand(value: Any) -> Any:
+        if isinstance(value, str):
+            value = {"type": value}
+        if isinstance(value, dict):
+            name = value.get("type")
+            if name is None:
+                raise ValueError(f"a {kind} needs a 'type' (choose from: {', '.join(specs)})")
+            _choice(kind, specs).func(name)
+        return value
+
+    return BeforeValidator(expand)
+
+
+LayerSpec = Annotated[
+    Union[LinearSpec, ActivationSpec, LeakyReLUSpec, DropoutSpec], Field(discriminator="type"),
+    _tagged("layer", LAYER_SPECS),
+]
+
+DEFAULT_LAYERS = [
+    {"type": "linear", "units": 16}, "relu", {"type": "linear", "units": 16}, "relu",
+    {"type": "linear", "units": 1, "init": "xavier"}, "sigmoid",
+]
+
+
+class ModelConfig(Section):
+    layers: list[LayerSpec] = Field(default_factory=lambda: list(DEFAULT_LAYERS), min_length=1)
+
+
+# -- training ---------------------------------------------------------------------------------
+
+
+class SGDSpec(Section):
+    type: Literal["sgd"]
+    momentum: Number = Field(0.0, ge=0, lt=1)
+    weight_decay: Number = Field(0.0, ge=0)
+
+
+class MomentumSpec(SGDSpec):
+    type: Literal["momentum"]  # type: ignore[assignment]
+    momentum: Number = Field(0.9, ge=0, lt=1)
+
+
+class AdamSpec(Section):
+    type: Literal["adam"]
+    beta1: Number = Field(0.9, ge=0, lt=1)
+    beta2: Number = Field(0.999, ge=0, lt=1)
+    epsilon: Number = Field(1e-8, gt=0)
+    weight_decay: Number = Field(0.0, ge=0)
+
+
+OPTIMIZER_SPECS: dict[str, type[Section]] = {"sgd": SGDSpec, "momentum": MomentumSpec, "adam": AdamSpec}
+
+OptimizerSpec = Annotated[
+    Union[SGDSpec, MomentumSpec, AdamSpec], Field(discriminator="type"), _tagged("optimizer", OPTIMIZER_SPECS)
+]
+
+
+class TrainingConfig(Section):
+    optimizer: OptimizerSpec = "adam"  # type: ignore[assignment]
+    learning_rate: Number = Field(0.01, gt=0, le=1e6)
+    epochs: StrictInt = Field(100, ge=1, le=10_000_000)
+    batch_size: StrictInt | None = Field(32, ge=1, description="null: full batch")
+
+
+class OutputConfig(Section):
+    dir: str = "outputs"
+
+
+LOSS_NAMES = ("binary_cross_entropy", "mean_squared_error", "cross_entropy")
+
+
+class Config(Section):
+    """A whole experiment: data, model, loss, training and where to write the run."""
+
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: Annotated[str, _choice("loss", LOSS_NAMES)] = "binary_cross_entropy"
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    def resolved(self) -> dict[str, Any]:
+        """The config as plain data, with every default filled in (what a run saves)."""
+        return self.model_dump(mode="json")
+
+
+# Where each section's fields live, for "did you mean" on unknown keys (index numbers dropped).
+_SECTIONS: dict[tuple, type[BaseModel]] = {
+    (): Config, ("data",): DataConfig, ("model",): ModelConfig, ("training",): TrainingConfig,
+    ("output",): OutputConfig,
+    **{("model", "layers", tag): spec for tag, spec in LAYER_SPECS.items()},
+    **{("training", "optimizer", tag): spec for tag, spec in OPTIMIZER_SPECS.items()},
+}
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Config:
+    """Read, override and validate the config at ``path``; raises ConfigError listing every problem."""
+    path = Path(path)
+    text = _read(path)
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty; a config is a YAML mapping (see `nnfw check --help`)")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a YAML mapping of keys to values, not a {type(raw).__name__}")
+    set_paths = [apply_override(raw, item) for item in overrides]
+    return validate(raw, source=str(path), root=root, overridden=set_paths)
+
+
+def _read(path: Path) -> str:
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+
+
+def validate(
+    raw: dict[str, Any], source: str = "<config>", root: yaml.Node | None = None, overridden: list[tuple] = ()
+) -> Config:
+    """Validate plain data as a ``Config``; every problem is reported at once."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(error) for error in exc.errors()]
+        raise ConfigError(_located(problems, source, root, overridden)) from None
+    problems = check_model(config)
+    if problems:
+        raise ConfigError(_located(problems, source, root, overridden))
+    return config
+
+
+def _located(problems: list[tuple[tuple, str]], source: str, root: Any, overridden: list[tuple]) -> list[str]:
+    lines = []
+    for loc, message in problems:
+        mark = None
+        if any(loc[: len(p)] == p for p in overridden):
+            where = f"{source} (--set {format_path(loc)})"
+        else:
+            mark = _mark(root, loc, at_key=message.startswith("unknown key"))
+            where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        position = (mark.line, mark.column) if mark else (-1, -1)
+        lines.append((position, f"{where}: {format_path(loc) or 'config'}: {message}"))
+    return [text for _, text in sorted(lines, key=lambda item: item[0])]
+
+
+def _describe(error: dict[str, Any]) -> tuple[tuple, str]:
+    """The location (tags of unions dropped) and a plain-words message of a pydantic error."""
+    loc = _schema_loc(error["loc"])
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "extra_forbidden":
+        section = tuple(p for p in error["loc"][:-1] if not isinstance(p, int))
+        fields = _SECTIONS.get(section, Config).model_fields
+        return loc, f"unknown key{did_you_mean(loc[-1], fields)} (valid keys: {', '.join(fields)})"
+    if kind == "value_error":
+        return loc, str(ctx.get("error", error["msg"]))
+    message = _MESSAGES.get(kind, "{msg}").format(msg=error["msg"], **ctx)
+    if kind != "missing" and not isinstance(value, (dict, list)):
+        message += f" (got {_show(value)})"
+    return loc, message
+
+
+_MESSAGES = {
+    "missing": "required, but missing",
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be a text value",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+    "dict_type": "must be a mapping of keys to values",
+    "list_type": "must be a list",
+    "too_short": "must not be empty",
+    "union_tag_not_found": "needs a 'type'",
+}
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _schema_loc(loc: tuple) -> tuple:
+    """Drop the union-member tags pydantic inserts (``model.layers.2.linear.units``)."""
+    out: list = []
+    for part in loc:
+        prev = tuple(p for p in out if not isinstance(p, int))
+        if (prev == ("model", "layers") and part in LAYER_SPECS) or (
+            prev == ("training", "optimizer") and part in OPTIMIZER_SPECS
+        ):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def format_path(loc: tuple) -> str:
+    """``("model", "layers", 2, "units")`` -> ``model.layers[2].units``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _mark(node: Any, loc: tuple, at_key: bool = False) -> Any:
+    """The YAML position of the value at ``loc``, or of its key with ``at_key``."""
+    mark = node.start_mark if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                return mark
+            mark, node = match[0].start_mark, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            mark = node.start_mark
+        else:
+            return mark
+    return mark if at_key or node is None else node.start_mark
+
+
+# -- checks across fields ---------------------------------------------------------------------
+
+_OUTPUT_ACTIVATION = {"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}
+
+
+def check_model(config: Config) -> list[tuple[tuple, str]]:
+    """Problems a field alone cannot show: a network that cannot fit its loss or its data."""
+    problems: list[tuple[tuple, str]] = []
+    layers = config.model.layers
+    linear = [i for i, spec in enumerate(layers) if spec.type == "linear"]
+    n_classes = DATASETS[config.data.dataset].n_classes
+    width = n_classes if config.loss == "cross_entropy" else 1
+    if not linear:
+        problems.append((("model", "layers"), "needs at least one linear layer"))
+    elif layers[linear[-1]].units != width:
+        problems.append(
+            (("model", "layers", linear[-1], "units"),
+             f"the last linear layer must have {width} unit{'s' * (width > 1)} for {config.loss} "
+             f"on {n_classes} classes (got {layers[linear[-1]].units})")
+        )
+    wanted = _OUTPUT_ACTIVATION.get(config.loss)
+    if wanted and layers[-1].type != wanted:
+        problems.append(
+            (("model", "layers", len(layers) - 1),
+             f"{config.loss} needs a {wanted} as the last layer (got {layers[-1].type}); add `- {wanted}`")
+        )
+    problems += _check_split(config.data, n_classes)
+    return problems
+
+
+def _check_split(data: DataConfig, n_classes: int) -> list[tuple[tuple, str]]:
+    problems = []
+    n_test = math.ceil(data.n_samples * data.test_fraction)
+    if n_test < n_classes or data.n_samples - n_test < n_classes:
+        problems.append((("data", "n_samples"),
+                         f"too small to hold out test_fraction={data.test_fraction} with every class on "
+                         f"both sides (got {data.n_samples})"))
+    if data.factor is not None and "factor" not in DATASETS[data.dataset].options:
+        problems.append((("data", "factor"), f"only the circles dataset takes a factor (dataset is {data.dataset})"))
+    return problems
+
+
+# -- overrides --------------------------------------------------------------------------------
+
+_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_FULL_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
+
+
+def parse_path(text: str) -> tuple:
+    """``model.layers[0].units`` -> ``("model", "layers", 0, "units")``."""
+    if not _FULL_PATH.fullmatch(text):
+        raise ConfigError(f"--set {text}: not a key path like training.epochs or model.layers[0].units")
+    return tuple(m.group(1) or int(m.group(2)) for m in _PATH_PART.finditer(text))
+
+
+def apply_override(raw: dict[str, Any], item: str) -> tuple:
+    """Apply ``key.path=value`` (value read as YAML) to ``raw`` in place; returns the path."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item}: expected KEY=VALUE, for example --set training.epochs=50")
+    path = parse_path(key.strip())
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {item}: the value is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    node: Any = raw
+    for depth, part in enumerate(path[:-1]):
+        node = _step(node, part, path[: depth + 1], path[depth + 1], item)
+    _assign(node, path[-1], value, item, path)
+    return path
+
+
+def _step(node: Any, part: Any, so_far: tuple, next_part: Any, item: str) -> Any:
+    if isinstance(part, int):
+        if not isinstance(node, list) or part >= len(node):
+            size = len(node) if isinstance(node, list) else 0
+            raise ConfigError(f"--set {item}: {format_path(so_far)} does not exist (the list has {size} entries)")
+        if isinstance(node[part], str) and not isinstance(next_part, int):
+            node[part] = {"type": node[part]}
+        return node[part]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {item}: {format_path(so_far[:-1])} is not a mapping")
+    if node.get(part) is None:
+        if isinstance(next_part, int):
+            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a list in this config")
+        node[part] = {}
+    elif isinstance(node[part], str) and not isinstance(next_part, int):
+        node[part] = {"type": node[part]}  # `optimizer: adam` shorthand, now with settings
+    return node[part]
+
+
+def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:
+    if isinstance(part, int):
+        if not isinstance(node, list) or part >= len(node):
+            size = len(node) if isinstance(node, list) else 0
+            raise ConfigError(f"--set {item}: {format_path(path)} does not exist (the list has {size} entries)")
+    elif not isinstance(node, dict):
+        raise ConfigError(f"--set {item}: {format_path(path[:-1])} is not a mapping")
+    node[part] = value
+
+
+def dump_yaml(config: Config) -> str:
+    """The resolved config as YAML, in the order of the schema."""
+    return yaml.safe_dump(config.resolved(), sort_keys=False, default_flow_style=False)

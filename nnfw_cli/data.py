@@ -1,0 +1,84 @@
+"""Datasets by name, and the stratified train/test split.
+
+scikit-learn makes moons, circles and the two Gaussian blobs; XOR and the two spirals (the other
+TensorFlow Playground pictures) have no scikit-learn generator and are made here. scikit-learn is
+imported inside the functions, so that naming a dataset (to validate a config) costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A generator of ``(X, y)`` with what a config needs to know before calling it."""
+
+    make: Callable[..., tuple[np.ndarray, np.ndarray]]
+    default_noise: float
+    n_features: int = 2
+    n_classes: int = 2
+    options: tuple[str, ...] = ()  # settings beyond n_samples and noise
+
+
+def _moons(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_moons
+
+    return make_moons(n_samples, noise=noise, random_state=seed)
+
+
+def _circles(n_samples: int, noise: float, seed: int, factor: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_circles
+
+    return make_circles(n_samples, noise=noise, factor=factor, random_state=seed)
+
+
+def _gaussian(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_blobs
+
+    return make_blobs(n_samples, centers=[[-1.0, -1.0], [1.0, 1.0]], cluster_std=noise, random_state=seed)
+
+
+def _xor(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points uniform on [-1, 1]^2, class 1 where x and y share a sign, then Gaussian jitter."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return X + rng.normal(0.0, noise, size=X.shape), y
+
+
+def _spiral(n_samples: int, noise: float, seed: int, turns: float = 1.75) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaved spirals of radius 1, half a turn apart, with Gaussian jitter."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n_samples) % 2
+    r = rng.uniform(0.0, 1.0, size=n_samples)
+    angle = 2 * np.pi * turns * r + np.pi * y
+    X = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
+    return X + rng.normal(0.0, noise, size=X.shape), y
+
+
+DATASETS: dict[str, Dataset] = {
+    "moons": Dataset(_moons, default_noise=0.1),
+    "circles": Dataset(_circles, default_noise=0.04, options=("factor",)),
+    "xor": Dataset(_xor, default_noise=0.05),
+    "spiral": Dataset(_spiral, default_noise=0.03),
+    "gaussian": Dataset(_gaussian, default_noise=0.7),
+}
+
+
+def make_dataset(name: str, n_samples: int, noise: float, seed: int, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (n_samples, n_features) as float64 and integer labels ``y`` (n_samples,)."""
+    X, y = DATASETS[name].make(n_samples, noise, seed, **options)
+    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+
+
+def split(
+    X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, seeded split: ``X_train, X_test, y_train, y_test``."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)

@@ -1,0 +1,292 @@
+"""Layers: each keeps its forward maths next to its derivative.
+
+Every layer follows one contract:
+
+- ``forward(x, training=False) -> y`` with ``x`` of shape ``(n_samples, in_features)``;
+- ``backward(grad_y) -> grad_x``, which also writes the gradient of every parameter into
+  ``self.grads[name]`` (in place: the model may keep all parameters in one flat buffer);
+- ``params`` and ``grads``: parameters and their gradients, by name;
+- ``get_config()``: the settings that rebuild the layer, ``type(layer)(**config)``.
+
+Arrays are samples-major in the interface. Inside, outputs are stored features-major
+(Fortran order): BLAS multiplies thin layers much faster that way round. During training
+(``training=True``) outputs and gradients live in buffers owned by the layer and reused at the
+next step of the same batch size; outside training each call returns fresh arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .initializers import get_initializer
+
+
+class Layer:
+    """Base class: no parameters, identity settings."""
+
+    name: ClassVar[str] = "layer"
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self._buffers: dict[tuple, np.ndarray] = {}
+        self._training = False
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def output_width(self, in_features: int) -> int:
+        """Width of the output for an input of ``in_features`` columns."""
+        return in_features
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def _buffer(self, key: str, n: int, width: int, dtype: Any) -> np.ndarray:
+        """An ``(n, width)`` array stored features-major; reused between training steps."""
+        if not self._training:
+            return np.empty((width, n), dtype).T
+        slot = (key, n, width, np.dtype(dtype))
+        buf = self._buffers.get(slot)
+        if buf is None:
+            if len(self._buffers) > 16:  # batch sizes come and go; keep memory bounded
+                self._buffers.clear()
+            buf = self._buffers[slot] = np.empty((width, n), dtype).T
+        return buf
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({settings})"
+
+
+class Linear(Layer):
+    """Fully connected layer: ``y = x @ weight + bias``.
+
+    Args:
+        in_features: width of the input.
+        out_features: width of the output.
+        init: name of the weight initialiser (``he``, ``xavier``, ``uniform``); biases start at 0.
+        rng: a ``numpy.random.Generator`` or a seed for the initialiser.
+        dtype: floating type of the parameters.
+
+    Shapes: ``weight`` ``(in_features, out_features)``, ``bias`` ``(out_features,)``.
+    """
+
+    name = "linear"
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        init: str = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(
+                f"Linear needs positive sizes. Received: in_features={in_features}, "
+                f"out_features={out_features}"
+            )
+        self.in_features, self.out_features, self.init = int(in_features), int(out_features), init
+        weight = get_initializer(init)((self.in_features, self.out_features), np.random.default_rng(rng))
+        self.params = {"weight": weight.astype(dtype), "bias": np.zeros(self.out_features, dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x, self._training = x, training
+        weight, bias = self.params["weight"], self.params["bias"]
+        y = self._buffer("y", x.shape[0], self.out_features, weight.dtype)
+        np.matmul(weight.T, x.T, out=y.T)  # features-major product: fast for thin layers
+        y += bias
+        return y
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        x, weight = self._x, self.params["weight"]
+        np.matmul(x.T, grad_y, out=self.grads["weight"])
+        np.sum(grad_y, axis=0, out=self.grads["bias"])
+        grad_x = self._buffer("grad_x", x.shape[0], self.in_features, weight.dtype)
+        np.matmul(weight, grad_y.T, out=grad_x.T)
+        return grad_x
+
+    def output_width(self, in_features: int) -> int:
+        if in_features != self.in_features:
+            raise ValueError(f"Linear expects {self.in_features} input features, got {in_features}")
+        return self.out_features
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_features": self.in_features, "out_features": self.out_features, "init": self.init}
+
+
+class ReLU(Layer):
+    """Rectified linear unit: ``max(x, 0)``; derivative 1 where the output is positive."""
+
+    name = "relu"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._training = training
+        y = self._y = self._buffer("y", *x.shape, x.dtype)
+        return np.maximum(x, 0, out=y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
+        np.sign(self._y, out=grad_x)  # 1 where y > 0, else 0
+        grad_x *= grad_y
+        return grad_x
+
+
+class LeakyReLU(Layer):
+    """``x`` where positive, ``negative_slope * x`` elsewhere (0 <= negative_slope < 1)."""
+
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        if not 0 <= negative_slope < 1:
+            raise ValueError(f"negative_slope must be in [0, 1). Received: negative_slope={negative_slope}")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._training = training
+        self._x = x
+        y = self._buffer("y", *x.shape, x.dtype)
+        np.multiply(x, self.negative_slope, out=y)
+        return np.maximum(x, y, out=y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        positive = self._buffer("positive", *grad_y.shape, bool)
+        np.greater(self._x, 0, out=positive)
+        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
+        np.multiply(positive, 1.0 - self.negative_slope, out=grad_x)
+        grad_x += self.negative_slope
+        grad_x *= grad_y
+        return grad_x
+
+    def get_config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+
+class Tanh(Layer):
+    """Hyperbolic tangent; derivative ``1 - y**2``."""
+
+    name = "tanh"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._training = training
+        y = self._y = self._buffer("y", *x.shape, x.dtype)
+        return np.tanh(x, out=y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
+        np.multiply(self._y, self._y, out=grad_x)
+        np.subtract(1.0, grad_x, out=grad_x)
+        grad_x *= grad_y
+        return grad_x
+
+
+class Sigmoid(Layer):
+    """Logistic function ``1 / (1 + exp(-x))``; derivative ``y * (1 - y)``."""
+
+    name = "sigmoid"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._training = training
+        y = self._y = self._buffer("y", *x.shape, x.dtype)
+        return sigmoid(x, out=y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
+        np.subtract(1.0, self._y, out=grad_x)
+        grad_x *= self._y
+        grad_x *= grad_y
+        return grad_x
+
+
+class Softmax(Layer):
+    """Softmax over the features of each sample; rows of the output sum to 1."""
+
+    name = "softmax"
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._training = training
+        y = self._y = self._buffer("y", *x.shape, x.dtype)
+        return softmax(x, out=y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        # grad_x = y * (grad_y - sum(grad_y * y)) row by row: the Jacobian of softmax applied.
+        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
+        np.multiply(grad_y, self._y, out=grad_x)
+        row_dot = grad_x.sum(axis=1, keepdims=True)
+        np.subtract(grad_y, row_dot, out=grad_x)
+        grad_x *= self._y
+        return grad_x
+
+
+class Dropout(Layer):
+    """Zeroes a fraction ``rate`` of its inputs while training and scales the rest by 1/(1-rate)."""
+
+    name = "dropout"
+
+    def __init__(self, rate: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout rate must be in [0, 1). Received: rate={rate}")
+        self.rate = float(rate)
+        self.rng = np.random.default_rng(rng)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._training = training
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        mask = self._mask = self._buffer("mask", *x.shape, x.dtype)
+        self.rng.random(dtype=mask.dtype, out=mask.T)
+        np.greater_equal(mask, self.rate, out=mask)
+        mask *= 1.0 / (1.0 - self.rate)
+        y = self._buffer("y", *x.shape, x.dtype)
+        return np.multiply(x, mask, out=y)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        if self._mask is None:
+            return grad_y
+        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
+        return np.multiply(grad_y, self._mask, out=grad_x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"rate": self.rate}
+
+
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Logistic function as ``0.5 * tanh(x / 2) + 0.5``: no overflow for large ``|x|``."""
+    out = np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so that ``exp`` never overflows."""
+    out = np.subtract(x, x.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+LAYERS: dict[str, type[Layer]] = {
+    cls.name: cls for cls in (Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Softmax, Dropout)
+}
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """Rebuild a layer from ``{"type": name, **settings}``."""
+    settings = dict(config)
+    name = settings.pop("type")
+    if name not in LAYERS:
+        raise ValueError(f"unknown layer type {name!r}; choose one of {sorted(LAYERS)}")
+    return LAYERS[name](**settings)

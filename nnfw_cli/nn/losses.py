@@ -1,0 +1,115 @@
+"""Losses, averaged over the batch (PyTorch's ``reduction='mean'``).
+
+Each loss returns its value and its gradient with respect to the network's output. A loss that
+names an output ``activation`` can also work from the logits (the input of that activation): the
+model then skips the activation and asks for ``value_and_grad(..., from_logits=True)``. For the
+valid pairings (sigmoid + binary cross-entropy, softmax + cross-entropy) the gradient with
+respect to the logits simplifies to ``(p - y) / n``, which stays finite where ``p`` saturates to
+exactly 0 or 1, whereas the unfused ``-y/p + (1-y)/(1-p)`` divides by zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .layers import Layer, Sigmoid, Softmax, sigmoid, softmax
+
+_EPS = 1e-12  # clip probabilities away from 0 and 1 when no logits are available
+
+
+class Loss:
+    """Base class: ``value_and_grad(y_true, y_pred) -> (float, grad)``."""
+
+    name: ClassVar[str] = "loss"
+    activation: ClassVar[type[Layer] | None] = None  # output activation this loss can fuse with
+
+    def prepare_target(self, y: np.ndarray, n_outputs: int, dtype: Any) -> np.ndarray:
+        """Targets in the shape this loss compares with the output: ``(n_samples, n_outputs)``."""
+        y = np.asarray(y, dtype=dtype)
+        return y.reshape(-1, n_outputs) if y.ndim == 1 else y
+
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False) -> float:
+        return self.value_and_grad(y_true, y_pred, from_logits)[0]
+
+    def value_and_grad(
+        self, y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False, out: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class BinaryCrossEntropy(Loss):
+    """``-mean(y log p + (1 - y) log(1 - p))`` for targets in {0, 1} (or in [0, 1])."""
+
+    name = "binary_cross_entropy"
+    activation = Sigmoid
+
+    def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
+        if from_logits:
+            z = y_pred
+            # log(1 + exp(z)) - y z, written so that exp never overflows.
+            value = np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z))))
+            grad = sigmoid(z, out=out)
+            grad -= y_true
+        else:
+            p = np.clip(y_pred, _EPS, 1 - _EPS)
+            value = -np.mean(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
+            grad = np.divide(p - y_true, p * (1 - p), out=out)
+        grad /= y_pred.size
+        return float(value), grad
+
+
+class MeanSquaredError(Loss):
+    """``mean((y_pred - y_true) ** 2)`` over all elements."""
+
+    name = "mean_squared_error"
+
+    def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
+        grad = np.subtract(y_pred, y_true, out=out)
+        value = float(np.vdot(grad, grad)) / y_pred.size
+        grad *= 2.0 / y_pred.size
+        return value, grad
+
+
+class CrossEntropy(Loss):
+    """``-mean(log p[label])`` for integer class labels and a probability per class."""
+
+    name = "cross_entropy"
+    activation = Softmax
+
+    def prepare_target(self, y, n_outputs, dtype):
+        y = np.asarray(y)
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
+            raise ValueError("CrossEntropy expects integer class labels of shape (n_samples,)")
+        return y.astype(np.intp)
+
+    def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
+        rows = np.arange(y_pred.shape[0])
+        if from_logits:
+            shifted = y_pred - y_pred.max(axis=1, keepdims=True)
+            log_norm = np.log(np.exp(shifted).sum(axis=1))
+            value = np.mean(log_norm - shifted[rows, y_true])
+            grad = softmax(y_pred, out=out)
+            grad[rows, y_true] -= 1.0
+        else:
+            p = np.clip(y_pred[rows, y_true], _EPS, 1.0)
+            value = -np.mean(np.log(p))
+            grad = np.zeros_like(y_pred) if out is None else out
+            grad.fill(0.0)
+            grad[rows, y_true] = -1.0 / p
+        grad /= y_pred.shape[0]
+        return float(value), grad
+
+
+LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (BinaryCrossEntropy, MeanSquaredError, CrossEntropy)}
+
+
+def get_loss(name: str) -> Loss:
+    """A new loss of the kind registered under ``name``."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}")
+    return LOSSES[name]()

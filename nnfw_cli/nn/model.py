@@ -1,0 +1,266 @@
+"""Model: a stack of layers with fit, predict, save and load."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .layers import Layer, layer_from_config
+from .losses import Loss
+from .optimizers import Optimizer
+
+Callback = Callable[["Model", dict], None]
+
+
+class History(list):
+    """One dict of logs per epoch (``epoch``, ``train_loss``, ``val_loss``, ...)."""
+
+    def column(self, key: str) -> list[float]:
+        """The values of ``key`` over the epochs, NaN where an epoch did not log it."""
+        return [logs.get(key, float("nan")) for logs in self]
+
+
+class Model:
+    """A sequence of layers trained end to end.
+
+    Example:
+        >>> model = Model([Linear(2, 16, rng=0), ReLU(), Linear(16, 1, init="xavier", rng=1), Sigmoid()])
+        >>> history = model.fit(X, y, loss=BinaryCrossEntropy(), optimizer=Adam(0.01), epochs=100)
+        >>> proba = model.predict(X)      # (n_samples, 1)
+    """
+
+    def __init__(self, layers: Iterable[Layer] = ()) -> None:
+        self.layers: list[Layer] = list(layers)
+        self.stop_training = False
+        self._flat: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, layer: Layer) -> "Model":
+        """Append ``layer``; returns the model so that calls can be chained."""
+        self.layers.append(layer)
+        self._flat = None
+        return self
+
+    # -- parameters -------------------------------------------------------------------------
+
+    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``(key, param, grad)`` for every parameter, keyed ``"{layer_index}.{name}"``."""
+        return [
+            (f"{i}.{name}", param, layer.grads[name])
+            for i, layer in enumerate(self.layers)
+            for name, param in layer.params.items()
+        ]
+
+    @property
+    def dtype(self) -> np.dtype:
+        params = self.parameters()
+        return params[0][1].dtype if params else np.dtype(np.float64)
+
+    def astype(self, dtype: Any) -> "Model":
+        """Convert every parameter to ``dtype`` (for example float32 for speed) in place."""
+        for layer in self.layers:
+            layer.params = {k: v.astype(dtype) for k, v in layer.params.items()}
+            layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+        self._flat = None
+        return self
+
+    def _packed(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """All parameters (and gradients) as views into one flat array each.
+
+        The optimizer then updates one long vector per step instead of one small array per
+        parameter: a handful of numpy calls whatever the depth of the network.
+        """
+        if self._flat is None:
+            entries = self.parameters()
+            if not entries:
+                return [], []
+            params = np.concatenate([p.ravel() for _, p, _ in entries])
+            grads = np.zeros_like(params)
+            offset = 0
+            for layer in self.layers:
+                for name, value in layer.params.items():
+                    size = value.size
+                    layer.params[name] = params[offset : offset + size].reshape(value.shape)
+                    layer.grads[name] = grads[offset : offset + size].reshape(value.shape)
+                    offset += size
+            self._flat = (params, grads)
+        return [self._flat[0]], [self._flat[1]]
+
+    # -- computation ------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, training: bool = False, layers: Sequence[Layer] | None = None) -> np.ndarray:
+        """Run ``x`` (n_samples, n_features) through the layers."""
+        for layer in self.layers if layers is None else layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad: np.ndarray, layers: Sequence[Layer] | None = None) -> np.ndarray:
+        """Back-propagate ``grad`` (of the loss wrt the output) and return the input gradient."""
+        for layer in reversed(self.layers if layers is None else layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def predict(self, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+        """The network's output for ``X`` (probabilities for a classifier), ``(n_samples, n_outputs)``."""
+        X = self._as_input(X)
+        parts = [self.forward(X[i : i + batch_size]) for i in range(0, max(len(X), 1), batch_size)]
+        return np.concatenate(parts) if len(parts) > 1 else np.array(parts[0])
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray, loss: Loss) -> float:
+        """The mean loss over ``(X, y)``, computed from logits where the loss allows it."""
+        head, fused = self._head(loss)
+        out = self.forward(self._as_input(X), layers=head)
+        return loss(loss.prepare_target(y, out.shape[1], out.dtype), out, from_logits=fused)
+
+    def _head(self, loss: Loss) -> tuple[list[Layer], bool]:
+        """Layers to run before the loss; the last is left out when the loss fuses with it."""
+        fused = bool(self.layers) and loss.activation is not None and isinstance(self.layers[-1], loss.activation)
+        return (self.layers[:-1] if fused else self.layers), fused
+
+    def _as_input(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2:
+            raise ValueError(f"X must have shape (n_samples, n_features). Received shape {X.shape}")
+        return X
+
+    # -- training ---------------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        loss: Loss,
+        optimizer: Optimizer,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        seed: np.random.Generator | int | None = None,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        callbacks: Sequence[Callback] = (),
+        initial_epoch: int = 0,
+    ) -> History:
+        """Train on ``X`` (n_samples, n_features) and targets ``y``; returns one log per epoch.
+
+        Args:
+            batch_size: ``None`` for full-batch gradient descent; otherwise mini-batches of this
+                size, shuffled each epoch with ``seed`` (a Generator, used as it is, or a seed).
+            validation: ``(X_val, y_val)``, scored with the loss after every epoch as ``val_loss``.
+            callbacks: called as ``callback(model, logs)`` after every epoch; they may add
+                entries to ``logs`` or set ``model.stop_training = True``.
+            initial_epoch: epochs already done (to resume a run).
+        """
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        head, fused = self._head(loss)
+        features_major = np.ascontiguousarray(self._as_input(X).T)
+        n_outputs = self._output_width(features_major.shape[0])
+        target = loss.prepare_target(y, n_outputs, self.dtype)
+        if len(target) != features_major.shape[1]:
+            raise ValueError(f"X has {features_major.shape[1]} samples but y has {len(target)}")
+        params, grads = self._packed()
+        step = _Stepper(self, head, fused, loss, optimizer, params, grads, features_major, target)
+        history = History()
+        self.stop_training = False
+        for epoch in range(initial_epoch, epochs):
+            logs = {"epoch": epoch + 1, "train_loss": step.epoch(batch_size, rng)}
+            if validation is not None:
+                logs["val_loss"] = self.evaluate(*validation, loss)
+            for callback in callbacks:
+                callback(self, logs)
+            history.append(logs)
+            if self.stop_training:
+                break
+        return history
+
+    def _output_width(self, in_features: int) -> int:
+        for layer in self.layers:
+            in_features = layer.output_width(in_features)
+        return in_features
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def get_config(self) -> list[dict[str, Any]]:
+        """The architecture: one ``{"type": name, **settings}`` per layer."""
+        return [{"type": layer.name, **layer.get_config()} for layer in self.layers]
+
+    def save(self, file: str | IO[bytes]) -> None:
+        """Write the weights and the architecture as an ``.npz`` archive (see README)."""
+        arrays = {key: param for key, param, _ in self.parameters()}
+        np.savez(file, architecture=np.array(json.dumps(self.get_config())), **arrays)
+
+    @classmethod
+    def load(cls, file: str | IO[bytes]) -> "Model":
+        """Read a model written by ``save``; raises ValueError if anything is missing or misshapen."""
+        with np.load(file, allow_pickle=False) as archive:
+            if "architecture" not in archive.files:
+                raise ValueError("no 'architecture' array: not a model saved by nnfw")
+            arrays = {name: archive[name] for name in archive.files}
+        try:
+            config = json.loads(str(arrays.pop("architecture")))
+            model = cls(layer_from_config(entry) for entry in config)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"the architecture cannot be read: {exc}") from None
+        model._assign(arrays)
+        return model
+
+    def _assign(self, arrays: dict[str, np.ndarray]) -> None:
+        expected = {key: param for key, param, _ in self.parameters()}
+        missing = sorted(set(expected) - set(arrays))
+        unexpected = sorted(set(arrays) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"arrays do not match the architecture (missing {missing}, unexpected {unexpected})")
+        for key, param in expected.items():
+            if arrays[key].shape != param.shape:
+                raise ValueError(f"array {key!r} has shape {arrays[key].shape}, the architecture needs {param.shape}")
+            if arrays[key].dtype.kind != "f":
+                raise ValueError(f"array {key!r} has dtype {arrays[key].dtype}, expected floating point")
+        dtype = arrays[next(iter(expected))].dtype if expected else np.float64
+        self.astype(dtype)
+        for key, param, _ in self.parameters():
+            param[...] = arrays[key]
+
+
+class _Stepper:
+    """One training step, with its batch buffers allocated once and reused."""
+
+    def __init__(self, model, head, fused, loss, optimizer, params, grads, features_major, target):
+        self.model, self.head, self.fused, self.loss = model, head, fused, loss
+        self.optimizer, self.params, self.grads = optimizer, params, grads
+        self.X_T, self.target = features_major, target
+        self.n = features_major.shape[1]
+        self._batch: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def epoch(self, batch_size: int | None, rng: np.random.Generator) -> float:
+        if batch_size is None or batch_size >= self.n:
+            return self.run(self.X_T.T, self.target, self._grad_buffer(self.n))
+        order = rng.permutation(self.n)
+        total = 0.0
+        for start in range(0, self.n, batch_size):
+            idx = order[start : start + batch_size]
+            total += self.run(*self._gather(idx)) * len(idx)
+        return total / self.n
+
+    def run(self, x: np.ndarray, y: np.ndarray, grad_out: np.ndarray) -> float:
+        out = self.model.forward(x, training=True, layers=self.head)
+        value, grad = self.loss.value_and_grad(y, out, from_logits=self.fused, out=grad_out[: len(out)])
+        self.model.backward(grad, layers=self.head)
+        self.optimizer.step(self.params, self.grads)
+        return value
+
+    def _grad_buffer(self, n: int) -> np.ndarray:
+        return self._buffers(n)[2]
+
+    def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x_T, y, grad = self._buffers(len(idx))
+        np.take(self.X_T, idx, axis=1, out=x_T)
+        np.take(self.target, idx, axis=0, out=y)
+        return x_T.T, y, grad
+
+    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if n not in self._batch:
+            width = self.model._output_width(self.X_T.shape[0])
+            self._batch[n] = (
+                np.empty((self.X_T.shape[0], n), self.X_T.dtype),
+                np.empty((n, *self.target.shape[1:]), self.target.dtype),
+                np.empty((width, n), self.X_T.dtype).T,
+            )
+        return self._batch[n]

@@ -1,0 +1,145 @@
+"""Optimizers: they see only a list of parameters and their gradients, never a layer.
+
+``step(params, grads)`` updates every array of ``params`` in place from the matching array of
+``grads``. State (momentum, moments) is kept per position in that list and can be saved with
+``state_dict()`` and restored with ``load_state_dict()``, so a run can resume exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class. ``weight_decay`` adds ``weight_decay * param`` to each gradient (L2)."""
+
+    name: ClassVar[str] = "optimizer"
+
+    def __init__(self, learning_rate: float = 0.01, weight_decay: float = 0.0) -> None:
+        if not np.isfinite(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a positive number. Received: learning_rate={learning_rate}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay}")
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.state: dict[str, list[np.ndarray]] = {}
+        self.iterations = 0
+        self._scratch: list[np.ndarray] = []
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        if len(self._scratch) != len(params):
+            self._scratch = [np.empty_like(p) for p in params]
+            for key in self.slots():
+                self.state.setdefault(key, [np.zeros_like(p) for p in params])
+        self.iterations += 1
+        for i, (param, grad) in enumerate(zip(params, grads)):
+            if self.weight_decay:
+                np.multiply(param, self.weight_decay, out=self._scratch[i])
+                grad += self._scratch[i]
+            self.update(i, param, grad, self._scratch[i])
+
+    def slots(self) -> tuple[str, ...]:
+        """Names of the per-parameter state arrays."""
+        return ()
+
+    def update(self, i: int, param: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        arrays = {f"{key}.{i}": a for key, values in self.state.items() for i, a in enumerate(values)}
+        return {"iterations": np.array(self.iterations), **arrays}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.iterations = int(state["iterations"])
+        for key in self.slots():
+            count = sum(1 for name in state if name.startswith(key + "."))
+            self.state[key] = [np.array(state[f"{key}.{i}"]) for i in range(count)]
+        self._scratch = [np.empty_like(a) for a in next(iter(self.state.values()), [])]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (heavy-ball) momentum as in PyTorch.
+
+    ``v = momentum * v + grad; param -= learning_rate * v``; with ``momentum=0``,
+    ``param -= learning_rate * grad``.
+    """
+
+    name = "sgd"
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        super().__init__(learning_rate, weight_decay)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1). Received: momentum={momentum}")
+        self.momentum = float(momentum)
+
+    def slots(self) -> tuple[str, ...]:
+        return ("velocity",) if self.momentum else ()
+
+    def update(self, i, param, grad, scratch):
+        if self.momentum:
+            velocity = self.state["velocity"][i]
+            velocity *= self.momentum
+            velocity += grad
+            grad = velocity
+        np.multiply(grad, self.learning_rate, out=scratch)
+        param -= scratch
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with the bias corrections written as in PyTorch.
+
+    ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g**2``;
+    ``param -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps)``.
+    """
+
+    name = "adam"
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(learning_rate, weight_decay)
+        for label, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{label} must be in [0, 1). Received: {label}={beta}")
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be > 0. Received: epsilon={epsilon}")
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def slots(self) -> tuple[str, ...]:
+        return ("m", "v")
+
+    def update(self, i, param, grad, scratch):
+        m, v = self.state["m"][i], self.state["v"][i]
+        t = self.iterations
+        np.multiply(grad, 1.0 - self.beta1, out=scratch)
+        m *= self.beta1
+        m += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1.0 - self.beta2
+        v *= self.beta2
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch *= 1.0 / np.sqrt(1.0 - self.beta2**t)
+        scratch += self.epsilon
+        np.divide(m, scratch, out=scratch)
+        scratch *= self.learning_rate / (1.0 - self.beta1**t)
+        param -= scratch
+
+    def get_config(self):
+        return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam)}
