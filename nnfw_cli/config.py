@@ -40,11 +40,13 @@ def _choice(kind: str, choices: Any) -> Any:
 
 def _number(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError("must be a number, not true/false")
+        raise ValueError(f"must be a number (got {str(value).lower()})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number (got {value})")
     return value
 
 
-Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+Number = Annotated[float, BeforeValidator(_number)]
 
 
 class Section(BaseModel):
@@ -277,7 +279,8 @@ def _describe(error: dict[str, Any]) -> tuple[tuple, str]:
         return loc, f"unknown key{did_you_mean(loc[-1], fields)} (valid keys: {', '.join(fields)})"
     if kind == "value_error":
         return loc, str(ctx.get("error", error["msg"]))
-    message = _MESSAGES.get(kind, "{msg}").format(msg=error["msg"], **ctx)
+    shown = {k: f"{v:g}" if isinstance(v, (int, float)) else v for k, v in ctx.items()}
+    message = _MESSAGES.get(kind, "{msg}").format(msg=error["msg"], **shown)
     if kind != "missing" and not isinstance(value, (dict, list)):
         message += f" (got {_show(value)})"
     return loc, message
@@ -433,12 +436,26 @@ def _step(node: Any, part: Any, so_far: tuple, next_part: Any, item: str) -> Any
     if not isinstance(node, dict):
         raise ConfigError(f"--set {item}: {format_path(so_far[:-1])} is not a mapping")
     if node.get(part) is None:
-        if isinstance(next_part, int):
-            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a list in this config")
-        node[part] = {}
+        default = _default_at(so_far)
+        if isinstance(next_part, int) and not isinstance(default, list):
+            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a list")
+        # Lists and typed entries (`optimizer`) start from the default; sections start empty,
+        # so that dataset-specific defaults are still chosen by the dataset.
+        node[part] = default if isinstance(default, list) or isinstance(default, dict) and "type" in default else {}
     elif isinstance(node[part], str) and not isinstance(next_part, int):
         node[part] = {"type": node[part]}  # `optimizer: adam` shorthand, now with settings
     return node[part]
+
+
+def _default_at(path: tuple) -> Any:
+    """The default value at ``path`` (None where there is none), as plain data."""
+    node: Any = Config().resolved()
+    for part in path:
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
 
 
 def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:

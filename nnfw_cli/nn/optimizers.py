@@ -48,7 +48,7 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        arrays = {f"{key}.{i}": a for key, values in self.state.items() for i, a in enumerate(values)}
+        arrays = {f"{key}.{i}": a.copy() for key, values in self.state.items() for i, a in enumerate(values)}
         return {"iterations": np.array(self.iterations), **arrays}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:

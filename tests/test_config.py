@@ -1,0 +1,143 @@
+"""The config schema: defaults, validation messages with lines and paths, overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nnfw_cli.config import Config, apply_override, dump_yaml, load_config, parse_path, validate
+from nnfw_cli.errors import ConfigError
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_validates(path):
+    config = load_config(path)
+    assert config.training.epochs >= 1
+
+
+def test_shipped_configs_exist():
+    names = {p.stem for p in CONFIGS}
+    assert {"circles", "moons", "seed_circles", "xor", "spiral", "gaussian"} <= names
+
+
+def test_empty_mapping_gets_documented_defaults():
+    config = validate({})
+    assert config.data.dataset == "circles"
+    assert config.data.noise == 0.04 and config.data.factor == 0.5  # the dataset's own defaults
+    assert config.training.batch_size == 32 and config.loss == "binary_cross_entropy"
+    assert [layer.type for layer in config.model.layers][-1] == "sigmoid"
+
+
+def test_layer_shorthand_and_optimizer_shorthand():
+    config = validate({"model": {"layers": [{"type": "linear", "units": 1}, "sigmoid"]}, "training": {"optimizer": "momentum"}})
+    assert config.model.layers[1].type == "sigmoid"
+    assert config.training.optimizer.type == "momentum" and config.training.optimizer.momentum == 0.9
+
+
+def test_resolved_config_round_trips():
+    config = load_config(CONFIGS[0])
+    again = validate(yaml.safe_load(dump_yaml(config)))
+    assert again == config
+
+
+def _problems(tmp_path, text, overrides=()):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    return info.value.problems
+
+
+def test_every_problem_reported_with_line_and_path(tmp_path):
+    text = "data:\n  dataset: cirles\n  n_samples: 100\ntraining:\n  lerning_rate: 0.1\n  epochs: 0\n"
+    problems = _problems(tmp_path, text)
+    assert len(problems) == 3
+    assert problems[0].endswith("data.dataset: unknown dataset 'cirles'; did you mean 'circles'? "
+                                "(choose from: circles, gaussian, moons, spiral, xor)")
+    assert f"{tmp_path / 'c.yaml'}:2:12:" in problems[0]
+    assert ":5:3: training.lerning_rate: unknown key; did you mean 'learning_rate'?" in problems[1]
+    assert ":6:11: training.epochs: must be >= 1 (got 0)" in problems[2]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("model:\n  layers:\n    - {type: linear, units: -4}\n    - sigmoid\n", "model.layers[0].units: must be >= 1 (got -4)"),
+        ("model:\n  layers:\n    - {type: linear, units: 1}\n    - rleu\n", "model.layers[1]: unknown layer 'rleu'; did you mean 'relu'?"),
+        ("training:\n  learning_rate: .nan\n", "training.learning_rate: must be a finite number"),
+        ("training:\n  learning_rate: 0\n", "training.learning_rate: must be > 0 (got 0)"),
+        ("training:\n  batch_size: 0\n", "training.batch_size: must be >= 1 (got 0)"),
+        ("data:\n  test_fraction: 1\n", "data.test_fraction: must be < 1"),
+        ("data:\n  noise: -0.1\n", "data.noise: must be >= 0 (got -0.1)"),
+        ("data:\n  n_samples: 6\n  test_fraction: 0.1\n", "data.n_samples: too small to hold out"),
+        ("data:\n  dataset: moons\n  factor: 0.3\n", "data.factor: only the circles dataset takes a factor"),
+        ("model:\n  layers: []\n", "model.layers: must not be empty"),
+        ("model:\n  layers:\n    - {type: linear, units: 2}\n    - sigmoid\n", "model.layers[0].units: the last linear layer must have 1 unit"),
+        ("model:\n  layers:\n    - {type: linear, units: 1}\n    - relu\n", "model.layers[1]: binary_cross_entropy needs a sigmoid as the last layer"),
+        ("training:\n  optimizer: {type: adam, beta: 0.9}\n", "training.optimizer.beta: unknown key; did you mean 'beta"),
+        ("training:\n  optimizer: adamw\n", "training.optimizer: unknown optimizer 'adamw'; did you mean 'adam'?"),
+        ("training:\n  epochs: 1.5\n", "training.epochs: must be a whole number (got 1.5)"),
+        ("seed: -1\n", "seed: must be >= 0 (got -1)"),
+        ("loss: hinge\n", "loss: unknown loss 'hinge'"),
+        ("training: 5\n", "training: must be a mapping"),
+    ],
+)
+def test_bad_values_name_the_field(tmp_path, text, expected):
+    problems = _problems(tmp_path, text)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("", "the file is empty"), ("- a\n- b\n", "must be a YAML mapping"), ("a: [1,\n", "not valid YAML")],
+)
+def test_unreadable_files(tmp_path, text, expected):
+    assert expected in _problems(tmp_path, text)[0]
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+
+
+def test_overrides_apply_before_validation(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("training:\n  epochs: 5\n")
+    config = load_config(path, ["training.epochs=50", "model.layers[0].units=32", "training.optimizer.beta1=0.8",
+                                "training.batch_size=null", "data.dataset=moons"])
+    assert config.training.epochs == 50 and config.model.layers[0].units == 32
+    assert config.training.optimizer.beta1 == 0.8 and config.training.batch_size is None
+    assert config.data.dataset == "moons"
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("training.epochs", "expected KEY=VALUE"),
+        ("model.layers[9].units=3", "model.layers[9] does not exist (the list has 6 entries)"),
+        ("training..epochs=3", "not a key path"),
+        ("training.epochs=[1,", "not valid YAML"),
+        ("training.epochs=abc", "(--set training.epochs): training.epochs: must be a whole number (got 'abc')"),
+        ("training.epoch=3", "training.epoch: unknown key; did you mean 'epochs'?"),
+        ("seed.x=1", "seed is not a mapping"),
+    ],
+)
+def test_bad_overrides(tmp_path, override, expected):
+    problems = _problems(tmp_path, "seed: 1\n", [override])
+    assert any(expected in p for p in problems), problems
+
+
+def test_parse_path():
+    assert parse_path("model.layers[0].units") == ("model", "layers", 0, "units")
+    assert apply_override({}, "training.epochs=7") == ("training", "epochs")
+
+
+def test_schema_comes_from_the_validating_models():
+    schema = Config.model_json_schema()
+    assert set(schema["properties"]) == {"seed", "data", "model", "loss", "training", "output"}
