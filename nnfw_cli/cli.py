@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
-from .errors import ConfigError, NnfwError, TrainingDiverged, TrainingInterrupted
-
-EPILOG_TRAIN = """\b
-Examples:
-  nnfw train configs/circles.yaml
-  nnfw train configs/moons.yaml --set training.epochs=200 --set model.layers[0].units=32
-  nnfw train configs/circles.yaml --json | jq .metrics.roc_auc
-"""
+from .errors import NnfwError, TrainingDiverged, TrainingInterrupted
 
 
 class UserError(click.ClickException):
@@ -27,7 +22,7 @@ class UserError(click.ClickException):
 
 
 class RunFailed(click.ClickException):
-    """A run that started but could not finish (exit 1, or 130/143 on a signal)."""
+    """A run that started but could not finish (exit 1, or 128 + the signal number)."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
@@ -48,6 +43,22 @@ class NnfwGroup(click.Group):
             raise UserError(str(exc)) from None
 
 
+class RunFolder(click.Path):
+    """A run folder argument; the shell completes it with the folders under outputs/."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        root = Path(ctx.params.get("output_dir") or "outputs")
+        folders = sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith("."))
+        return [CompletionItem(str(p)) for p in folders if str(p).startswith(incomplete)] or [
+            CompletionItem(incomplete, type="dir")
+        ]
+
+
 @click.group(cls=NnfwGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nnfw", message="nnfw %(version)s")
 def main() -> None:
@@ -56,44 +67,171 @@ def main() -> None:
     \b
     Quick start:
       nnfw train configs/circles.yaml     # train; writes outputs/circles-<time>/
-      nnfw check configs/circles.yaml     # validate a config and show it resolved
+      nnfw eval                           # score the newest run again
+      nnfw plot --animate                 # watch its decision boundary form
     """
 
 
-config_argument = click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
-set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
-    help="Override a config value, e.g. --set training.epochs=50 (repeatable).",
-)
+config_argument = click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=True, path_type=Path))
+run_argument = click.argument("run", metavar="[RUN]", required=False, type=RunFolder())
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                          help="Override a config value, e.g. --set training.epochs=50 (repeatable).")
+output_dir_option = click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+                                 help="Folder of run folders [default: the config's output.dir, outputs].")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead.")
 
 
-@main.command(epilog=EPILOG_TRAIN)
-@config_argument
+@main.command(epilog="""\b
+Examples:
+  nnfw train configs/circles.yaml
+  nnfw train configs/moons.yaml --set training.epochs=200 --set model.layers[0].units=32
+  nnfw train configs/circles.yaml --json | jq .metrics.roc_auc
+  nnfw train --resume outputs/circles-20260101-120000
+""")
+@click.argument("config_path", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
 @set_option
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for run folders [default: the config's output.dir].")
+@output_dir_option
 @click.option("--name", help="Name of the run folder [default: <config>-<date>-<time>].")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed for data, initialisation and shuffling.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (run folder and metrics) on stdout.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), help="Seed for data, initialisation and shuffling.")
+@click.option("--resume", type=RunFolder(), metavar="RUN", help="Continue an interrupted run from its checkpoint.")
+@json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
-def train(config_path: Path, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
-          seed: int | None, as_json: bool, quiet: bool) -> None:
+def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
+          seed: int | None, resume: Path | None, as_json: bool, quiet: bool) -> None:
     """Train the model CONFIG describes and write a run folder.
 
     The run folder holds the resolved config, the model, the history, the metrics on the
-    held-out data (ROC AUC first) and the pictures.
+    held-out data (ROC AUC first) and the pictures. Ctrl-C stops at the end of the epoch,
+    keeps a checkpoint and tells how to resume.
     """
-    from .experiment import train as run_training
+    from . import experiment
 
-    config = _load(config_path, overrides, output_dir=output_dir, seed=seed)
-    if name is not None and (not name or "/" in name or name in {".", ".."}):
-        raise UserError(f"--name {name!r}: a run name must be a plain folder name")
-    reporter = None if quiet or as_json and not sys.stderr.isatty() else _Progress(config.training.epochs)
-    try:
-        run = run_training(config, stem=config_path.stem, name=name, progress=reporter)
-    finally:
-        if reporter is not None:
-            reporter.close()
+    if (config_path is None) == (resume is None):
+        raise click.UsageError("give a CONFIG to train, or --resume RUN to continue a run (not both)")
+    if resume is not None and (overrides or output_dir or name or seed is not None):
+        raise click.UsageError("--resume continues a run as it was configured: drop --set, --output-dir, --name and --seed")
+    if name is not None and (not name.strip() or "/" in name or name in {".", ".."}):
+        raise click.BadParameter(f"{name!r} is not a plain folder name", param_hint="--name")
+    stop = experiment.StopRequest()
+    if resume is not None:
+        epochs = experiment.runs.read_config(experiment.runs.find_run(resume)).training.epochs
+        call = lambda progress: experiment.resume(resume, progress, stop)  # noqa: E731
+    else:
+        config = _load(config_path, overrides, output_dir=output_dir, seed=seed)
+        epochs = config.training.epochs
+        call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop)  # noqa: E731
+    with _progress(epochs, quiet or as_json) as progress, _stop_on_signals(stop):
+        run = call(progress)
     _report(run.run_dir, run.metrics, as_json)
+
+
+@main.command(name="eval", epilog="""\b
+Examples:
+  nnfw eval                                  # the newest run, on its held-out split
+  nnfw eval outputs/circles-20260101-120000 --seed 123 --n-samples 20000
+""")
+@run_argument
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), help="Score on fresh data drawn with this seed.")
+@click.option("--n-samples", type=click.IntRange(min=2), help="Score on fresh data of this size.")
+@click.option("--noise", type=click.FloatRange(min=0), help="Score on fresh data with this noise.")
+@output_dir_option
+@json_option
+def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: float | None,
+             output_dir: Path | None, as_json: bool) -> None:
+    """Score a saved run again: on its held-out split, or on fresh data of the same kind.
+
+    Writes eval.json into the run (later evaluations get names that say which data they used)
+    and roc_curve.png. RUN defaults to the newest run.
+    """
+    from . import experiment
+
+    saved = experiment.SavedRun.open(run, output_dir or "outputs")
+    if noise is not None and not math.isfinite(noise):
+        raise click.BadParameter("must be a finite number", param_hint="--noise")
+    metrics, path = experiment.evaluate(saved, seed, n_samples, noise)
+    if as_json:
+        click.echo(json.dumps({"run_dir": str(saved.run_dir), "eval_file": str(path), "metrics": metrics}))
+        return
+    source = "held-out test split" if metrics["data"] != "fresh" else \
+        f"fresh data (seed {metrics['seed']}, noise {metrics['noise']:g})"
+    click.echo(f"{saved.run_dir}: {source}, {metrics['n_samples']} samples")
+    click.echo(f"  ROC AUC    {metrics['roc_auc']:.4f}")
+    click.echo(f"  accuracy   {metrics['accuracy']:.4f}")
+    click.echo(f"  log loss   {metrics['log_loss']:.4g}")
+    if "tp" in metrics:
+        click.echo("  confusion  predicted 0  predicted 1")
+        click.echo(f"  actual 0   {metrics['tn']:>11}  {metrics['fp']:>11}")
+        click.echo(f"  actual 1   {metrics['fn']:>11}  {metrics['tp']:>11}")
+    click.echo(f"written: {path}", err=True)
+
+
+@main.command(epilog="""\b
+Examples:
+  nnfw plot                          # redraw the newest run's pictures
+  nnfw plot outputs/moons-20260101-120000 --what boundary --format svg
+  nnfw plot --animate                # decision_boundary.gif from the training snapshots
+  nnfw plot --neurons                # neurons.png: what each hidden unit learned
+""")
+@run_argument
+@click.option("--what", type=click.Choice(["loss", "boundary", "roc", "all"]), default="all", show_default=True,
+              help="Which picture to draw.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
+@click.option("--dpi", type=click.IntRange(min=20, max=1200), default=150, show_default=True)
+@click.option("--animate", is_flag=True, help="Also write decision_boundary.gif from the training snapshots.")
+@click.option("--neurons", is_flag=True, help="Also draw neurons.png: each hidden unit over the input plane.")
+@output_dir_option
+def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons: bool, output_dir: Path | None) -> None:
+    """Redraw a run's pictures from its files. RUN defaults to the newest run."""
+    from . import experiment
+
+    saved = experiment.SavedRun.open(run, output_dir or "outputs")
+    if animate or neurons:
+        written = []  # the extra pictures alone, unless --what asks for more
+        if what != "all":
+            written += experiment.redraw(saved, (what,), fmt, dpi)
+    else:
+        written = experiment.redraw(saved, experiment.PICTURES if what == "all" else (what,), fmt, dpi)
+        if what in ("all", "boundary") and saved.data().X_train.shape[1] != 2:
+            click.echo("no decision boundary: the data is not 2-D", err=True)
+    if animate:
+        written.append(experiment.animate(saved))
+    if neurons:
+        written.append(experiment.draw_neurons(saved, fmt, dpi))
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command(epilog="""\b
+Examples:
+  nnfw predict outputs/latest points.csv              # CSV with columns x,y; result on stdout
+  nnfw predict outputs/latest points.csv -o scored.csv
+""")
+@click.argument("run", metavar="RUN", type=RunFolder())
+@click.argument("input_csv", metavar="INPUT.csv", type=click.Path(dir_okay=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
+def predict(run: Path, input_csv: Path, output: Path | None, overwrite: bool) -> None:
+    """Probabilities for new points: INPUT.csv's rows with `probability` and `label` added.
+
+    The features are the columns named x and y (x1 ... xn beyond two features), or all
+    columns by position when there are exactly as many as the model takes.
+    """
+    from . import experiment, runs
+    from .data import DATASETS, read_points
+
+    saved = experiment.SavedRun.open(run)
+    table = read_points(str(input_csv), DATASETS[saved.config.data.dataset].n_features)
+    result = experiment.predict_table(saved, table)
+    if output is None:
+        click.echo(result.to_csv(index=False), nl=False)
+        return
+    if output.exists() and not overwrite:
+        raise UserError(f"{output}: exists; choose another name or pass --overwrite")
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent}: no such folder")
+    with runs.atomic_path(output) as tmp:
+        result.to_csv(tmp, index=False)
+    click.echo(f"written: {output} ({len(result)} rows)", err=True)
 
 
 @main.command(epilog="\b\nExample:\n  nnfw check configs/circles.yaml --set training.epochs=10")
@@ -107,7 +245,7 @@ def check(config_path: Path, overrides: tuple[str, ...]) -> None:
     click.echo(f"{config_path}: valid", err=True)
 
 
-@main.command()
+@main.command(epilog="\b\nExample:\n  nnfw schema > nnfw.schema.json")
 def schema() -> None:
     """Print the config's JSON Schema (for editors that check and complete YAML)."""
     from .config import Config
@@ -133,31 +271,52 @@ def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
     click.echo(f"run folder: {run_dir}")
     width = max(len(key) for key in metrics)
     for key, value in metrics.items():
-        shown = f"{value:.6g}" if isinstance(value, float) else value
-        click.echo(f"  {key:<{width}}  {shown}")
+        click.echo(f"  {key:<{width}}  {f'{value:.6g}' if isinstance(value, float) else value}")
 
 
-class _Progress:
-    """A bar with the loss and test AUC on a terminal; a plain line every tenth of the run elsewhere."""
+@contextlib.contextmanager
+def _stop_on_signals(stop: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM ask training to stop after the current epoch; a second one stops at once."""
 
-    def __init__(self, epochs: int) -> None:
-        self.epochs, self.auc = epochs, math.nan
-        self.interactive = sys.stderr.isatty()
-        self.bar = None
-        if self.interactive:
-            self.bar = click.progressbar(length=epochs, label="training", file=sys.stderr,
-                                         item_show_func=lambda text: text, show_pos=True)
-            self.bar.__enter__()
+    def handler(signum: int, frame: Any) -> None:
+        stop.signum = signum
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, previous[sig])
 
-    def __call__(self, logs: dict) -> None:
-        self.auc = logs.get("val_roc_auc", self.auc)
-        epoch = logs["epoch"]
-        text = f"loss {logs['train_loss']:.4g}  test AUC {self.auc:.4f}"
-        if self.bar is not None:
-            self.bar.update(1, current_item=text)
-        elif epoch == self.epochs or epoch % max(1, self.epochs // 10) == 0:
-            click.echo(f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs}  {text}", err=True)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig in previous:
+            signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for sig, action in previous.items():
+            signal.signal(sig, action)
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+
+@contextlib.contextmanager
+def _progress(epochs: int, silent: bool) -> Iterator[Any]:
+    """A bar with loss and test AUC on a terminal; a plain line every tenth of the run elsewhere."""
+    if silent:
+        yield None
+        return
+    state = {"auc": math.nan}
+
+    def text(logs: dict) -> str:
+        state["auc"] = logs.get("val_roc_auc", state["auc"])
+        return f"loss {logs['train_loss']:.4g}  test AUC {state['auc']:.4f}"
+
+    if sys.stderr.isatty():
+        with click.progressbar(length=epochs, label="training", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda item: item) as bar:
+            yield lambda logs: bar.update(1, current_item=text(logs))
+        return
+    every = max(1, epochs // 10)
+
+    def line(logs: dict) -> None:
+        if logs["epoch"] % every == 0 or logs["epoch"] == epochs:
+            click.echo(f"epoch {logs['epoch']:>{len(str(epochs))}}/{epochs}  {text(logs)}", err=True)
+
+    yield line

@@ -173,6 +173,14 @@ class TrainingConfig(Section):
     learning_rate: Number = Field(0.01, gt=0, le=1e6)
     epochs: StrictInt = Field(100, ge=1, le=10_000_000)
     batch_size: StrictInt | None = Field(32, ge=1, description="null: full batch")
+    dtype: Literal["float64", "float32"] = "float64"
+    eval_every: StrictInt | None = Field(None, ge=1, description="score the test split every N epochs; default: ~100 points")
+    snapshot_every: StrictInt | None = Field(None, ge=0, description="boundary snapshot every N epochs; default: ~50; 0: off")
+    checkpoint_every: StrictInt = Field(0, ge=0, description="write a checkpoint every N epochs; 0: only on interruption")
+
+    def every(self, value: int | None, points: int) -> int:
+        """``value``, or the interval that gives about ``points`` points over the run."""
+        return value if value is not None else max(1, math.ceil(self.epochs / points))
 
 
 class OutputConfig(Section):

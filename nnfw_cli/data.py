@@ -82,3 +82,64 @@ def split(
     from sklearn.model_selection import train_test_split
 
     return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+def feature_names(n_features: int) -> list[str]:
+    """Column names of the features: ``x, y`` in the plane, ``x1 ... xn`` otherwise."""
+    return ["x", "y"] if n_features == 2 else [f"x{i + 1}" for i in range(n_features)]
+
+
+def read_points(path: str, n_features: int) -> Any:
+    """A CSV of points as a DataFrame: all its columns, and the features as floats in ``.attrs``.
+
+    Features are the columns named ``x, y`` (or ``x1 ... xn``), or else all columns by position
+    when there are exactly ``n_features``. Raises DataError naming the row and column at fault.
+    """
+    import pandas as pd
+
+    from .errors import DataError
+
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; expected a header row and one point per row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"{path}: not a readable CSV file: {exc}") from None
+    columns = _feature_columns(path, list(table.columns), n_features)
+    if table.empty:
+        raise DataError(f"{path}: the header has no rows below it")
+    features = pd.DataFrame({name: _numbers(path, table, name) for name in columns})
+    table.attrs["features"] = features
+    return table
+
+
+def _feature_columns(path: str, columns: list[str], n_features: int) -> list[str]:
+    from .errors import DataError
+
+    for names in (feature_names(n_features), [f"x{i + 1}" for i in range(n_features)]):
+        if set(names) <= set(columns):
+            return names
+    if len(columns) == n_features:
+        return columns
+    wanted = ", ".join(feature_names(n_features))
+    raise DataError(f"{path}: expected {n_features} feature columns ({wanted}), or columns with those names; "
+                    f"found {len(columns)}: {', '.join(map(str, columns))}")
+
+
+def _numbers(path: str, table: Any, column: str) -> Any:
+    import pandas as pd
+
+    from .errors import DataError
+
+    values = pd.to_numeric(table[column].str.strip(), errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        cell = table[column].iloc[row]
+        raise DataError(f"{path}: row {row + 1} (line {row + 2}), column {column!r}: "
+                        f"{cell!r} is not a finite number")
+    return values.astype(float)

@@ -1,7 +1,8 @@
-"""The library's entry point: from a validated config to a finished run folder."""
+"""The library's entry point: from a validated config to a finished run folder, and back."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -13,11 +14,12 @@ import numpy as np
 from . import runs
 from .config import Config, dump_yaml
 from .data import DATASETS, make_dataset, split
-from .errors import TrainingDiverged
-from .nn import LAYERS, Model, Optimizer, get_loss
+from .errors import RunError, TrainingDiverged, TrainingInterrupted
+from .nn import LAYERS, Loss, Model, Optimizer, get_loss
 from .nn.optimizers import SGD, Adam
 
 ProgressCallback = Callable[[dict], None]
+SNAPSHOT_RESOLUTION = 100
 
 
 @dataclass
@@ -29,6 +31,10 @@ class Split:
     X_test: np.ndarray
     y_test: np.ndarray
 
+    @property
+    def X_all(self) -> np.ndarray:
+        return np.vstack([self.X_train, self.X_test])
+
 
 @dataclass
 class Run:
@@ -37,6 +43,13 @@ class Run:
     run_dir: Path
     metrics: dict[str, Any]
     history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class StopRequest:
+    """Set ``signum`` (from a signal handler) to stop training at the end of the current epoch."""
+
+    signum: int | None = None
 
 
 @dataclass
@@ -54,13 +67,16 @@ class Streams:
         return cls(int(data.generate_state(1)[0]), np.random.default_rng(init), np.random.default_rng(shuffle))
 
 
-def load_data(config: Config, seed: int | None = None, n_samples: int | None = None, noise: float | None = None) -> Split:
+# -- building ---------------------------------------------------------------------------------
+
+
+def load_data(config: Config, seed: int | None = None, n_samples: int | None = None,
+              noise: float | None = None) -> Split:
     """The config's dataset, split into train and test; the arguments replace the config's."""
     data = config.data
     data_seed = Streams.from_seed(config.seed).data_seed if seed is None else seed
-    X, y = make_dataset(
-        data.dataset, n_samples or data.n_samples, data.noise if noise is None else noise, data_seed, **data.options()
-    )
+    X, y = make_dataset(data.dataset, n_samples or data.n_samples, data.noise if noise is None else noise,
+                        data_seed, **data.options())
     X_train, X_test, y_train, y_test = split(X, y, data.test_fraction, data_seed)
     return Split(X_train, y_train, X_test, y_test)
 
@@ -79,7 +95,7 @@ def build_model(config: Config, rng: np.random.Generator) -> Model:
             layer = LAYERS[spec.type](**settings)
         width = layer.output_width(width)
         model.add(layer)
-    return model
+    return model.astype(config.training.dtype)
 
 
 _OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {"sgd": SGD, "momentum": SGD, "adam": Adam}
@@ -93,106 +109,381 @@ def build_optimizer(config: Config) -> Optimizer:
 
 def architecture_label(model: Model) -> str:
     """A short description, for example ``2-16-16-1 relu/relu/sigmoid``."""
-    widths = [str(layer.in_features) for layer in model.layers if hasattr(layer, "in_features")][:1]
-    widths += [str(layer.out_features) for layer in model.layers if hasattr(layer, "out_features")]
-    activations = [layer.name for layer in model.layers if not layer.params]
+    linear = [layer for layer in model.layers if isinstance(layer, LAYERS["linear"])]
+    widths = [str(layer.in_features) for layer in linear[:1]] + [str(layer.out_features) for layer in linear]
+    activations = [layer.name for layer in model.layers if not layer.params and layer.name != "dropout"]
     return "-".join(widths) + (" " + "/".join(activations) if activations else "")
 
 
-def train(
-    config: Config,
-    stem: str = "run",
-    name: str | None = None,
-    progress: ProgressCallback | None = None,
-) -> Run:
-    """Train the config's model and write its run folder; returns the run.
+# -- training ---------------------------------------------------------------------------------
 
-    Raises TrainingDiverged (after writing what was done) if the loss stops being finite.
+
+def train(config: Config, stem: str = "run", name: str | None = None,
+          progress: ProgressCallback | None = None, stop: StopRequest | None = None) -> Run:
+    """Train the config's model and write its run folder; returns the finished run.
+
+    Raises TrainingDiverged when the loss stops being finite and TrainingInterrupted when
+    ``stop`` is set, in both cases after writing what was done.
     """
-    started = time.perf_counter()
-    streams = Streams.from_seed(config.seed)
-    data = load_data(config)
-    model = build_model(config, streams.init)
-    loss, optimizer = get_loss(config.loss), build_optimizer(config)
-    run_dir = runs.create_run_dir(config.output.dir, stem, name)
-    runs.write_text(run_dir / "config.yaml", dump_yaml(config))
-    tracker = _Tracker(config, data, loss, progress)
-    fit_started = time.perf_counter()
-    history = model.fit(
-        data.X_train, data.y_train, loss=loss, optimizer=optimizer, epochs=config.training.epochs,
-        batch_size=config.training.batch_size, seed=streams.shuffle, callbacks=[tracker],
-    )
-    train_seconds = time.perf_counter() - fit_started
-    metrics = final_metrics(model, data, loss) if tracker.diverged is None else {}
-    metrics.update(status="completed" if tracker.diverged is None else "diverged", epochs=len(history),
-                   train_seconds=round(train_seconds, 4))
-    if tracker.diverged is not None:
-        metrics["diverged_at_epoch"] = tracker.diverged
-    _write_run(run_dir, config, model, data, history, metrics)
-    metrics["seconds"] = round(time.perf_counter() - started, 4)
-    runs.write_json(run_dir / "metrics.json", metrics)
-    runs.mark_latest(run_dir)
-    if tracker.diverged is not None:
-        raise TrainingDiverged(
-            f"training diverged at epoch {tracker.diverged}: the loss is no longer a finite number. "
-            f"Try a smaller training.learning_rate (now {config.training.learning_rate:g}). "
-            f"The history and pictures so far are in {run_dir}",
-            str(run_dir),
+    session = Session(config)
+    session.run_dir = runs.create_run_dir(config.output.dir, stem, name)
+    runs.write_text(session.run_dir / "config.yaml", dump_yaml(config))
+    return session.run(progress, stop or StopRequest())
+
+
+def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: StopRequest | None = None) -> Run:
+    """Continue an interrupted run from its checkpoint, in its own folder."""
+    run_dir = runs.find_run(run_dir)
+    session = Session(runs.read_config(run_dir))
+    session.run_dir = run_dir
+    session.restore(runs.read_checkpoint(run_dir))
+    return session.run(progress, stop or StopRequest())
+
+
+class Session:
+    """A run being trained: data, model, optimizer, random streams, history and snapshots."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.streams = Streams.from_seed(config.seed)
+        self.data = load_data(config)
+        self.model = build_model(config, self.streams.init)
+        self.loss: Loss = get_loss(config.loss)
+        self.optimizer = build_optimizer(config)
+        self.history: list[dict] = []
+        self.snapshots: list[dict] = []
+        self.run_dir = Path()
+        self.seconds = 0.0
+        two_d = self.data.X_train.shape[1] == 2
+        self.grid = _snapshot_grid(self.data.X_all) if two_d else None
+
+    def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
+        tracker = _Tracker(self, progress, stop)
+        started = time.perf_counter()
+        history = self.model.fit(
+            self.data.X_train, self.data.y_train, loss=self.loss, optimizer=self.optimizer,
+            epochs=self.config.training.epochs, batch_size=self.config.training.batch_size,
+            seed=self.streams.shuffle, callbacks=[tracker], initial_epoch=len(self.history),
         )
-    return Run(run_dir, metrics, list(history))
+        self.seconds += time.perf_counter() - started
+        self.history += list(history)
+        return self._finish(tracker)
+
+    def _finish(self, tracker: "_Tracker") -> Run:
+        if tracker.diverged is not None:
+            status = "diverged"
+        elif tracker.stop.signum is not None and len(self.history) < self.config.training.epochs:
+            status = "interrupted"
+            self.write_checkpoint()
+        else:
+            status = "completed"
+        metrics = self._metrics(status, tracker.diverged)
+        write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics)
+        self._write_snapshots()
+        if status == "completed":
+            (self.run_dir / runs.CHECKPOINT).unlink(missing_ok=True)
+        runs.mark_latest(self.run_dir)
+        if status == "diverged":
+            raise TrainingDiverged(
+                f"training diverged at epoch {tracker.diverged}: the loss is no longer a finite number. "
+                f"Try a smaller training.learning_rate (now {self.config.training.learning_rate:g}). "
+                f"The history and loss curve so far are in {self.run_dir}", str(self.run_dir))
+        if status == "interrupted":
+            raise TrainingInterrupted(
+                f"interrupted after epoch {len(self.history)} of {self.config.training.epochs}; "
+                f"a checkpoint is in {self.run_dir}. Resume with: nnfw train --resume {self.run_dir}",
+                str(self.run_dir), 128 + int(tracker.stop.signum or 0))
+        return Run(self.run_dir, metrics, self.history)
+
+    def _metrics(self, status: str, diverged_at: int | None) -> dict[str, Any]:
+        metrics: dict[str, Any] = {} if diverged_at is not None else final_metrics(self.model, self.data, self.loss)
+        metrics.update(status=status, epochs=len(self.history), train_seconds=round(self.seconds, 4))
+        if diverged_at is not None:
+            metrics["diverged_at_epoch"] = diverged_at
+        return metrics
+
+    # -- checkpoints and snapshots ------------------------------------------------------------
+
+    def write_checkpoint(self) -> None:
+        """Weights, optimizer state, random generator states and history, in one file."""
+        arrays = {f"model.{key}": param for key, param, _ in self.model.parameters()}
+        arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
+        generators = {"shuffle": self.streams.shuffle.bit_generator.state}
+        generators.update({str(i): layer.rng.bit_generator.state
+                           for i, layer in enumerate(self.model.layers) if hasattr(layer, "rng")})
+        state = {"history": self.history, "generators": generators, "seconds": self.seconds}
+        arrays["state"] = np.array(json.dumps(state))
+        runs.save_arrays(self.run_dir / runs.CHECKPOINT, arrays)
+        self._write_snapshots()
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Put the session back where ``write_checkpoint`` left it."""
+        try:
+            state = json.loads(str(arrays["state"]))
+            self.model._assign({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+            self.optimizer.load_state_dict({k[10:]: v for k, v in arrays.items() if k.startswith("optimizer.")})
+            self.streams.shuffle.bit_generator.state = state["generators"]["shuffle"]
+            for index, generator_state in state["generators"].items():
+                if index != "shuffle":
+                    self.model.layers[int(index)].rng.bit_generator.state = generator_state
+            self.history, self.seconds = state["history"], state["seconds"]
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise RunError(f"{self.run_dir / runs.CHECKPOINT}: the checkpoint does not fit this run: {exc}") from None
+        saved = runs.read_snapshots(self.run_dir)
+        self.snapshots = [s for s in saved if s["epoch"] <= len(self.history)]
+
+    def snapshot(self, logs: dict) -> None:
+        """Keep the predicted probabilities over the boundary grid, as bytes (0-255)."""
+        from .metrics import positive_proba
+
+        proba = positive_proba(self.model.predict(self.grid[2]))
+        quantised = np.round(np.nan_to_num(proba, nan=0.5) * 255).astype(np.uint8)
+        self.snapshots.append({"epoch": logs["epoch"], "train_loss": logs["train_loss"],
+                               "val_roc_auc": logs.get("val_roc_auc", math.nan),
+                               "proba": quantised.reshape(self.grid[0].shape)})
+
+    def _write_snapshots(self) -> None:
+        if self.snapshots and self.grid is not None:
+            runs.write_snapshots(self.run_dir, self.snapshots, self.grid)
 
 
-def final_metrics(model: Model, data: Split, loss: Any) -> dict[str, Any]:
-    """ROC AUC first, then the other metrics, on the held-out split."""
-    from .metrics import classification_metrics
+def _snapshot_grid(X: np.ndarray) -> Any:
+    from .plots import boundary_grid
 
-    output = model.predict(data.X_test)
-    metrics: dict[str, Any] = classification_metrics(data.y_test, output)
-    metrics["loss"] = model.evaluate(data.X_test, data.y_test, loss)
-    metrics["n_train"], metrics["n_test"] = len(data.y_train), len(data.y_test)
-    return metrics
+    return boundary_grid(X, SNAPSHOT_RESOLUTION)
 
 
 class _Tracker:
-    """Per-epoch callback: scores the test split now and then, watches for divergence."""
+    """Per-epoch callback: scores the test split now and then, snapshots, checkpoints, stops."""
 
-    def __init__(self, config: Config, data: Split, loss: Any, progress: ProgressCallback | None) -> None:
-        self.data, self.loss, self.progress = data, loss, progress
-        self.epochs = config.training.epochs
-        self.every = max(1, self.epochs // 100)  # about a hundred points on the curve
+    def __init__(self, session: Session, progress: ProgressCallback | None, stop: StopRequest) -> None:
+        training = session.config.training
+        self.session, self.progress, self.stop = session, progress, stop
+        self.epochs = training.epochs
+        self.eval_every = training.every(training.eval_every, 100)
+        snapshot_every = training.every(training.snapshot_every, 50)
+        self.snapshot_every = snapshot_every if session.grid is not None else 0
+        self.checkpoint_every = training.checkpoint_every
         self.diverged: int | None = None
 
     def __call__(self, model: Model, logs: dict) -> None:
         from .metrics import roc_auc
 
-        epoch = logs["epoch"]
+        epoch, session = logs["epoch"], self.session
         if not math.isfinite(logs["train_loss"]):
             self.diverged, model.stop_training = epoch, True
-        elif epoch % self.every == 0 or epoch == self.epochs or epoch == 1:
-            logs["val_loss"] = model.evaluate(self.data.X_test, self.data.y_test, self.loss)
-            logs["val_roc_auc"] = roc_auc(self.data.y_test, model.predict(self.data.X_test))
+        else:
+            if epoch % self.eval_every == 0 or epoch in (1, self.epochs):
+                logs["val_loss"] = model.evaluate(session.data.X_test, session.data.y_test, session.loss)
+                logs["val_roc_auc"] = roc_auc(session.data.y_test, model.predict(session.data.X_test))
+            if self.snapshot_every and (epoch % self.snapshot_every == 0 or epoch in (1, self.epochs)):
+                session.snapshot(logs)
+            if self.checkpoint_every and epoch % self.checkpoint_every == 0 and epoch < self.epochs:
+                session.history.append(logs)
+                session.write_checkpoint()
+                session.history.pop()
+            model.stop_training = model.stop_training or self.stop.signum is not None
         if self.progress is not None:
             self.progress(logs)
 
 
-def _write_run(run_dir: Path, config: Config, model: Model, data: Split, history: list, metrics: dict) -> None:
-    """The model, history and pictures; the pictures that need 2-D input only for 2-D data."""
+# -- results ----------------------------------------------------------------------------------
+
+
+def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
+    """ROC AUC first, then the other metrics, on the held-out split."""
+    from .metrics import classification_metrics
+
+    metrics: dict[str, Any] = classification_metrics(data.y_test, model.predict(data.X_test))
+    metrics["loss"] = model.evaluate(data.X_test, data.y_test, loss)
+    metrics["n_train"], metrics["n_test"] = len(data.y_train), len(data.y_test)
+    return metrics
+
+
+def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
+                  metrics: dict[str, Any]) -> None:
+    """The model, history, metrics and pictures of a run."""
+    import pandas as pd
+
+    runs.save_model(model, run_dir / "model.npz")
+    frame = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
+    with runs.atomic_path(run_dir / runs.HISTORY) as tmp:
+        frame.to_csv(tmp, index=False)
+    runs.write_json(run_dir / runs.METRICS, metrics)
+    draw_loss_curve(run_dir, config, model, frame)
+    if metrics["status"] != "diverged":
+        draw_decision_boundary(run_dir, config, model, data, metrics.get("roc_auc", math.nan))
+
+
+def _title(config: Config, model: Model, auc: float | None = None) -> str:
+    parts = [config.data.dataset, architecture_label(model)]
+    return " · ".join(parts + ([f"test ROC AUC {auc:.4f}"] if auc is not None else []))
+
+
+def draw_loss_curve(run_dir: Path, config: Config, model: Model, history: Any, suffix: str = ".png",
+                    dpi: int = 150) -> Path:
+    """``loss_curve.png``: train and test loss by epoch, test AUC on a second axis."""
+    from . import plots
+
+    return plots.save_figure(plots.loss_curve(history, title=_title(config, model)),
+                             run_dir / f"loss_curve{suffix}", dpi)
+
+
+def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Split, auc: float,
+                           suffix: str = ".png", dpi: int = 150) -> Path | None:
+    """``decision_boundary.png``; None for data that is not 2-D (no plane to draw)."""
+    from . import plots
+    from .metrics import positive_proba
+
+    if data.X_train.shape[1] != 2:
+        return None
+    grid = plots.boundary_grid(data.X_all)
+    proba = positive_proba(model.predict(grid[2]))
+    figure = plots.decision_boundary(proba, grid, data.X_train, data.y_train, data.X_test, data.y_test,
+                                     _title(config, model, auc))
+    return plots.save_figure(figure, run_dir / f"decision_boundary{suffix}", dpi)
+
+
+# -- using a saved run ------------------------------------------------------------------------
+
+
+@dataclass
+class SavedRun:
+    """A run folder read back: its config, model and (rebuilt) data."""
+
+    run_dir: Path
+    config: Config
+    model: Model
+
+    @classmethod
+    def open(cls, run_dir: str | Path | None, output_dir: str | Path = "outputs") -> "SavedRun":
+        path = runs.find_run(run_dir, output_dir)
+        config, model = runs.read_config(path), runs.read_model(path)
+        expected = build_model(config, np.random.default_rng(0)).get_config()
+        if model.get_config() != expected:
+            raise RunError(f"{path / runs.MODEL}: its architecture does not match {path / runs.CONFIG}")
+        return cls(path, config, model)
+
+    def data(self) -> Split:
+        return load_data(self.config)
+
+
+def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = None,
+             noise: float | None = None) -> tuple[dict[str, Any], Path]:
+    """Score the model on the run's held-out split, or on fresh data; writes ``eval*.json``.
+
+    Fresh data (any argument given) is scored whole; its seed defaults to one other than the
+    training data's.
+    """
+    from . import plots
+    from .metrics import evaluation_metrics, positive_proba
+
+    config = saved.config
+    if seed is None and n_samples is None and noise is None:
+        data, tag, X, y = saved.data(), "test", None, None
+        X, y = data.X_test, data.y_test
+        described: dict[str, Any] = {"data": "held-out test split", "n_samples": len(y)}
+    else:
+        seed = Streams.from_seed(config.seed).data_seed + 1 if seed is None else seed
+        n_samples = n_samples or config.data.n_samples
+        noise = config.data.noise if noise is None else noise
+        X, y = make_dataset(config.data.dataset, n_samples, noise, seed, **config.data.options())
+        tag = f"seed{seed}-n{n_samples}-noise{noise:g}"
+        described = {"data": "fresh", "seed": seed, "n_samples": n_samples, "noise": noise}
+    output = saved.model.predict(X)
+    metrics = {**evaluation_metrics(y, output), "loss": saved.model.evaluate(X, y, get_loss(config.loss)), **described}
+    path = _free_name(saved.run_dir, "eval", tag, ".json")
+    runs.write_json(path, metrics)
+    roc_name = "roc_curve.png" if tag == "test" else f"roc_curve-{tag}.png"
+    figure = plots.roc_curve(y, positive_proba(output), title=_title(config, saved.model))
+    plots.save_figure(figure, saved.run_dir / roc_name)
+    return metrics, path
+
+
+def _free_name(folder: Path, stem: str, tag: str, suffix: str) -> Path:
+    """``stem.json`` if free, else ``stem-tag.json``, else ``stem-tag-2.json``, ..."""
+    candidates = [f"{stem}{suffix}", f"{stem}-{tag}{suffix}"] + [f"{stem}-{tag}-{i}{suffix}" for i in range(2, 10_000)]
+    return next(folder / name for name in candidates if not (folder / name).exists())
+
+
+PICTURES = ("loss", "boundary", "roc")
+
+
+def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", dpi: int = 150) -> list[Path]:
+    """Redraw the run's pictures from its files alone; returns the files written."""
     import pandas as pd
 
     from . import plots
+    from .metrics import positive_proba, roc_auc
 
-    runs.save_model(model, run_dir / "model.npz")
-    frame = pd.DataFrame(list(history), columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
-    with runs.atomic_path(run_dir / "history.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    runs.write_json(run_dir / "metrics.json", metrics)
-    label = architecture_label(model)
-    plots.save_figure(plots.loss_curve(frame, title=f"{config.data.dataset} · {label}"), run_dir / "loss_curve.png")
-    if data.X_train.shape[1] == 2 and metrics["status"] == "completed":
-        grid = plots.boundary_grid(np.vstack([data.X_train, data.X_test]))
-        from .metrics import positive_proba
+    config, model, suffix = saved.config, saved.model, f".{fmt}"
+    written: list[Path] = []
+    if "loss" in what:
+        try:
+            history = pd.read_csv(runs.require(saved.run_dir, runs.HISTORY))
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise RunError(f"{saved.run_dir / runs.HISTORY}: cannot be read: {exc}") from None
+        written.append(draw_loss_curve(saved.run_dir, config, model, history, suffix, dpi))
+    if "boundary" in what or "roc" in what:
+        data = saved.data()
+        output = model.predict(data.X_test)
+        if "boundary" in what:
+            path = draw_decision_boundary(saved.run_dir, config, model, data, roc_auc(data.y_test, output), suffix, dpi)
+            written += [path] if path else []
+        if "roc" in what:
+            figure = plots.roc_curve(data.y_test, positive_proba(output), title=_title(config, model))
+            written.append(plots.save_figure(figure, saved.run_dir / f"roc_curve{suffix}", dpi))
+    return written
 
-        proba = positive_proba(model.predict(grid[2]))
-        title = f"{config.data.dataset} · {label} · test ROC AUC {metrics['roc_auc']:.4f}"
-        figure = plots.decision_boundary(proba, grid, data.X_train, data.y_train, data.X_test, data.y_test, title)
-        plots.save_figure(figure, run_dir / "decision_boundary.png")
+
+def animate(saved: SavedRun, fps: int = 8) -> Path:
+    """``decision_boundary.gif`` from the snapshots kept during training."""
+    from . import plots
+
+    snapshots = runs.read_snapshots(saved.run_dir)
+    if not snapshots:
+        raise RunError(f"{saved.run_dir}: no {runs.SNAPSHOTS}; train with training.snapshot_every > 0 "
+                       "(the default) on 2-D data to record the boundary as it forms")
+    grid = runs.load_arrays(saved.run_dir / runs.SNAPSHOTS)
+    data = saved.data()
+    return plots.boundary_animation(snapshots, grid["xx"], grid["yy"], data.X_train, data.y_train, data.X_test,
+                                    data.y_test, saved.run_dir / "decision_boundary.gif",
+                                    title=_title(saved.config, saved.model), fps=fps)
+
+
+def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150) -> Path:
+    """``neurons.png``: each hidden unit's activation over the input plane, then the output."""
+    from . import plots
+
+    data = saved.data()
+    if data.X_train.shape[1] != 2:
+        raise RunError(f"{saved.run_dir}: the data is not 2-D, so there is no plane to draw neurons on")
+    grid = plots.boundary_grid(data.X_all, 80)
+    panels = hidden_activations(saved.model, grid[2])
+    figure = plots.neurons(panels, grid[0], grid[1], data.X_all, np.concatenate([data.y_train, data.y_test]),
+                           title=_title(saved.config, saved.model))
+    return plots.save_figure(figure, saved.run_dir / f"neurons.{fmt}", dpi)
+
+
+def hidden_activations(model: Model, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(label, activations)`` after each hidden layer's activation, then the output."""
+    panels: list[tuple[str, np.ndarray]] = []
+    h, depth = np.asarray(X, dtype=model.dtype), 0
+    for index, layer in enumerate(model.layers):
+        h = layer.forward(h)
+        last_of_block = index + 1 == len(model.layers) or model.layers[index + 1].params
+        if not layer.params and last_of_block and index + 1 < len(model.layers):
+            depth += 1
+            panels.append((f"layer {depth} ({layer.name})", np.array(h)))
+    return panels + [("output", np.array(h))]
+
+
+def predict_table(saved: SavedRun, table: Any) -> Any:
+    """``table`` from ``data.read_points`` with ``probability`` and ``label`` columns added."""
+    from .metrics import positive_proba, predicted_labels
+
+    output = saved.model.predict(table.attrs["features"].to_numpy(dtype=np.float64))
+    result = table.copy()
+    result["probability"] = positive_proba(output)
+    result["label"] = predicted_labels(output)
+    return result

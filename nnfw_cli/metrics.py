@@ -43,3 +43,17 @@ def classification_metrics(y_true: np.ndarray, output: np.ndarray) -> dict[str, 
         "roc_auc_thresholded": roc_auc(y_true, labels.astype(float)) if two_class else float("nan"),
         "accuracy": float(accuracy_score(y_true, labels)),
     }
+
+
+def evaluation_metrics(y_true: np.ndarray, output: np.ndarray) -> dict[str, float | int]:
+    """``classification_metrics`` plus log loss and, for two classes, the confusion counts."""
+    from sklearn.metrics import confusion_matrix, log_loss
+
+    metrics: dict[str, float | int] = dict(classification_metrics(y_true, output))
+    output = np.asarray(output)
+    proba = np.column_stack([1 - output[:, 0], output[:, 0]]) if output.shape[1] == 1 else output
+    metrics["log_loss"] = float(log_loss(y_true, proba, labels=np.arange(proba.shape[1])))
+    if proba.shape[1] == 2:
+        tn, fp, fn, tp = confusion_matrix(y_true, predicted_labels(output), labels=[0, 1]).ravel()
+        metrics.update(tn=int(tn), fp=int(fp), fn=int(fn), tp=int(tp))
+    return metrics

@@ -6,10 +6,11 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import RunError
+from .errors import ModelFileError, RunError
 
 
 @contextlib.contextmanager
@@ -103,3 +104,104 @@ def save_model(model: Any, path: Path) -> None:
     """``model.save`` into ``path``, atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         model.save(handle)
+
+
+# -- reading a run back -----------------------------------------------------------------------
+
+CONFIG, MODEL, HISTORY, METRICS = "config.yaml", "model.npz", "history.csv", "metrics.json"
+CHECKPOINT, SNAPSHOTS = "checkpoint.npz", "snapshots.npz"
+
+
+def find_run(run: str | os.PathLike | None, output_dir: str | os.PathLike = "outputs") -> Path:
+    """The run folder ``run``, or with None the newest run under ``output_dir``."""
+    if run is not None:
+        path = Path(run)
+        if not path.is_dir():
+            raise RunError(f"{path}: no such run folder")
+        return path
+    root = Path(output_dir)
+    latest = root / LATEST
+    if latest.is_dir():
+        return latest.resolve()
+    folders = [p for p in root.iterdir() if p.is_dir() and (p / CONFIG).exists()] if root.is_dir() else []
+    if not folders:
+        raise RunError(f"{root}: no runs yet; train one with `nnfw train CONFIG` or name a run folder")
+    return max(folders, key=lambda p: p.stat().st_mtime)
+
+
+def require(run_dir: Path, name: str) -> Path:
+    """``run_dir/name``, which must exist."""
+    path = run_dir / name
+    if not path.is_file():
+        raise RunError(f"{path}: missing; {run_dir} is not a complete run folder")
+    return path
+
+
+def read_config(run_dir: Path) -> Any:
+    """The run's resolved config."""
+    from .config import load_config
+
+    return load_config(require(run_dir, CONFIG))
+
+
+def read_model(run_dir: Path) -> Any:
+    """The run's trained model; a missing, corrupt or misshapen file is a ModelFileError."""
+    from .nn import Model
+
+    path = require(run_dir, MODEL)
+    try:
+        return Model.load(path)
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path}: not a usable model file: {exc}") from None
+
+
+def save_arrays(path: Path, arrays: dict[str, Any], compressed: bool = False) -> None:
+    """``np.savez`` of ``arrays`` into ``path``, atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+
+
+def load_arrays(path: Path) -> dict[str, Any]:
+    """Every array of an ``.npz`` file, read without pickle; a bad file is a RunError."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise RunError(f"{path}: cannot be read: {exc}") from None
+
+
+def read_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """The arrays of the run's checkpoint."""
+    if not (run_dir / CHECKPOINT).is_file():
+        status = _status(run_dir)
+        raise RunError(f"{run_dir}: no checkpoint to resume from (the run's status is {status})")
+    return load_arrays(run_dir / CHECKPOINT)
+
+
+def _status(run_dir: Path) -> str:
+    try:
+        return json.loads((run_dir / METRICS).read_text()).get("status", "unknown")
+    except (OSError, ValueError, AttributeError):
+        return "unknown"
+
+
+def write_snapshots(run_dir: Path, snapshots: list[dict], grid: tuple) -> None:
+    """Boundary snapshots (probabilities as bytes over a grid), compressed."""
+    import numpy as np
+
+    arrays = {key: np.array([s[key] for s in snapshots]) for key in ("epoch", "train_loss", "val_roc_auc", "proba")}
+    arrays["xx"], arrays["yy"] = grid[0], grid[1]
+    save_arrays(run_dir / SNAPSHOTS, arrays, compressed=True)
+
+
+def read_snapshots(run_dir: Path) -> list[dict]:
+    """The snapshots written by ``write_snapshots`` (empty if there are none)."""
+    if not (run_dir / SNAPSHOTS).is_file():
+        return []
+    arrays = load_arrays(run_dir / SNAPSHOTS)
+    keys = ("epoch", "train_loss", "val_roc_auc", "proba")
+    return [dict(zip(keys, values)) for values in zip(*(arrays[key] for key in keys))]

@@ -1,0 +1,348 @@
+"""Report-ready pictures of a run: loss curve, decision boundary, ROC curve (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+from . import runs
+
+if TYPE_CHECKING:  # matplotlib and pandas are imported lazily: `import nnfw_cli.plots` stays fast.
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+Grid = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+CMAP = "RdBu_r"
+CLASS_SHADES = (0.04, 0.96)  # where the two class colours sit on CMAP: its blue and red ends
+BACKGROUND = (0.1, 0.9, 0.55)  # the probability map: CMAP between these points, this opaque over white
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+AUC_MIN_SPAN = 0.05  # the AUC axis shows at least [0.95, 1]: no zooming into the fourth decimal
+LOG_DECADES = 1.5  # the loss axis is logarithmic when the loss spans more than this many decades
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.titlepad": 8,
+    "grid.alpha": 0.35,
+    "grid.linewidth": 0.6,
+    "legend.framealpha": 0.9,
+    "pdf.fonttype": 42,
+}
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """Apply the report style while a figure is built, leaving the global rcParams alone."""
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    """A pyplot-free figure with an Agg canvas and constrained (tight) layout."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _class_colors() -> tuple[Any, Any]:
+    """The colours of class 0 and class 1, taken from the ends of the probability colour map."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps[CMAP]
+    return cmap(CLASS_SHADES[0]), cmap(CLASS_SHADES[1])
+
+
+def _column(history: pd.DataFrame, name: str) -> np.ndarray | None:
+    """A history column as floats, or None when it is missing or holds no finite value."""
+    if name not in history.columns:
+        return None
+    values = np.asarray(history[name].astype(float), dtype=float)
+    return values if np.isfinite(values).any() else None
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Write ``fig`` atomically to ``path`` (png, svg or pdf, from the suffix), then free it."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unsupported picture format; use one of {', '.join(FORMATS)}")
+    try:
+        with runs.atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi)
+    finally:
+        _free(fig)
+    return path
+
+
+def _free(fig: Figure) -> None:
+    """Release a figure: close it in pyplot if pyplot knows it, and drop its artists."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
+    fig.clear()
+
+
+# -- loss curve -------------------------------------------------------------------------------
+
+
+def loss_curve(history: pd.DataFrame, title: str = "") -> Figure:
+    """Train and test loss per epoch, with the test ROC AUC on a second axis when logged."""
+    import pandas as pd
+
+    frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history)
+    epochs = np.asarray(frame["epoch"].astype(float)) if "epoch" in frame.columns else np.arange(1.0, len(frame) + 1)
+    with _style():
+        fig = _new_figure(6.4, 4.8)
+        ax = fig.add_subplot()
+        losses = _plot_losses(ax, epochs, frame)
+        auc_ax = _plot_auc(ax, epochs, _column(frame, "val_roc_auc"))
+        _mark_divergence(ax, epochs, frame)
+        _loss_axes(ax, epochs, losses, title)
+        _combined_legend(fig, [ax] if auc_ax is None else [ax, auc_ax])
+    return fig
+
+
+def _plot_losses(ax: Axes, epochs: np.ndarray, frame: pd.DataFrame) -> list[np.ndarray]:
+    """Draw the finite points of train_loss and val_loss; return the finite values drawn."""
+    drawn = []
+    marker = "o" if len(epochs) <= 20 else None
+    for name, label, color in (("train_loss", "train loss", "C0"), ("val_loss", "test loss", "C1")):
+        values = _column(frame, name)
+        if values is None:
+            continue
+        ok = np.isfinite(values)
+        ax.plot(epochs[ok], values[ok], color=color, marker=marker, markersize=4, linewidth=1.6, label=label)
+        drawn.append(values[ok])
+    return drawn
+
+
+def _plot_auc(ax: Axes, epochs: np.ndarray, auc: np.ndarray | None) -> Axes | None:
+    """Draw the evaluated test ROC AUC points on a twin y-axis, ranged [min, 1]."""
+    if auc is None:
+        return None
+    ok = np.isfinite(auc)
+    twin = ax.twinx()
+    marker = "o" if ok.sum() <= 60 else None
+    twin.plot(epochs[ok], auc[ok], color="C2", linestyle="--", marker=marker, markersize=3.5, linewidth=1.4,
+              label="test ROC AUC")
+    low = min(float(auc[ok].min()), 1.0 - AUC_MIN_SPAN)
+    twin.set_ylim(max(0.0, low - 0.06 * (1.0 - low)), 1.0 + 0.03 * (1.0 - low))
+    twin.set_ylabel("test ROC AUC", color="C2")
+    twin.tick_params(axis="y", colors="C2")
+    return twin
+
+
+def _mark_divergence(ax: Axes, epochs: np.ndarray, frame: pd.DataFrame) -> None:
+    """A dotted vertical line at the first epoch whose loss is NaN or infinite."""
+    bad = np.zeros(len(epochs), dtype=bool)
+    if "train_loss" in frame.columns:  # logged every epoch: NaN there means the run broke down
+        bad |= ~np.isfinite(np.asarray(frame["train_loss"].astype(float)))
+    if "val_loss" in frame.columns:  # may be NaN when not evaluated, so only inf counts
+        bad |= np.isinf(np.asarray(frame["val_loss"].astype(float)))
+    if bad.any():
+        epoch = epochs[np.argmax(bad)]
+        ax.axvline(epoch, color="0.3", linestyle=":", linewidth=1.4, label=f"diverged (epoch {epoch:g})")
+
+
+def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray], title: str) -> None:
+    """Labels, grid, integer epoch ticks and, when the loss spans decades, a log scale."""
+    from matplotlib.ticker import MaxNLocator
+
+    finite = np.concatenate(losses) if losses else np.array([])
+    if finite.size and finite.min() > 0 and math.log10(finite.max() / finite.min()) > LOG_DECADES:
+        ax.set_yscale("log")
+    if not finite.size:
+        ax.text(0.5, 0.5, "no finite loss recorded", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    known = epochs[np.isfinite(epochs)]
+    if known.size:  # every epoch in view, a divergence marker on the last one included
+        pad = max(0.03 * (known.max() - known.min()), 1.0)
+        ax.set_xlim(known.min() - pad, known.max() + pad)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="major")
+    if title:
+        ax.set_title(title)
+
+
+def _combined_legend(fig: Figure, axes: list[Axes]) -> None:
+    """One legend for the lines of every axis, below the plot where it cannot hide data."""
+    handles, labels = [], []
+    for axis in axes:
+        more_handles, more_labels = axis.get_legend_handles_labels()
+        handles += more_handles
+        labels += more_labels
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
+
+
+# -- decision boundary ------------------------------------------------------------------------
+
+
+def boundary_grid(X: np.ndarray, resolution: int = 200) -> Grid:
+    """``(xx, yy, points)``: a resolution x resolution grid over X's bounding box plus 10% margins."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2 or len(X) == 0 or not np.isfinite(X).all():
+        raise ValueError(f"X must be a non-empty, finite (n_samples, 2) array. Received shape {X.shape}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2. Received {resolution}")
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = np.where(high > low, 0.1 * (high - low), 0.5)
+    axes = [np.linspace(lo, hi, resolution) for lo, hi in zip(low - margin, high + margin)]
+    xx, yy = np.meshgrid(*axes)
+    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def decision_boundary(
+    proba_grid: np.ndarray,
+    grid: Grid,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    title: str,
+) -> Figure:
+    """P(class 1) over the plane, its 0.5 contour, and the train (filled) and test (hollow) points."""
+    xx, yy = grid[0], grid[1]
+    proba = np.asarray(proba_grid, dtype=float)
+    if proba.size != xx.size:
+        raise ValueError(f"proba_grid has {proba.size} values but the grid has {xx.size} points")
+    proba = proba.reshape(xx.shape)
+    with _style():
+        fig = _new_figure(6.0, _boundary_height(np.ptp(yy) / np.ptp(xx)))
+        ax = fig.add_subplot()
+        _probability_map(fig, ax, xx, yy, proba)
+        _scatter_classes(ax, X_train, y_train, X_test, y_test)
+        ax.set_xlim(xx[0, 0], xx[0, -1])
+        ax.set_ylim(yy[0, 0], yy[-1, 0])
+        ax.set_aspect("equal")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        ax.set_title(title)
+        fig.legend(*_boundary_legend(), loc="outside lower center", ncol=3, frameon=False)
+    return fig
+
+
+def _boundary_height(aspect: float) -> float:
+    """Figure height (inches) for data of this height/width: little blank space around the plot.
+
+    A multiple of 1/4 inch, so that the picture is a whole number of pixels at any integer dpi.
+    """
+    return float(np.clip(round(4 * (4.2 * aspect + 1.5)) / 4, 3.5, 6.5))
+
+
+def _probability_map(fig: Figure, ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> None:
+    """The probability as a softened colour map with a colour bar, and the 0.5 contour."""
+    dx, dy = (xx[0, 1] - xx[0, 0]) / 2, (yy[1, 0] - yy[0, 0]) / 2
+    extent = (xx[0, 0] - dx, xx[0, -1] + dx, yy[0, 0] - dy, yy[-1, 0] + dy)
+    image = ax.imshow(np.ma.masked_invalid(proba), extent=extent, origin="lower", cmap=_background_cmap(),
+                      vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="equal")
+    bar = fig.colorbar(image, cax=ax.inset_axes((1.03, 0.0, 0.035, 1.0)))  # as tall as the (equal-aspect) axes
+    bar.set_label("P(class 1)")
+    bar.set_ticks([0.0, 0.25, 0.5, 0.75, 1.0])
+    finite = proba[np.isfinite(proba)]
+    if finite.size and finite.min() < 0.5 < finite.max():
+        ax.contour(xx, yy, np.ma.masked_invalid(proba), levels=[0.5], colors="0.1", linewidths=1.6)
+        bar.ax.axhline(0.5, color="0.1", linewidth=1.6)
+
+
+def _background_cmap() -> Any:
+    """CMAP without its darkest ends and lightened, so that the class-coloured points stand out."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    low, high, opacity = BACKGROUND
+    colors = matplotlib.colormaps[CMAP](np.linspace(low, high, 256))
+    colors[:, :3] = 1.0 - opacity * (1.0 - colors[:, :3])
+    return ListedColormap(colors, name=f"{CMAP}_light")
+
+
+def _marker_style(n_points: int) -> dict[str, float]:
+    """Marker area and opacity that suit both 100 and 5000 points."""
+    return {"s": float(np.clip(360.0 / math.sqrt(max(n_points, 1)), 6.0, 36.0)),
+            "alpha": float(np.clip(1.1 - 0.06 * math.log(max(n_points, 1)), 0.55, 0.95))}
+
+
+def _scatter_classes(ax: Axes, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> None:
+    """Training points filled, test points hollow, coloured by their true class."""
+    style = _marker_style(len(X_train) + len(X_test))
+    edge = 0.8 if style["s"] < 15 else 1.0
+    X_train, X_test = np.asarray(X_train), np.asarray(X_test)
+    y_train, y_test = np.asarray(y_train).ravel(), np.asarray(y_test).ravel()
+    for label, color in enumerate(_class_colors()):
+        train = X_train[y_train == label]
+        test = X_test[y_test == label]
+        ax.scatter(train[:, 0], train[:, 1], facecolors=[color], edgecolors="white", linewidths=0.3 * edge, **style)
+        ax.scatter(test[:, 0], test[:, 1], facecolors="none", edgecolors=[color], linewidths=edge, **style)
+
+
+def _boundary_legend() -> tuple[list[Any], list[str]]:
+    """Proxy legend entries: class 0/1 x train/test, and the 0.5 contour."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = [], []
+    for label, color in enumerate(_class_colors()):
+        for split, face in (("train", color), ("test", "none")):
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor=face,
+                                  markeredgecolor=color, markeredgewidth=1.3))
+            labels.append(f"class {label} · {split}")
+    handles.append(Line2D([], [], color="0.1", linewidth=1.6))
+    labels.append("P = 0.5 boundary")
+    return handles, labels
+
+
+# -- ROC curve --------------------------------------------------------------------------------
+
+
+def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "") -> Figure:
+    """The ROC curve of ``proba`` (P(class 1), or an (n, k) output) against ``y_true``, with its AUC."""
+    from sklearn import metrics
+
+    y_true = np.asarray(y_true).ravel()
+    scores = np.asarray(proba, dtype=float)
+    scores = scores[:, -1] if scores.ndim == 2 else scores
+    if len(np.unique(y_true)) != 2:
+        raise ValueError("a ROC curve needs y_true with exactly two classes")
+    fpr, tpr, _ = metrics.roc_curve(y_true, scores)
+    auc = metrics.roc_auc_score(y_true, scores)
+    with _style():
+        fig = _new_figure(6.4, 4.8)
+        ax = fig.add_subplot()
+        ax.fill_between(fpr, tpr, color="C0", alpha=0.12, linewidth=0)
+        # clip_on=False: a perfect curve runs along the frame and must still show over it
+        ax.plot(fpr, tpr, color="C0", linewidth=2.0, label=f"ROC AUC = {auc:.4f}", clip_on=False, zorder=3)
+        ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1.0, label="chance (AUC = 0.5)")
+        _roc_axes(ax, title)
+    return fig
+
+
+def _roc_axes(ax: Axes, title: str) -> None:
+    """Square unit axes with labels, grid and legend."""
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.grid(True)
+    ax.legend(loc="lower right")
+    if title:
+        ax.set_title(title)

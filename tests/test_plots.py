@@ -1,0 +1,269 @@
+"""The pictures: valid files of the right size, robust to odd histories, written atomically."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnfw_cli import plots
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _saved_png(fig, path: Path, dpi: int) -> np.ndarray:
+    """Save ``fig`` as PNG, check it is a PNG of the figure's size at ``dpi``, return its pixels."""
+    from matplotlib.image import imread
+
+    width, height = fig.get_size_inches()
+    plots.save_figure(fig, path, dpi=dpi)
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    pixels = imread(path)
+    assert pixels.shape[:2] == (round(height * dpi), round(width * dpi))
+    assert pixels[..., :3].std() > 0.01  # something was drawn, not a blank canvas
+    return pixels
+
+
+def _history(epochs: int = 30) -> pd.DataFrame:
+    """A plausible run: falling losses, the test AUC evaluated every 5th epoch."""
+    epoch = np.arange(1, epochs + 1)
+    auc = np.where(epoch % 5 == 0, 1.0 - 0.3 / epoch, np.nan)
+    return pd.DataFrame({"epoch": epoch, "train_loss": 0.7 / epoch, "val_loss": 0.75 / epoch, "val_roc_auc": auc})
+
+
+@pytest.fixture
+def blobs(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two Gaussian blobs, 200 points."""
+    y = rng.integers(0, 2, 200)
+    X = rng.normal(size=(200, 2)) * 0.6 + np.where(y[:, None] == 1, 1.0, -1.0)
+    return X, y
+
+
+def _legend_texts(fig) -> list[str]:
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    return [text.get_text() for legend in legends for text in legend.get_texts()]
+
+
+# -- loss curve -------------------------------------------------------------------------------
+
+
+def test_loss_curve_png_has_the_figure_size(tmp_path: Path) -> None:
+    fig = plots.loss_curve(_history(), title="circles · 2-16-1")
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.4, 4.8))
+    _saved_png(fig, tmp_path / "loss.png", dpi=50)
+
+
+def test_loss_curve_default_dpi(tmp_path: Path) -> None:
+    _saved_png(plots.loss_curve(_history()), tmp_path / "loss.png", dpi=150)
+    from matplotlib.image import imread
+
+    assert imread(tmp_path / "loss.png").shape[:2] == (720, 960)
+
+
+def test_loss_curve_auc_on_second_axis_with_nan_gaps() -> None:
+    fig = plots.loss_curve(_history())
+    assert len(fig.axes) == 2
+    twin = fig.axes[1]
+    assert twin.get_ylabel() == "test ROC AUC"
+    (line,) = twin.get_lines()
+    assert len(line.get_xdata()) == 6 and np.isfinite(line.get_ydata()).all()
+    low, high = twin.get_ylim()
+    assert low <= 0.94 and 1.0 <= high < 1.01
+    assert set(_legend_texts(fig)) == {"train loss", "test loss", "test ROC AUC"}
+
+
+def test_loss_curve_without_validation_columns() -> None:
+    frame = pd.DataFrame([{"epoch": 1, "train_loss": 0.6}, {"epoch": 2, "train_loss": 0.5}],
+                         columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
+    fig = plots.loss_curve(frame)
+    assert len(fig.axes) == 1
+    assert _legend_texts(fig) == ["train loss"]
+
+
+def test_loss_curve_log_scale_only_for_losses_spanning_decades() -> None:
+    assert plots.loss_curve(_history(epochs=10)).axes[0].get_yscale() == "linear"  # one decade
+    steep = _history().assign(train_loss=lambda f: 10.0 ** -f["epoch"] * 0.7)
+    assert plots.loss_curve(steep).axes[0].get_yscale() == "log"
+    negative = _history().assign(train_loss=lambda f: 1.0 - f["epoch"].astype(float))
+    assert plots.loss_curve(negative).axes[0].get_yscale() == "linear"
+
+
+def test_loss_curve_single_epoch(tmp_path: Path) -> None:
+    frame = pd.DataFrame([{"epoch": 1, "train_loss": 0.69, "val_loss": 0.7, "val_roc_auc": 0.81}])
+    fig = plots.loss_curve(frame, title="one epoch")
+    low, high = fig.axes[0].get_xlim()
+    assert low < 1 < high
+    _saved_png(fig, tmp_path / "single.png", dpi=40)
+
+
+def test_loss_curve_diverged_history(tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "epoch": [1, 2, 3, 4, 5],
+        "train_loss": [0.7, 50.0, 1e12, np.inf, np.nan],
+        "val_loss": [0.8, 60.0, np.inf, np.nan, np.nan],
+        "val_roc_auc": [0.7, 0.6, np.nan, np.nan, np.nan],
+    })
+    fig = plots.loss_curve(frame, title="diverged")
+    train = fig.axes[0].get_lines()[0]
+    assert list(train.get_xdata()) == [1, 2, 3]
+    assert fig.axes[0].get_yscale() == "log"
+    assert "diverged (epoch 3)" in _legend_texts(fig)
+    _saved_png(fig, tmp_path / "diverged.png", dpi=40)
+
+
+def test_loss_curve_with_no_finite_loss_at_all(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"epoch": [1], "train_loss": [np.nan], "val_loss": [np.nan], "val_roc_auc": [np.nan]})
+    _saved_png(plots.loss_curve(frame), tmp_path / "nothing.png", dpi=40)
+
+
+def test_loss_curve_accepts_the_fit_history_list() -> None:
+    history = [{"epoch": 1, "train_loss": 0.6, "val_loss": 0.7}, {"epoch": 2, "train_loss": 0.5, "val_loss": 0.6}]
+    assert _legend_texts(plots.loss_curve(history)) == ["train loss", "test loss"]
+
+
+# -- decision boundary ------------------------------------------------------------------------
+
+
+def test_boundary_grid_covers_the_data_with_margins(blobs) -> None:
+    X, _ = blobs
+    xx, yy, points = plots.boundary_grid(X, resolution=50)
+    assert xx.shape == yy.shape == (50, 50)
+    assert points.shape == (2500, 2)
+    span = X.max(axis=0) - X.min(axis=0)
+    np.testing.assert_allclose(points.min(axis=0), X.min(axis=0) - 0.1 * span)
+    np.testing.assert_allclose(points.max(axis=0), X.max(axis=0) + 0.1 * span)
+    np.testing.assert_array_equal(points[:, 0], xx.ravel())
+    np.testing.assert_array_equal(points[:, 1], yy.ravel())
+
+
+def test_boundary_grid_is_a_pure_function(blobs) -> None:
+    X, _ = blobs
+    before = X.copy()
+    first, second = plots.boundary_grid(X, 30), plots.boundary_grid(X, 30)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(X, before)
+
+
+def test_boundary_grid_with_a_degenerate_axis() -> None:
+    xx, yy, points = plots.boundary_grid(np.array([[1.0, 2.0], [3.0, 2.0]]), resolution=5)
+    assert np.ptp(yy) > 0 and np.isfinite(points).all()
+
+
+@pytest.mark.parametrize("X, resolution", [(np.zeros((4, 3)), 10), (np.zeros((0, 2)), 10), (np.zeros((4, 2)), 1)])
+def test_boundary_grid_rejects_bad_input(X: np.ndarray, resolution: int) -> None:
+    with pytest.raises(ValueError):
+        plots.boundary_grid(X, resolution)
+
+
+def _boundary(X: np.ndarray, y: np.ndarray, column: bool = False, resolution: int = 60):
+    """A decision-boundary figure for a linear 'model' on ``X``; train/test split 80/20."""
+    grid = plots.boundary_grid(X, resolution)
+    proba = 1.0 / (1.0 + np.exp(-3.0 * grid[2].sum(axis=1)))
+    proba = proba[:, None] if column else proba
+    cut = int(0.8 * len(X))
+    return plots.decision_boundary(proba, grid, X[:cut], y[:cut], X[cut:], y[cut:], "blobs · 2-1 · test ROC AUC 0.9")
+
+
+@pytest.mark.parametrize("n", [100, 5000])
+@pytest.mark.parametrize("column", [False, True])
+def test_decision_boundary_png(tmp_path: Path, rng: np.random.Generator, n: int, column: bool) -> None:
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, 2)) + np.where(y[:, None] == 1, 1.0, -1.0)
+    fig = _boundary(X, y, column=column)
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("blobs")
+    assert ax.get_aspect() == 1.0
+    assert "P(class 1)" in [a.get_ylabel() for a in fig.axes + ax.child_axes]  # the colour bar
+    assert {"class 0 · train", "class 1 · test", "P = 0.5 boundary"} <= set(_legend_texts(fig))
+    _saved_png(fig, tmp_path / "boundary.png", dpi=50)
+
+
+def test_decision_boundary_rejects_a_wrong_sized_grid(blobs) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 20)
+    with pytest.raises(ValueError, match="400"):
+        plots.decision_boundary(np.zeros(399), grid, X, y, X, y, "t")
+
+
+def test_decision_boundary_without_a_boundary(tmp_path: Path, blobs) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 20)
+    _saved_png(plots.decision_boundary(np.full(400, 0.9), grid, X, y, X[:0], y[:0], "constant"),
+               tmp_path / "constant.png", dpi=40)
+
+
+# -- ROC curve --------------------------------------------------------------------------------
+
+
+def test_roc_curve_png_and_auc_in_legend(tmp_path: Path, rng: np.random.Generator) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    y = rng.integers(0, 2, 300)
+    proba = np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(scale=0.2, size=300), 0, 1)
+    fig = plots.roc_curve(y, proba[:, None], title="test set")
+    ax = fig.axes[0]
+    assert f"ROC AUC = {roc_auc_score(y, proba):.4f}" in _legend_texts(fig)
+    assert ax.get_xlim() == (0.0, 1.0) and ax.get_ylim() == (0.0, 1.0)
+    assert ax.get_aspect() == 1.0
+    _saved_png(fig, tmp_path / "roc.png", dpi=50)
+
+
+def test_roc_curve_needs_two_classes() -> None:
+    with pytest.raises(ValueError, match="two classes"):
+        plots.roc_curve(np.ones(5), np.linspace(0, 1, 5))
+
+
+# -- saving -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["loss.svg", "loss.pdf", "LOSS.PNG"])
+def test_save_figure_formats(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    plots.save_figure(plots.loss_curve(_history()), path)
+    head = path.read_bytes()[:200]
+    expected = {".svg": b"<svg", ".pdf": b"%PDF-", ".png": PNG_SIGNATURE}[path.suffix.lower()]
+    assert expected in head
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_save_figure_rejects_unknown_formats(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        plots.save_figure(plots.loss_curve(_history()), tmp_path / "loss.jpeg")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_figure_replaces_atomically_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    path = tmp_path / "loss.png"
+    path.write_bytes(b"old")
+    plots.save_figure(plots.loss_curve(_history()), path)
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    assert os.listdir(tmp_path) == ["loss.png"]
+
+
+def test_save_figure_failure_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "loss.png"
+    path.write_bytes(b"old")
+    fig = plots.loss_curve(_history())
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fig, "savefig", broken)
+    with pytest.raises(OSError, match="disk full"):
+        plots.save_figure(fig, path)
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["loss.png"]
+
+
+def test_import_does_not_load_matplotlib() -> None:
+    code = "import sys, nnfw_cli.plots; print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
