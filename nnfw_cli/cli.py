@@ -248,9 +248,9 @@ def check(config_path: Path, overrides: tuple[str, ...]) -> None:
 @main.command(epilog="\b\nExample:\n  nnfw schema > nnfw.schema.json")
 def schema() -> None:
     """Print the config's JSON Schema (for editors that check and complete YAML)."""
-    from .config import Config
+    from .config import json_schema
 
-    click.echo(json.dumps(Config.model_json_schema(), indent=2))
+    click.echo(json.dumps(json_schema(), indent=2))
 
 
 def _load(path: Path, overrides: tuple[str, ...], output_dir: Path | None = None, seed: int | None = None) -> Any:

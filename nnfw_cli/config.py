@@ -479,3 +479,18 @@ def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:
 def dump_yaml(config: Config) -> str:
     """The resolved config as YAML, in the order of the schema."""
     return yaml.safe_dump(config.resolved(), sort_keys=False, default_flow_style=False)
+
+
+def json_schema() -> dict[str, Any]:
+    """The config's JSON Schema, with the names each field accepts, for editors to complete."""
+    schema = Config.model_json_schema()
+    defs, names = schema["$defs"], {"dataset": sorted(DATASETS), "loss": list(LOSS_NAMES), "init": sorted(INITIALIZERS)}
+    defs["DataConfig"]["properties"]["dataset"]["enum"] = names["dataset"]
+    schema["properties"]["loss"]["enum"] = names["loss"]
+    defs["LinearSpec"]["properties"]["init"]["enum"] = names["init"]
+    layers = defs["ModelConfig"]["properties"]["layers"]
+    layers["items"] = {"anyOf": [{"enum": sorted(LAYER_SPECS)}, layers["items"]]}
+    optimizer = defs["TrainingConfig"]["properties"]["optimizer"]
+    defs["TrainingConfig"]["properties"]["optimizer"] = {"anyOf": [{"enum": sorted(OPTIMIZER_SPECS)}, optimizer],
+                                                         "default": optimizer.get("default", "adam")}
+    return schema

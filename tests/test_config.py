@@ -141,3 +141,16 @@ def test_parse_path():
 def test_schema_comes_from_the_validating_models():
     schema = Config.model_json_schema()
     assert set(schema["properties"]) == {"seed", "data", "model", "loss", "training", "output"}
+
+
+def test_shipped_configs_follow_the_published_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    from nnfw_cli.config import json_schema
+
+    schema = json_schema()
+    for path in CONFIGS:
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"model": {"layers": ["rleu"]}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"data": {"dataset": "cirles"}}, schema)
