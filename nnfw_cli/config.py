@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError,
+                      model_validator)
 
 from .data import DATASETS
 from .errors import ConfigError
@@ -41,6 +42,11 @@ def _choice(kind: str, choices: Any) -> Any:
 def _number(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"must be a number (got {str(value).lower()})")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(f"must be a finite number (got a whole number of {len(str(abs(value)))} digits)") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"must be a finite number (got {value})")
     return value
@@ -117,7 +123,8 @@ def _tagged(kind: str, specs: dict[str, Any]) -> Any:
         if isinstance(value, dict):
             name = value.get("type")
             if name is None:
-                raise ValueError(f"a {kind} needs a 'type' (choose from: {', '.join(specs)})")
+                article = "an" if kind[0] in "aeiou" else "a"
+                raise ValueError(f"{article} {kind} needs a 'type' (choose from: {', '.join(specs)})")
             _choice(kind, specs).func(name)
         return value
 
@@ -183,8 +190,14 @@ class TrainingConfig(Section):
         return value if value is not None else max(1, math.ceil(self.epochs / points))
 
 
+def _folder(value: Any) -> Any:
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError(f"a folder name cannot hold a NUL character (got {value!r})")
+    return value
+
+
 class OutputConfig(Section):
-    dir: str = "outputs"
+    dir: Annotated[str, AfterValidator(_folder)] = "outputs"
 
 
 LOSS_NAMES = ("binary_cross_entropy", "mean_squared_error", "cross_entropy")
@@ -232,7 +245,8 @@ def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
     if raw is None:
         raise ConfigError(f"{path}: the file is empty; a config is a YAML mapping (see `nnfw check --help`)")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a config must be a YAML mapping of keys to values, not a {type(raw).__name__}")
+        found = "a list" if isinstance(raw, list) else f"the single value {_show(raw)}"
+        raise ConfigError(f"{path}: a config must be a YAML mapping of keys to values, not {found}")
     set_paths = [apply_override(raw, item) for item in overrides]
     return validate(raw, source=str(path), root=root, overridden=set_paths)
 
@@ -267,7 +281,8 @@ def _located(problems: list[tuple[tuple, str]], source: str, root: Any, overridd
     lines = []
     for loc, message in problems:
         mark = None
-        if any(loc[: len(p)] == p for p in overridden):
+        # An override is to blame for a problem at its path, below it, or on the way to it.
+        if any(loc[: len(p)] == p or (loc and p[: len(loc)] == loc) for p in overridden):
             where = f"{source} (--set {format_path(loc)})"
         else:
             mark = _mark(root, loc, at_key=message.startswith("unknown key"))
@@ -287,9 +302,15 @@ def _describe(error: dict[str, Any]) -> tuple[tuple, str]:
         return loc, f"unknown key{did_you_mean(loc[-1], fields)} (valid keys: {', '.join(fields)})"
     if kind == "value_error":
         return loc, str(ctx.get("error", error["msg"]))
-    shown = {k: f"{v:g}" if isinstance(v, (int, float)) else v for k, v in ctx.items()}
+    if kind == "invalid_key":  # the location ends with the key itself
+        return loc[:-1], f"keys must be text (got {_show(value)})"
+    shown = {k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()}
     message = _MESSAGES.get(kind, "{msg}").format(msg=error["msg"], **shown)
-    if kind != "missing" and not isinstance(value, (dict, list)):
+    if kind in ("missing", "too_short"):
+        return loc, message
+    if isinstance(value, (dict, list)):
+        message += f" (got a {'mapping' if isinstance(value, dict) else 'list'})"
+    else:
         message += f" (got {_show(value)})"
     return loc, message
 
@@ -435,9 +456,10 @@ def apply_override(raw: dict[str, Any], item: str) -> tuple:
 
 def _step(node: Any, part: Any, so_far: tuple, next_part: Any, item: str) -> Any:
     if isinstance(part, int):
-        if not isinstance(node, list) or part >= len(node):
-            size = len(node) if isinstance(node, list) else 0
-            raise ConfigError(f"--set {item}: {format_path(so_far)} does not exist (the list has {size} entries)")
+        if not isinstance(node, list):
+            raise ConfigError(f"--set {item}: {format_path(so_far[:-1]) or 'the config'} is not a list")
+        if part >= len(node):
+            raise ConfigError(f"--set {item}: {format_path(so_far)} does not exist (the list has {len(node)} entries)")
         if isinstance(node[part], str) and not isinstance(next_part, int):
             node[part] = {"type": node[part]}
         return node[part]
@@ -447,10 +469,15 @@ def _step(node: Any, part: Any, so_far: tuple, next_part: Any, item: str) -> Any
         default = _default_at(so_far)
         if isinstance(next_part, int) and not isinstance(default, list):
             raise ConfigError(f"--set {item}: {format_path(so_far)} is not a list")
+        if default is not None and not isinstance(default, (dict, list)):
+            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a mapping")
         # Lists and typed entries (`optimizer`) start from the default; sections start empty,
         # so that dataset-specific defaults are still chosen by the dataset.
         node[part] = default if isinstance(default, list) or isinstance(default, dict) and "type" in default else {}
     elif isinstance(node[part], str) and not isinstance(next_part, int):
+        default = _default_at(so_far)
+        if not (isinstance(default, dict) and "type" in default):
+            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a mapping")
         node[part] = {"type": node[part]}  # `optimizer: adam` shorthand, now with settings
     return node[part]
 
@@ -468,9 +495,10 @@ def _default_at(path: tuple) -> Any:
 
 def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:
     if isinstance(part, int):
-        if not isinstance(node, list) or part >= len(node):
-            size = len(node) if isinstance(node, list) else 0
-            raise ConfigError(f"--set {item}: {format_path(path)} does not exist (the list has {size} entries)")
+        if not isinstance(node, list):
+            raise ConfigError(f"--set {item}: {format_path(path[:-1])} is not a list")
+        if part >= len(node):
+            raise ConfigError(f"--set {item}: {format_path(path)} does not exist (the list has {len(node)} entries)")
     elif not isinstance(node, dict):
         raise ConfigError(f"--set {item}: {format_path(path[:-1])} is not a mapping")
     node[part] = value

@@ -95,12 +95,20 @@ def read_points(path: str, n_features: int) -> Any:
     Features are the columns named ``x, y`` (or ``x1 ... xn``), or else all columns by position
     when there are exactly ``n_features``. Raises DataError naming the row and column at fault.
     """
+    import warnings
+
     import pandas as pd
 
     from .errors import DataError
 
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        with warnings.catch_warnings():
+            # A row longer than the header: pandas would take its first cell for an index, or
+            # (index_col=False) drop its last cells with only a warning.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: line {_long_line(path)} has more cells than the header has columns") from None
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -114,7 +122,24 @@ def read_points(path: str, n_features: int) -> Any:
         raise DataError(f"{path}: the header has no rows below it")
     features = pd.DataFrame({name: _numbers(path, table, name) for name in columns})
     table.attrs["features"] = features
+    table.attrs["path"] = path
     return table
+
+
+def _long_line(path: str) -> int | str:
+    """The number of the first line with more cells than the header (for the message)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            width = next((len(row) for row in reader if row), 0)  # the header: the first row not blank
+            for row in reader:
+                if len(row) > width:
+                    return reader.line_num
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return "?"
 
 
 def _feature_columns(path: str, columns: list[str], n_features: int) -> list[str]:

@@ -14,7 +14,7 @@ import numpy as np
 from . import runs
 from .config import Config, dump_yaml
 from .data import DATASETS, make_dataset, split
-from .errors import RunError, TrainingDiverged, TrainingInterrupted
+from .errors import DataError, RunError, TrainingDiverged, TrainingInterrupted
 from .nn import LAYERS, Loss, Model, Optimizer, get_loss
 from .nn.optimizers import SGD, Adam
 
@@ -227,6 +227,13 @@ class Session:
                 if index != "shuffle":
                     self.model.layers[int(index)].rng.bit_generator.state = generator_state
             self.history, self.seconds = state["history"], state["seconds"]
+            if not (isinstance(self.history, list) and all(isinstance(logs, dict) for logs in self.history)
+                    and len(self.history) <= self.config.training.epochs and isinstance(self.seconds, (int, float))):
+                raise ValueError("its history is not a list of at most training.epochs epochs")
+            needed = [param.shape for param in self.model._packed()[0]]
+            for key, values in self.optimizer.state.items():
+                if values and [value.shape for value in values] != needed:
+                    raise ValueError(f"the optimizer's {key!r} does not fit the model's parameters")
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
             raise RunError(f"{self.run_dir / runs.CHECKPOINT}: the checkpoint does not fit this run: {exc}") from None
         saved = runs.read_snapshots(self.run_dir)
@@ -237,7 +244,7 @@ class Session:
         from .metrics import positive_proba
 
         proba = positive_proba(self.model.predict(self.grid[2]))
-        quantised = np.round(np.nan_to_num(proba, nan=0.5) * 255).astype(np.uint8)
+        quantised = np.round(np.clip(np.nan_to_num(proba, nan=0.5), 0, 1) * 255).astype(np.uint8)
         self.snapshots.append({"epoch": logs["epoch"], "train_loss": logs["train_loss"],
                                "val_roc_auc": logs.get("val_roc_auc", math.nan),
                                "proba": quantised.reshape(self.grid[0].shape)})
@@ -325,8 +332,9 @@ def draw_loss_curve(run_dir: Path, config: Config, model: Model, history: Any, s
     """``loss_curve.png``: train and test loss by epoch, test AUC on a second axis."""
     from . import plots
 
-    return plots.save_figure(plots.loss_curve(history, title=_title(config, model)),
-                             run_dir / f"loss_curve{suffix}", dpi)
+    with np.errstate(over="ignore"):  # a diverged run's losses near 1e308 overflow the log axis's transform
+        return plots.save_figure(plots.loss_curve(history, title=_title(config, model)),
+                                 run_dir / f"loss_curve{suffix}", dpi)
 
 
 def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Split, auc: float,
@@ -358,6 +366,7 @@ class SavedRun:
     @classmethod
     def open(cls, run_dir: str | Path | None, output_dir: str | Path = "outputs") -> "SavedRun":
         path = runs.find_run(run_dir, output_dir)
+        runs.require(path, runs.HISTORY)  # every run writes one: a folder without it is not a whole run
         config, model = runs.read_config(path), runs.read_model(path)
         expected = build_model(config, np.random.default_rng(0)).get_config()
         if model.get_config() != expected:
@@ -379,6 +388,7 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
     from .metrics import evaluation_metrics, positive_proba
 
     config = saved.config
+    _require_usable(saved)
     if seed is None and n_samples is None and noise is None:
         data, tag, X, y = saved.data(), "test", None, None
         X, y = data.X_test, data.y_test
@@ -390,7 +400,11 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
         X, y = make_dataset(config.data.dataset, n_samples, noise, seed, **config.data.options())
         tag = f"seed{seed}-n{n_samples}-noise{noise:g}"
         described = {"data": "fresh", "seed": seed, "n_samples": n_samples, "noise": noise}
-    output = saved.model.predict(X)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, once
+        output = saved.model.predict(X)
+    if not np.all(np.isfinite(output)):
+        raise DataError(f"{saved.run_dir}: the model's output is not a finite number on this data"
+                        + (f" (noise {noise:g}: try less)" if noise is not None else ""))
     metrics = {**evaluation_metrics(y, output), "loss": saved.model.evaluate(X, y, get_loss(config.loss)), **described}
     path = _free_name(saved.run_dir, "eval", tag, ".json")
     runs.write_json(path, metrics)
@@ -411,18 +425,13 @@ PICTURES = ("loss", "boundary", "roc")
 
 def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", dpi: int = 150) -> list[Path]:
     """Redraw the run's pictures from its files alone; returns the files written."""
-    import pandas as pd
-
     from . import plots
     from .metrics import positive_proba, roc_auc
 
     config, model, suffix = saved.config, saved.model, f".{fmt}"
     written: list[Path] = []
     if "loss" in what:
-        try:
-            history = pd.read_csv(runs.require(saved.run_dir, runs.HISTORY))
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise RunError(f"{saved.run_dir / runs.HISTORY}: cannot be read: {exc}") from None
+        history = runs.read_history(saved.run_dir)
         written.append(draw_loss_curve(saved.run_dir, config, model, history, suffix, dpi))
     if "boundary" in what or "roc" in what:
         data = saved.data()
@@ -478,11 +487,25 @@ def hidden_activations(model: Model, X: np.ndarray) -> list[tuple[str, np.ndarra
     return panels + [("output", np.array(h))]
 
 
+def _require_usable(saved: SavedRun) -> None:
+    """A run that diverged keeps its files, but its model predicts nothing worth scoring."""
+    if runs.read_status(saved.run_dir) == "diverged":
+        raise RunError(f"{saved.run_dir}: training diverged, so its model gives no usable predictions; "
+                       "train again with a smaller training.learning_rate")
+
+
 def predict_table(saved: SavedRun, table: Any) -> Any:
     """``table`` from ``data.read_points`` with ``probability`` and ``label`` columns added."""
     from .metrics import positive_proba, predicted_labels
 
-    output = saved.model.predict(table.attrs["features"].to_numpy(dtype=np.float64))
+    _require_usable(saved)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, once
+        output = saved.model.predict(table.attrs["features"].to_numpy(dtype=np.float64))
+    bad = ~np.isfinite(output).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{table.attrs.get('path', 'input')}: row {row + 1} (line {row + 2}): the model's output "
+                        "for this point is not a finite number; are its values far too large?")
     result = table.copy()
     result["probability"] = positive_proba(output)
     result["label"] = predicted_labels(output)

@@ -50,7 +50,9 @@ def evaluation_metrics(y_true: np.ndarray, output: np.ndarray) -> dict[str, floa
     from sklearn.metrics import confusion_matrix, log_loss
 
     metrics: dict[str, float | int] = dict(classification_metrics(y_true, output))
-    output = np.asarray(output)
+    # A regression output (mean squared error, linear last layer) may leave [0, 1]: log loss
+    # scores it as the probability it is closest to.
+    output = np.clip(np.asarray(output), 0.0, 1.0)
     proba = np.column_stack([1 - output[:, 0], output[:, 0]]) if output.shape[1] == 1 else output
     metrics["log_loss"] = float(log_loss(y_true, proba, labels=np.arange(proba.shape[1])))
     if proba.shape[1] == 2:

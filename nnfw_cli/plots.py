@@ -23,6 +23,7 @@ Grid = tuple[np.ndarray, np.ndarray, np.ndarray]
 CMAP = "RdBu_r"
 CLASS_SHADES = (0.04, 0.96)  # where the two class colours sit on CMAP: its blue and red ends
 BACKGROUND = (0.1, 0.9, 0.55)  # the probability map: CMAP between these points, this opaque over white
+GIF_MAP_COLORS = 128  # of an animation's 256 palette entries, this many are shades of the probability map
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 AUC_MIN_SPAN = 0.05  # the AUC axis shows at least [0.95, 1]: no zooming into the fourth decimal
 LOG_DECADES = 1.5  # the loss axis is logarithmic when the loss spans more than this many decades
@@ -226,20 +227,26 @@ def decision_boundary(
     proba = np.asarray(proba_grid, dtype=float)
     if proba.size != xx.size:
         raise ValueError(f"proba_grid has {proba.size} values but the grid has {xx.size} points")
-    proba = proba.reshape(xx.shape)
     with _style():
-        fig = _new_figure(6.0, _boundary_height(np.ptp(yy) / np.ptp(xx)))
-        ax = fig.add_subplot()
-        _probability_map(fig, ax, xx, yy, proba)
-        _scatter_classes(ax, X_train, y_train, X_test, y_test)
-        ax.set_xlim(xx[0, 0], xx[0, -1])
-        ax.set_ylim(yy[0, 0], yy[-1, 0])
-        ax.set_aspect("equal")
-        ax.set_xlabel("$x_1$")
-        ax.set_ylabel("$x_2$")
+        fig, ax, _, _ = _boundary_figure(xx, yy, proba.reshape(xx.shape), X_train, y_train, X_test, y_test)
         ax.set_title(title)
-        fig.legend(*_boundary_legend(), loc="outside lower center", ncol=3, frameon=False)
     return fig
+
+
+def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train: np.ndarray, y_train: np.ndarray,
+                     X_test: np.ndarray, y_test: np.ndarray) -> tuple[Figure, Axes, Any, Any]:
+    """The untitled decision-boundary figure; ``(fig, ax, image, colour bar)``."""
+    fig = _new_figure(6.0, _boundary_height(np.ptp(yy) / np.ptp(xx)))
+    ax = fig.add_subplot()
+    image, bar = _probability_map(fig, ax, xx, yy, proba)
+    _scatter_classes(ax, X_train, y_train, X_test, y_test)
+    ax.set_xlim(xx[0, 0], xx[0, -1])
+    ax.set_ylim(yy[0, 0], yy[-1, 0])
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    fig.legend(*_boundary_legend(), loc="outside lower center", ncol=3, frameon=False)
+    return fig, ax, image, bar
 
 
 def _boundary_height(aspect: float) -> float:
@@ -250,19 +257,30 @@ def _boundary_height(aspect: float) -> float:
     return float(np.clip(round(4 * (4.2 * aspect + 1.5)) / 4, 3.5, 6.5))
 
 
-def _probability_map(fig: Figure, ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> None:
-    """The probability as a softened colour map with a colour bar, and the 0.5 contour."""
-    dx, dy = (xx[0, 1] - xx[0, 0]) / 2, (yy[1, 0] - yy[0, 0]) / 2
-    extent = (xx[0, 0] - dx, xx[0, -1] + dx, yy[0, 0] - dy, yy[-1, 0] + dy)
-    image = ax.imshow(np.ma.masked_invalid(proba), extent=extent, origin="lower", cmap=_background_cmap(),
-                      vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="equal")
+def _probability_map(fig: Figure, ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> tuple[Any, Any]:
+    """The probability as a softened colour map with a colour bar, and the 0.5 contour; (image, bar)."""
+    image = ax.imshow(np.ma.masked_invalid(proba), extent=_grid_extent(xx, yy), origin="lower",
+                      cmap=_background_cmap(), vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="equal")
     bar = fig.colorbar(image, cax=ax.inset_axes((1.03, 0.0, 0.035, 1.0)))  # as tall as the (equal-aspect) axes
     bar.set_label("P(class 1)")
     bar.set_ticks([0.0, 0.25, 0.5, 0.75, 1.0])
+    _half_contour(ax, bar, xx, yy, proba)
+    return image, bar
+
+
+def _grid_extent(xx: np.ndarray, yy: np.ndarray) -> tuple[float, float, float, float]:
+    """The imshow extent of a grid: its cells centred on the grid points."""
+    dx, dy = (xx[0, 1] - xx[0, 0]) / 2, (yy[1, 0] - yy[0, 0]) / 2
+    return (xx[0, 0] - dx, xx[0, -1] + dx, yy[0, 0] - dy, yy[-1, 0] + dy)
+
+
+def _half_contour(ax: Axes, bar: Any, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> list[Any]:
+    """The P = 0.5 contour and its mark on the colour bar, when the probability crosses 0.5; the artists."""
     finite = proba[np.isfinite(proba)]
-    if finite.size and finite.min() < 0.5 < finite.max():
-        ax.contour(xx, yy, np.ma.masked_invalid(proba), levels=[0.5], colors="0.1", linewidths=1.6)
-        bar.ax.axhline(0.5, color="0.1", linewidth=1.6)
+    if not (finite.size and finite.min() < 0.5 < finite.max()):
+        return []
+    contour = ax.contour(xx, yy, np.ma.masked_invalid(proba), levels=[0.5], colors="0.1", linewidths=1.6)
+    return [contour, bar.ax.axhline(0.5, color="0.1", linewidth=1.6)]
 
 
 def _background_cmap() -> Any:
@@ -346,3 +364,258 @@ def _roc_axes(ax: Axes, title: str) -> None:
     ax.legend(loc="lower right")
     if title:
         ax.set_title(title)
+
+
+# -- training animation -----------------------------------------------------------------------
+
+
+def boundary_animation(
+    snapshots: list[dict],
+    xx: np.ndarray,
+    yy: np.ndarray,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    path: str | os.PathLike,
+    title: str = "",
+    fps: int = 8,
+    dpi: int = 100,
+) -> Path:
+    """An animated GIF of the decision boundary during training, one frame per snapshot, written atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise ValueError(f"{path}: an animation is written as a GIF; use the .gif suffix")
+    if not snapshots:
+        raise ValueError("boundary_animation needs at least one snapshot")
+    frames = [_snapshot_proba(snapshot, xx.shape) for snapshot in snapshots]
+    with _style():
+        blank = np.full(xx.shape, np.nan)  # no contour yet: each frame draws (and removes) its own
+        fig, ax, image, bar = _boundary_figure(xx, yy, blank, X_train, y_train, X_test, y_test)
+        try:
+            ax.set_title(_frame_title(title, snapshots[0]))
+            _freeze_layout(fig)
+            writer, contour = _gif_writer(fps), []
+            with runs.atomic_path(path) as tmp, _gif_file(tmp) as gif, writer.saving(fig, gif, dpi):
+                for snapshot, proba in zip(snapshots, frames):
+                    for artist in contour:
+                        artist.remove()
+                    image.set_data(proba)
+                    contour = _half_contour(ax, bar, xx, yy, proba)
+                    ax.set_title(_frame_title(title, snapshot))
+                    writer.grab_frame()
+        finally:
+            _free(fig)
+    return path
+
+
+def _snapshot_proba(snapshot: dict, shape: tuple[int, ...]) -> np.ndarray:
+    """A snapshot's probability map (stored as uint8, probability x 255) as floats in [0, 1]."""
+    proba = np.asarray(snapshot["proba"])
+    if proba.size != math.prod(shape):
+        raise ValueError(f"snapshot of epoch {snapshot.get('epoch')}: proba has {proba.size} values, "
+                         f"the grid has {math.prod(shape)} points")
+    return proba.reshape(shape).astype(float) / 255.0
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Lay the figure out once and keep that layout: frames do not jitter, and savefig draws each once."""
+    import matplotlib
+
+    fig.canvas.draw()
+    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
+
+
+@contextmanager
+def _gif_file(tmp: Path) -> Iterator[Path]:
+    """A .gif name in a private folder beside ``tmp``, moved onto ``tmp`` on success.
+
+    Pillow picks the format from the file name, and ``runs.atomic_path`` names its file *.tmp.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=tmp.parent, prefix=f".{tmp.name}.") as folder:
+        gif = Path(folder) / "animation.gif"
+        yield gif
+        os.replace(gif, tmp)
+
+
+def _gif_writer(fps: int) -> Any:
+    """matplotlib's PillowWriter, mapping every frame onto one shared palette as it is grabbed.
+
+    Left to itself Pillow picks a palette per frame: the map then flickers and bands, the file is
+    about three times larger, and choosing the palettes takes a third of the time.
+    """
+    from matplotlib.animation import PillowWriter
+    from PIL import Image
+
+    class SharedPaletteWriter(PillowWriter):
+        palette: Image.Image | None = None
+
+        def grab_frame(self, **savefig_kwargs: Any) -> None:
+            super().grab_frame(**savefig_kwargs)
+            frame = self._frames[-1].convert("RGB")
+            if self.palette is None:
+                self.palette = _gif_palette(frame)
+            self._frames[-1] = frame.quantize(palette=self.palette, dither=Image.Dither.NONE)
+
+    return SharedPaletteWriter(fps=fps)
+
+
+def _gif_palette(frame: Any) -> Any:
+    """A 256-colour palette: white, black, GIF_MAP_COLORS steps of the probability map, the rest from ``frame``."""
+    from PIL import Image
+
+    ramp = np.round(255 * _background_cmap()(np.linspace(0.0, 1.0, GIF_MAP_COLORS))[:, :3]).astype(np.uint8)
+    others = 254 - GIF_MAP_COLORS
+    rest = frame.quantize(others, method=Image.Quantize.FASTOCTREE).getpalette()[:3 * others]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette([255, 255, 255, 0, 0, 0] + ramp.ravel().tolist() + rest)
+    return palette
+
+
+def _frame_title(title: str, snapshot: dict) -> str:
+    """The title line (if any) over "epoch E · loss L · test AUC A"; the AUC is "—" when not evaluated."""
+    auc = float(snapshot.get("val_roc_auc", math.nan))
+    status = (f"epoch {int(snapshot['epoch'])} · loss {float(snapshot['train_loss']):.4g}"
+              f" · test AUC {f'{auc:.4f}' if math.isfinite(auc) else '—'}")
+    return f"{title}\n{status}" if title else status
+
+
+# -- what each unit learned -------------------------------------------------------------------
+
+NEURON_COLUMNS = 8  # at most this many heat maps side by side: wider layers wrap onto more rows
+NEURON_PANEL = (0.4, 1.3)  # inches per heat map: at most the larger, less if the figure would grow too tall
+NEURON_MAX_HEIGHT = 20.0  # inches, unless even maps of the smaller NEURON_PANEL size would not fit
+NEURON_SPACE = {"label": 0.45, "gap": 0.12, "title": 0.2, "band": 0.12}  # inches: row labels, between maps, ...
+UNIT_CMAPS = {"signed": "PuOr", "positive": "Purples"}  # hidden units: tanh-like (centred at 0), relu-like
+UNIT_SCALES = {  # the figure's caption, one line for each kind of layer it shows
+    "positive": "non-negative units: white = 0 → purple = the unit's maximum",
+    "signed": "signed units: orange < 0 (white) < purple, symmetric about 0",
+    "output": "output: probability of the class, as in the decision boundary",
+}
+
+
+def neurons(
+    panels: list[tuple[str, np.ndarray]],
+    xx: np.ndarray,
+    yy: np.ndarray,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    title: str = "",
+) -> Figure:
+    """Each unit's activation over the plane: one row of heat maps per layer, the network output last."""
+    layers = [(label, _unit_activations(label, values, xx.size)) for label, values in panels]
+    if not layers:
+        raise ValueError("neurons needs at least one (label, activations) panel")
+    kinds = [_layer_kind(values) for _, values in layers[:-1]] + ["output"]
+    columns = min(NEURON_COLUMNS, max(values.shape[1] for _, values in layers))
+    rows = [math.ceil(values.shape[1] / columns) for _, values in layers]
+    caption = ["each map is coloured on its own scale"] + [UNIT_SCALES[kind] for kind in UNIT_SCALES if kind in kinds]
+    top, bottom = (0.4 if title else 0.1), 0.1 + 0.16 * len(caption)
+    size = _neuron_size(rows, top + bottom)
+    bands = [n * (size + NEURON_SPACE["title"]) + NEURON_SPACE["band"] for n in rows]
+    block = columns * (size + NEURON_SPACE["gap"]) - NEURON_SPACE["gap"]  # the widest row of maps
+    width = _quarter_inches(max(5.0, NEURON_SPACE["label"] + block + 0.2))
+    left = NEURON_SPACE["label"] + (width - NEURON_SPACE["label"] - block) / 2  # its left edge
+    with _style():
+        fig = _new_figure(width, _quarter_inches(top + sum(bands) + bottom))
+        fig.set_layout_engine("none")  # placed by hand, in inches: every map exactly the same size
+        band_top = fig.get_figheight() - top
+        for index, ((label, values), kind, band) in enumerate(zip(layers, kinds, bands)):
+            _layer_band(fig, label, band_top - band, band, left, shaded=index % 2 == 1)
+            axes = _unit_maps(fig, values, xx, yy, kind, (left, band_top - NEURON_SPACE["band"] / 2), columns, size)
+            if kind == "output" and X is not None and y is not None:
+                for ax in axes:
+                    _scatter_tiny(ax, X, y)
+            band_top -= band
+        if title:
+            fig.suptitle(title, y=1.0 - 0.08 / fig.get_figheight(), va="top")
+        fig.text(0.5, (band_top - 0.08) / fig.get_figheight(), "\n".join(caption), ha="center", va="top",
+                 fontsize=8, color="0.35", linespacing=1.3)
+    return fig
+
+
+def _quarter_inches(length: float) -> float:
+    """``length`` rounded up to a multiple of 1/4 inch: a whole number of pixels at any integer dpi."""
+    return math.ceil(round(4 * length, 6)) / 4
+
+
+def _neuron_size(rows: list[int], margins: float) -> float:
+    """The side of a heat map (inches): NEURON_PANEL's larger size unless the figure would be too tall."""
+    spare = NEURON_MAX_HEIGHT - margins - NEURON_SPACE["band"] * len(rows)
+    return float(np.clip(spare / sum(rows) - NEURON_SPACE["title"], *NEURON_PANEL))
+
+
+def _layer_band(fig: Figure, label: str, bottom: float, height: float, left: float, shaded: bool) -> None:
+    """A layer's strip across the figure (inches), shaded or not, labelled just left of ``left``."""
+    from matplotlib.patches import Rectangle
+
+    width, total = fig.get_size_inches()
+    if shaded:  # alternate strips tell the layers apart
+        fig.add_artist(Rectangle((0.0, bottom / total), 1.0, height / total, transform=fig.transFigure,
+                                 facecolor="0.955", edgecolor="none", zorder=-10))
+    size = float(np.clip(height * 72 / (0.62 * max(len(label), 1)), 6.0, 9.0))  # a long label in a low strip shrinks
+    fig.text((left - NEURON_SPACE["label"] / 2) / width, (bottom + height / 2) / total, label, rotation=90,
+             ha="center", va="center", fontsize=size)
+
+
+def _unit_activations(label: str, values: np.ndarray, n_points: int) -> np.ndarray:
+    """A layer's activations as an (n_points, n_units) float array."""
+    values = np.asarray(values, dtype=float)
+    values = values[:, None] if values.ndim == 1 else values
+    if values.ndim != 2 or values.shape[0] != n_points or values.shape[1] == 0:
+        raise ValueError(f"{label}: activations must have shape ({n_points}, n_units). Received {values.shape}")
+    return values
+
+
+def _layer_kind(values: np.ndarray) -> str:
+    """A hidden layer's colouring: "signed" if any activation is negative (tanh-like), else "positive"."""
+    finite = values[np.isfinite(values)]
+    return "signed" if finite.size and finite.min() < 0 else "positive"
+
+
+def _unit_maps(fig: Figure, values: np.ndarray, xx: np.ndarray, yy: np.ndarray, kind: str,
+               corner: tuple[float, float], columns: int, size: float) -> list[Axes]:
+    """One heat map per unit in rows of ``columns`` from the top-left ``corner`` (inches), short rows centred."""
+    width, height = fig.get_size_inches()
+    (left, top), step, n_units = corner, size + NEURON_SPACE["gap"], values.shape[1]
+    axes = []
+    for unit in range(n_units):
+        row, col = divmod(unit, columns)
+        x = left + (columns - min(columns, n_units - row * columns)) * step / 2 + col * step
+        y = top - (row + 1) * (size + NEURON_SPACE["title"])
+        ax = fig.add_axes((x / width, y / height, size / width, size / height))
+        dead = _unit_map(ax, values[:, unit].reshape(xx.shape), xx, yy, kind)
+        name = f"{unit + 1}" if kind != "output" else f"P(class {unit if n_units > 1 else 1})"
+        ax.set_title(f"{name} · dead" if dead else name, fontsize=7, pad=2, color="0.5" if dead else "black")
+        axes.append(ax)
+    return axes
+
+
+def _unit_map(ax: Axes, values: np.ndarray, xx: np.ndarray, yy: np.ndarray, kind: str) -> bool:
+    """One unit's activation as a heat map on its own colour scale, without ticks; True if it is constant 0."""
+    finite = values[np.isfinite(values)]
+    top = float(np.abs(finite).max()) if finite.size else 0.0
+    if kind == "output":
+        cmap, low, high = _background_cmap(), 0.0, 1.0
+    else:
+        cmap, high = UNIT_CMAPS[kind], top if top > 0 else 1.0  # a dead unit shows blank, not as an error
+        low = -high if kind == "signed" else 0.0
+    ax.imshow(np.ma.masked_invalid(values), extent=_grid_extent(xx, yy), origin="lower", cmap=cmap, vmin=low,
+              vmax=high, interpolation="bilinear", aspect="equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return kind != "output" and finite.size > 0 and top == 0
+
+
+def _scatter_tiny(ax: Axes, X: np.ndarray, y: np.ndarray) -> None:
+    """The data points as tiny dots in their class colours, over a small heat map."""
+    X, y = np.asarray(X), np.asarray(y).ravel()
+    limits = ax.get_xlim(), ax.get_ylim()
+    for label, color in enumerate(_class_colors()):
+        points = X[y == label]
+        ax.scatter(points[:, 0], points[:, 1], s=0.6, color=[color], linewidths=0, alpha=0.8)
+    ax.set_xlim(*limits[0])  # the map, not the points, sets the view
+    ax.set_ylim(*limits[1])

@@ -13,6 +13,10 @@ from typing import Any, Iterator
 from .errors import ModelFileError, RunError
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
@@ -25,6 +29,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the user's usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -117,7 +122,7 @@ def find_run(run: str | os.PathLike | None, output_dir: str | os.PathLike = "out
     if run is not None:
         path = Path(run)
         if not path.is_dir():
-            raise RunError(f"{path}: no such run folder")
+            raise RunError(f"{path}: {'not a folder' if path.exists() else 'no such run folder'}")
         return path
     root = Path(output_dir)
     latest = root / LATEST
@@ -155,6 +160,30 @@ def read_model(run_dir: Path) -> Any:
         raise ModelFileError(f"{path}: not a usable model file: {exc}") from None
 
 
+def read_history(run_dir: Path) -> Any:
+    """The run's history.csv as a DataFrame of numbers; a missing column or bad cell is a RunError."""
+    import numpy as np
+    import pandas as pd
+
+    path = require(run_dir, HISTORY)
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, OSError) as exc:  # pandas' parser and empty-file errors are ValueErrors
+        raise RunError(f"{path}: cannot be read: {exc}") from None
+    missing = [name for name in ("epoch", "train_loss") if name not in frame.columns]
+    if missing:
+        raise RunError(f"{path}: no {' or '.join(missing)} column (found: {', '.join(map(str, frame.columns))})")
+    for column in frame.columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = (values.isna() & frame[column].notna()).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise RunError(f"{path}: row {row + 1} (line {row + 2}), column {column!r}: "
+                           f"{frame[column].iloc[row]!r} is not a number")
+        frame[column] = values
+    return frame
+
+
 def save_arrays(path: Path, arrays: dict[str, Any], compressed: bool = False) -> None:
     """``np.savez`` of ``arrays`` into ``path``, atomically."""
     import numpy as np
@@ -167,6 +196,8 @@ def load_arrays(path: Path) -> dict[str, Any]:
     """Every array of an ``.npz`` file, read without pickle; a bad file is a RunError."""
     import numpy as np
 
+    if path.is_file() and not zipfile.is_zipfile(path):  # np.load would try other bytes as a pickle
+        raise RunError(f"{path}: cannot be read: not an .npz archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
@@ -177,12 +208,13 @@ def load_arrays(path: Path) -> dict[str, Any]:
 def read_checkpoint(run_dir: Path) -> dict[str, Any]:
     """The arrays of the run's checkpoint."""
     if not (run_dir / CHECKPOINT).is_file():
-        status = _status(run_dir)
+        status = read_status(run_dir)
         raise RunError(f"{run_dir}: no checkpoint to resume from (the run's status is {status})")
     return load_arrays(run_dir / CHECKPOINT)
 
 
-def _status(run_dir: Path) -> str:
+def read_status(run_dir: Path) -> str:
+    """The run's status from metrics.json (completed, interrupted, diverged), or "unknown"."""
     try:
         return json.loads((run_dir / METRICS).read_text()).get("status", "unknown")
     except (OSError, ValueError, AttributeError):
@@ -202,6 +234,14 @@ def read_snapshots(run_dir: Path) -> list[dict]:
     """The snapshots written by ``write_snapshots`` (empty if there are none)."""
     if not (run_dir / SNAPSHOTS).is_file():
         return []
-    arrays = load_arrays(run_dir / SNAPSHOTS)
+    path = run_dir / SNAPSHOTS
+    arrays = load_arrays(path)
     keys = ("epoch", "train_loss", "val_roc_auc", "proba")
+    missing = [key for key in keys + ("xx", "yy") if key not in arrays]
+    if missing:
+        raise RunError(f"{path}: not a snapshots file: no {', '.join(missing)} array")
+    count, grid = arrays["epoch"].shape[:1], arrays["xx"].shape
+    if (arrays["epoch"].ndim != 1 or arrays["yy"].shape != grid or arrays["proba"].shape != count + grid
+            or any(arrays[key].shape != count for key in ("train_loss", "val_roc_auc"))):
+        raise RunError(f"{path}: its arrays do not fit together (one snapshot per epoch listed, each over the grid)")
     return [dict(zip(keys, values)) for values in zip(*(arrays[key] for key in keys))]

@@ -267,3 +267,218 @@ def test_import_does_not_load_matplotlib() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# -- training animation -----------------------------------------------------------------------
+
+GIF_SIGNATURE = b"GIF89a"
+
+
+def _snapshots(grid, epochs: int, auc: float | None = 0.9) -> list[dict]:
+    """A boundary sharpening and turning over ``epochs``; the AUC NaN except every 3rd epoch (or always)."""
+    xx, _, points = grid
+    snapshots = []
+    for epoch in range(1, epochs + 1):
+        angle = 0.2 * epoch
+        logit = (0.5 + epoch) * (np.cos(angle) * points[:, 0] + np.sin(angle) * points[:, 1])
+        proba = np.round(255 / (1 + np.exp(-logit))).astype(np.uint8).reshape(xx.shape)
+        score = auc if auc is not None and epoch % 3 == 0 else float("nan")
+        snapshots.append({"epoch": epoch, "train_loss": 0.7 / epoch, "val_roc_auc": score, "proba": proba})
+    return snapshots
+
+
+def _animate(tmp_path: Path, X: np.ndarray, y: np.ndarray, snapshots: list[dict], grid, **kwargs) -> Path:
+    cut = int(0.8 * len(X))
+    return plots.boundary_animation(snapshots, grid[0], grid[1], X[:cut], y[:cut], X[cut:], y[cut:],
+                                    tmp_path / "training.gif", **kwargs)
+
+
+def _gif_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a GIF as an RGB array, after checking the signature."""
+    from PIL import Image
+
+    assert path.read_bytes()[:6] == GIF_SIGNATURE
+    with Image.open(path) as gif:
+        frames = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            frames.append(np.asarray(gif.convert("RGB")))
+    return frames
+
+
+def test_boundary_animation_has_one_frame_per_snapshot(tmp_path: Path, blobs) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 40)
+    path = _animate(tmp_path, X, y, _snapshots(grid, 7), grid, title="blobs · 2-8-1", dpi=50)
+    assert path == tmp_path / "training.gif"
+    frames = _gif_frames(path)
+    assert len(frames) == 7
+    width, height = 6.0 * 50, plots._boundary_height(np.ptp(grid[1]) / np.ptp(grid[0])) * 50
+    assert frames[0].shape == (round(height), round(width), 3)
+    assert not np.array_equal(frames[0], frames[-1])  # the map moves
+    assert os.listdir(tmp_path) == ["training.gif"]  # no temporary file or folder left behind
+
+
+@pytest.mark.parametrize("auc", [None, float("nan")])
+def test_boundary_animation_without_any_auc(tmp_path: Path, blobs, auc: float | None) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 30)
+    snapshots = _snapshots(grid, 4, auc=auc)
+    if auc is None:
+        for snapshot in snapshots:
+            del snapshot["val_roc_auc"]
+    assert len(_gif_frames(_animate(tmp_path, X, y, snapshots, grid, dpi=40))) == 4
+
+
+def test_frame_title() -> None:
+    snapshot = {"epoch": 12, "train_loss": 0.0123456, "val_roc_auc": float("nan"), "proba": None}
+    assert plots._frame_title("", snapshot) == "epoch 12 · loss 0.01235 · test AUC —"
+    assert plots._frame_title("circles", {**snapshot, "val_roc_auc": 0.97}) == \
+        "circles\nepoch 12 · loss 0.01235 · test AUC 0.9700"
+
+
+def test_boundary_animation_with_and_without_a_boundary(tmp_path: Path, blobs) -> None:
+    """Frames whose probability never crosses 0.5 have no contour; the others each have exactly one."""
+    X, y = blobs
+    grid = plots.boundary_grid(X, 30)
+    snapshots = _snapshots(grid, 4)
+    snapshots[1]["proba"] = np.full(grid[0].shape, 230, dtype=np.uint8)
+    snapshots[3]["proba"] = snapshots[3]["proba"].ravel()  # a flat map is reshaped to the grid
+    frames = _gif_frames(_animate(tmp_path, X, y, snapshots, grid, dpi=40))
+    assert len(frames) == 4
+
+
+def test_boundary_animation_of_a_large_run_is_small(tmp_path: Path, rng: np.random.Generator) -> None:
+    y = rng.integers(0, 2, 5000)
+    X = rng.normal(size=(5000, 2)) + np.where(y[:, None] == 1, 1.0, -1.0)
+    grid = plots.boundary_grid(X, 100)
+    path = _animate(tmp_path, X, y, _snapshots(grid, 20), grid, title="blobs · 5000 points")
+    assert len(_gif_frames(path)) == 20
+    assert path.stat().st_size < 2_000_000
+
+
+def test_boundary_animation_replaces_atomically(tmp_path: Path, blobs) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 20)
+    (tmp_path / "training.gif").write_bytes(b"old")
+    _animate(tmp_path, X, y, _snapshots(grid, 2), grid, dpi=30)
+    assert (tmp_path / "training.gif").read_bytes()[:6] == GIF_SIGNATURE
+    assert os.listdir(tmp_path) == ["training.gif"]
+
+
+def test_boundary_animation_failure_keeps_the_old_file(tmp_path: Path, blobs) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 20)
+    (tmp_path / "training.gif").write_bytes(b"old")
+    snapshots = _snapshots(grid, 3)
+    snapshots[2]["proba"] = snapshots[2]["proba"][:5]
+    with pytest.raises(ValueError, match="epoch 3"):
+        _animate(tmp_path, X, y, snapshots, grid)
+    assert (tmp_path / "training.gif").read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["training.gif"]
+
+
+def test_boundary_animation_failing_midway_leaves_nothing_behind(tmp_path: Path, blobs) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 20)
+    (tmp_path / "training.gif").write_bytes(b"old")
+    snapshots = _snapshots(grid, 3)
+    del snapshots[1]["train_loss"]  # found out only when its frame is drawn
+    with pytest.raises(KeyError, match="train_loss"):
+        _animate(tmp_path, X, y, snapshots, grid, dpi=30)
+    assert (tmp_path / "training.gif").read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["training.gif"]
+
+
+@pytest.mark.parametrize("name, snapshots, message", [("training.png", 1, "GIF"), ("training.gif", 0, "snapshot")])
+def test_boundary_animation_rejects(tmp_path: Path, blobs, name: str, snapshots: int, message: str) -> None:
+    X, y = blobs
+    grid = plots.boundary_grid(X, 20)
+    with pytest.raises(ValueError, match=message):
+        plots.boundary_animation(_snapshots(grid, snapshots), grid[0], grid[1], X, y, X, y, tmp_path / name)
+    assert os.listdir(tmp_path) == []
+
+
+# -- what each unit learned -------------------------------------------------------------------
+
+
+def _layers(points: np.ndarray, rng: np.random.Generator, widths: list[int],
+            activation: str) -> list[tuple[str, np.ndarray]]:
+    """Panels of a random network on ``points``: hidden layers of ``widths``, then a sigmoid output."""
+    panels, h = [], points
+    for index, width in enumerate(widths):
+        h = h @ rng.normal(size=(h.shape[1], width)) + rng.normal(size=width)
+        h = np.maximum(h, 0.0) if activation == "relu" else np.tanh(h)
+        panels.append((f"layer {index + 1} ({activation})", h))
+    logit = h @ rng.normal(size=(h.shape[1], 1))
+    return panels + [("output", 1.0 / (1.0 + np.exp(-(logit - logit.mean()))))]
+
+
+def _maps(fig) -> list:
+    """The axes that show a heat map."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+@pytest.mark.parametrize("widths, activation", [([8, 8], "relu"), ([32], "tanh"), ([3], "relu")])
+def test_neurons_one_map_per_unit(tmp_path: Path, blobs, rng: np.random.Generator, widths: list[int],
+                                  activation: str) -> None:
+    X, y = blobs
+    xx, yy, points = plots.boundary_grid(X, 40)
+    fig = plots.neurons(_layers(points, rng, widths, activation), xx, yy, X, y, title="blobs")
+    maps = _maps(fig)
+    assert len(maps) == sum(widths) + 1
+    assert fig.get_size_inches()[0] <= 14
+    texts = {text.get_text() for text in fig.findobj(lambda artist: hasattr(artist, "get_text"))}
+    assert {f"layer {i + 1} ({activation})" for i in range(len(widths))} | {"output", "blobs"} <= texts
+    for ax in maps:
+        assert ax.get_aspect() == 1.0 and not ax.get_xticks().size and not ax.get_yticks().size
+    _saved_png(fig, tmp_path / "neurons.png", dpi=60)
+
+
+@pytest.mark.parametrize("stretch", [1.0, 1.6])
+def test_neurons_wraps_wide_layers_into_equal_panels(blobs, rng: np.random.Generator, stretch: float) -> None:
+    X, y = blobs
+    xx, yy, points = plots.boundary_grid(X * [stretch, 1.0], 30)
+    fig = plots.neurons(_layers(points, rng, [32], "tanh"), xx, yy)
+    fig.canvas.draw()
+    boxes = [ax.get_window_extent() for ax in _maps(fig)]
+    assert len({round(box.y0) for box in boxes[:32]}) == 4  # 32 units: 4 rows of 8
+    for box in boxes:  # true proportions: square for square data
+        assert box.width / box.height == pytest.approx(np.ptp(xx) / np.ptp(yy), rel=0.03)
+    assert len({round(box.width) for box in boxes}) == 1  # every map the same size
+
+
+def test_neurons_colour_scales(blobs, rng: np.random.Generator) -> None:
+    X, y = blobs
+    xx, yy, points = plots.boundary_grid(X, 30)
+    relu = _layers(points, rng, [4], "relu")
+    relu[0][1][:, 2] = 0.0  # a dead unit
+    tanh = _layers(points, rng, [4], "tanh")
+    fig = plots.neurons([relu[0], tanh[0], relu[-1]], xx, yy, X, y)
+    images = [ax.images[0] for ax in _maps(fig)]
+    for unit, image in enumerate(images[:4]):
+        assert image.get_cmap().name == "Purples"
+        assert image.get_clim() == pytest.approx((0.0, relu[0][1][:, unit].max() or 1.0))
+    for unit, image in enumerate(images[4:8]):
+        top = np.abs(tanh[0][1][:, unit]).max()
+        assert image.get_cmap().name == "PuOr" and image.get_clim() == pytest.approx((-top, top))
+    assert images[-1].get_clim() == (0.0, 1.0)
+    assert _maps(fig)[2].get_title() == "3 · dead"
+    assert [bool(ax.collections) for ax in _maps(fig)] == [False] * 8 + [True]  # points on the output only
+
+
+def test_neurons_of_a_deep_wide_network_stay_bounded(blobs, rng: np.random.Generator) -> None:
+    X, y = blobs
+    xx, yy, points = plots.boundary_grid(X, 20)
+    fig = plots.neurons(_layers(points, rng, [32, 32, 32, 32, 1], "relu"), xx, yy, X, y, title="deep")
+    width, height = fig.get_size_inches()
+    assert len(_maps(fig)) == 130
+    assert width <= 14 and height <= 21
+
+
+@pytest.mark.parametrize("panels", [[], [("layer 1", np.zeros((10, 3)))], [("layer 1", np.zeros((400, 0)))]])
+def test_neurons_rejects_bad_activations(blobs, panels) -> None:
+    X, _ = blobs
+    xx, yy, _ = plots.boundary_grid(X, 20)
+    with pytest.raises(ValueError):
+        plots.neurons(panels, xx, yy)

@@ -190,6 +190,8 @@ class Model:
     @classmethod
     def load(cls, file: str | IO[bytes]) -> "Model":
         """Read a model written by ``save``; raises ValueError if anything is missing or misshapen."""
+        if _not_a_zip(file):  # np.load would take any other bytes for a pickle, and refuse it as one
+            raise ValueError("not an .npz archive (a model saved by nnfw is a zip of arrays)")
         with np.load(file, allow_pickle=False) as archive:
             if "architecture" not in archive.files:
                 raise ValueError("no 'architecture' array: not a model saved by nnfw")
@@ -197,9 +199,12 @@ class Model:
         try:
             config = json.loads(str(arrays.pop("architecture")))
             model = cls(layer_from_config(entry) for entry in config)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, MemoryError) as exc:
             raise ValueError(f"the architecture cannot be read: {exc}") from None
         model._assign(arrays)
+        for key, param, _ in model.parameters():
+            if not np.all(np.isfinite(param)):
+                raise ValueError(f"array {key!r} holds NaN or infinite values (saved from a run that diverged?)")
         return model
 
     def _assign(self, arrays: dict[str, np.ndarray]) -> None:
@@ -217,6 +222,23 @@ class Model:
         self.astype(dtype)
         for key, param, _ in self.parameters():
             param[...] = arrays[key]
+
+
+def _not_a_zip(file: str | IO[bytes]) -> bool:
+    """Whether ``file`` (a path or a seekable binary file) holds bytes that are not a zip archive.
+
+    A path that is not a regular file is left for ``np.load`` to report; a file object is rewound.
+    """
+    import os
+    import zipfile
+
+    if isinstance(file, (str, bytes)) or hasattr(file, "__fspath__"):
+        return os.path.isfile(file) and not zipfile.is_zipfile(file)
+    position = file.tell()
+    try:
+        return not zipfile.is_zipfile(file)
+    finally:
+        file.seek(position)
 
 
 class _Stepper:
