@@ -145,8 +145,10 @@ def test_as_a_process_json_is_the_only_stdout(small_config, tmp_path):
     assert set(json.loads(result.stdout)) == {"run_dir", "metrics"}
 
 
-def test_help_does_not_import_heavy_libraries():
-    code = "import sys; from nnfw_cli.cli import main; main(['--help'], standalone_mode=False); " \
-           "print(sorted(m for m in ('sklearn', 'matplotlib', 'pandas') if m in sys.modules))"
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["check", "CONFIG"], ["schema"]])
+def test_light_commands_do_not_import_heavy_libraries(args, small_config):
+    args = [str(small_config) if a == "CONFIG" else a for a in args]
+    code = f"import sys; from nnfw_cli.cli import main; main({args!r}, standalone_mode=False); " \
+           "print('heavy:', sorted(m for m in ('sklearn', 'matplotlib', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
-    assert out.strip().endswith("[]")
+    assert out.strip().splitlines()[-1] == "heavy: []"
