@@ -5,6 +5,8 @@ Every layer follows one contract:
 - ``forward(x, training=False) -> y`` with ``x`` of shape ``(n_samples, in_features)``;
 - ``backward(grad_y) -> grad_x``, which also writes the gradient of every parameter into
   ``self.grads[name]`` (in place: the model may keep all parameters in one flat buffer);
+  with ``input_grad=False`` a layer may skip ``grad_x`` and return None (the first layer of a
+  network: nothing needs the gradient with respect to the data);
 - ``params`` and ``grads``: parameters and their gradients, by name;
 - ``get_config()``: the settings that rebuild the layer, ``type(layer)(**config)``.
 
@@ -37,7 +39,7 @@ class Layer:
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         raise NotImplementedError
 
     def output_width(self, in_features: int) -> int:
@@ -106,10 +108,12 @@ class Linear(Layer):
         y += bias
         return y
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         x, weight = self._x, self.params["weight"]
         np.matmul(x.T, grad_y, out=self.grads["weight"])
         np.sum(grad_y, axis=0, out=self.grads["bias"])
+        if not input_grad:
+            return None
         grad_x = self._buffer("grad_x", x.shape[0], self.in_features, weight.dtype)
         np.matmul(weight, grad_y.T, out=grad_x.T)
         return grad_x
@@ -133,7 +137,7 @@ class ReLU(Layer):
         y = self._y = self._buffer("y", *x.shape, x.dtype)
         return np.maximum(x, 0, out=y)
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
         np.sign(self._y, out=grad_x)  # 1 where y > 0, else 0
         grad_x *= grad_y
@@ -158,7 +162,7 @@ class LeakyReLU(Layer):
         np.multiply(x, self.negative_slope, out=y)
         return np.maximum(x, y, out=y)
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         positive = self._buffer("positive", *grad_y.shape, bool)
         np.greater(self._x, 0, out=positive)
         grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
@@ -181,7 +185,7 @@ class Tanh(Layer):
         y = self._y = self._buffer("y", *x.shape, x.dtype)
         return np.tanh(x, out=y)
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
         np.multiply(self._y, self._y, out=grad_x)
         np.subtract(1.0, grad_x, out=grad_x)
@@ -199,7 +203,7 @@ class Sigmoid(Layer):
         y = self._y = self._buffer("y", *x.shape, x.dtype)
         return sigmoid(x, out=y)
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
         np.subtract(1.0, self._y, out=grad_x)
         grad_x *= self._y
@@ -217,7 +221,7 @@ class Softmax(Layer):
         y = self._y = self._buffer("y", *x.shape, x.dtype)
         return softmax(x, out=y)
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         # grad_x = y * (grad_y - sum(grad_y * y)) row by row: the Jacobian of softmax applied.
         grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
         np.multiply(grad_y, self._y, out=grad_x)
@@ -251,7 +255,7 @@ class Dropout(Layer):
         y = self._buffer("y", *x.shape, x.dtype)
         return np.multiply(x, mask, out=y)
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._mask is None:
             return grad_y
         grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)

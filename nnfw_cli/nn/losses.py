@@ -41,6 +41,13 @@ class Loss:
     def get_config(self) -> dict[str, Any]:
         return {}
 
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A work array shaped like ``like``, reused while the batch shape stays the same."""
+        scratch = getattr(self, "_work", None)
+        if scratch is None or scratch.shape != like.shape or scratch.dtype != like.dtype:
+            scratch = self._work = np.empty_like(like)
+        return scratch
+
 
 class BinaryCrossEntropy(Loss):
     """``-mean(y log p + (1 - y) log(1 - p))`` for targets in {0, 1} (or in [0, 1])."""
@@ -50,9 +57,17 @@ class BinaryCrossEntropy(Loss):
 
     def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
         if from_logits:
-            z = y_pred
-            # log(1 + exp(z)) - y z, written so that exp never overflows.
-            value = np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z))))
+            z, scratch = y_pred, self._scratch(y_pred)
+            # log(1 + exp(z)) - y z = max(z, 0) - y z + log(1 + exp(-|z|)): exp never overflows.
+            np.abs(z, out=scratch)
+            np.negative(scratch, out=scratch)
+            np.exp(scratch, out=scratch)
+            np.log1p(scratch, out=scratch)
+            total = scratch.sum()
+            np.maximum(z, 0, out=scratch)
+            total += scratch.sum()
+            np.multiply(z, y_true, out=scratch)
+            value = (total - scratch.sum()) / z.size
             grad = sigmoid(z, out=out)
             grad -= y_true
         else:

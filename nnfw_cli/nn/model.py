@@ -95,10 +95,16 @@ class Model:
             x = layer.forward(x, training)
         return x
 
-    def backward(self, grad: np.ndarray, layers: Sequence[Layer] | None = None) -> np.ndarray:
-        """Back-propagate ``grad`` (of the loss wrt the output) and return the input gradient."""
-        for layer in reversed(self.layers if layers is None else layers):
-            grad = layer.backward(grad)
+    def backward(self, grad: np.ndarray, layers: Sequence[Layer] | None = None,
+                 input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate ``grad`` (of the loss wrt the output); returns the input gradient.
+
+        With ``input_grad=False`` the first layer may skip it (training needs only the
+        parameter gradients) and None may be returned.
+        """
+        layers = self.layers if layers is None else layers
+        for index in range(len(layers) - 1, -1, -1):
+            grad = layers[index].backward(grad, input_grad=input_grad or index > 0)
         return grad
 
     def predict(self, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
@@ -264,7 +270,7 @@ class _Stepper:
     def run(self, x: np.ndarray, y: np.ndarray, grad_out: np.ndarray) -> float:
         out = self.model.forward(x, training=True, layers=self.head)
         value, grad = self.loss.value_and_grad(y, out, from_logits=self.fused, out=grad_out[: len(out)])
-        self.model.backward(grad, layers=self.head)
+        self.model.backward(grad, layers=self.head, input_grad=False)
         self.optimizer.step(self.params, self.grads)
         return value
 
