@@ -267,7 +267,7 @@ class _Tracker:
         training = session.config.training
         self.session, self.progress, self.stop = session, progress, stop
         self.epochs = training.epochs
-        self.eval_every = training.every(training.eval_every, 100)
+        self.eval_every = training.every(training.eval_every, 40)
         snapshot_every = training.every(training.snapshot_every, 50)
         self.snapshot_every = snapshot_every if session.grid is not None else 0
         self.checkpoint_every = training.checkpoint_every

@@ -54,6 +54,16 @@ def _style() -> Iterator[None]:
         yield
 
 
+def warm_up() -> None:
+    """Load matplotlib, its Agg backend and the fonts the pictures use (ahead of a fork)."""
+    from matplotlib import font_manager
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    with _style():
+        font_manager.get_font(font_manager.findfont(font_manager.FontProperties()))
+        RendererAgg(10, 10, 72).get_text_width_height_descent("0", font_manager.FontProperties(), ismath=False)
+
+
 def _new_figure(width: float, height: float) -> Figure:
     """A pyplot-free figure with an Agg canvas and constrained (tight) layout."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -164,13 +174,27 @@ def _mark_divergence(ax: Axes, epochs: np.ndarray, frame: pd.DataFrame) -> None:
         ax.axvline(epoch, color="0.3", linestyle=":", linewidth=1.4, label=f"diverged (epoch {epoch:g})")
 
 
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, position: int) -> str:
+    """``10⁻³`` in plain text: reads like mathtext without its slow first parse."""
+    exponent = round(math.log10(value)) if value > 0 else 0
+    if not math.isclose(value, 10.0**exponent, rel_tol=1e-6):
+        return ""
+    return "10" + str(exponent).translate(_SUPERSCRIPTS)
+
+
 def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray], title: str) -> None:
     """Labels, grid, integer epoch ticks and, when the loss spans decades, a log scale."""
     from matplotlib.ticker import MaxNLocator
 
     finite = np.concatenate(losses) if losses else np.array([])
     if finite.size and finite.min() > 0 and math.log10(finite.max() / finite.min()) > LOG_DECADES:
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
     if not finite.size:
         ax.text(0.5, 0.5, "no finite loss recorded", transform=ax.transAxes, ha="center", va="center", color="0.4")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -243,8 +267,8 @@ def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train:
     ax.set_xlim(xx[0, 0], xx[0, -1])
     ax.set_ylim(yy[0, 0], yy[-1, 0])
     ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
     fig.legend(*_boundary_legend(), loc="outside lower center", ncol=3, frameon=False)
     return fig, ax, image, bar
 
