@@ -54,16 +54,6 @@ def _style() -> Iterator[None]:
         yield
 
 
-def warm_up() -> None:
-    """Load matplotlib, its Agg backend and the fonts the pictures use (ahead of a fork)."""
-    from matplotlib import font_manager
-    from matplotlib.backends.backend_agg import RendererAgg
-
-    with _style():
-        font_manager.get_font(font_manager.findfont(font_manager.FontProperties()))
-        RendererAgg(10, 10, 72).get_text_width_height_descent("0", font_manager.FontProperties(), ismath=False)
-
-
 def _new_figure(width: float, height: float) -> Figure:
     """A pyplot-free figure with an Agg canvas and constrained (tight) layout."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
