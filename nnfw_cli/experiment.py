@@ -390,7 +390,7 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
     config = saved.config
     _require_usable(saved)
     if seed is None and n_samples is None and noise is None:
-        data, tag, X, y = saved.data(), "test", None, None
+        data, tag = saved.data(), "test"
         X, y = data.X_test, data.y_test
         described: dict[str, Any] = {"data": "held-out test split", "n_samples": len(y)}
     else:
