@@ -1,5 +1,5 @@
 """``python -m nnfw_cli``: the same as the ``nnfw`` command."""
 
-from .cli import main
+from .cli import run
 
-main(prog_name="nnfw")
+run()

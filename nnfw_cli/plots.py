@@ -27,6 +27,9 @@ GIF_MAP_COLORS = 128  # of an animation's 256 palette entries, this many are sha
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 AUC_MIN_SPAN = 0.05  # the AUC axis shows at least [0.95, 1]: no zooming into the fourth decimal
 LOG_DECADES = 1.5  # the loss axis is logarithmic when the loss spans more than this many decades
+LABEL_ROOM = 0.42  # inches beside a y-axis's tick labels: the ticks, the axis label and paddings
+DIGIT_EM = 0.64  # a digit's width in DejaVu Sans, in ems: no tick-label character is wider, but "−"
+BOUNDARY_MARGINS = (0.7, 1.0, 0.95, 0.4)  # inches left, right (the colour bar), bottom (the legend), top
 STYLE = {
     "font.size": 10,
     "axes.titlesize": 11,
@@ -54,14 +57,45 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    """A pyplot-free figure with an Agg canvas and constrained (tight) layout."""
+def _new_figure(width: float, height: float, margins: tuple[float, float, float, float] | None = None) -> Figure:
+    """A pyplot-free figure with an Agg canvas and constrained (tight) layout, or, given ``margins``
+    (left, right, bottom, top, in inches), a subplot placed by hand within them.
+
+    Margins by hand suit the pictures every run draws: constrained layout measures every text
+    before each save, which costs about as much as drawing the figure.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    if margins is None:
+        fig = Figure(figsize=(width, height), layout="constrained")
+    else:
+        left, right, bottom, top = margins
+        fig = Figure(figsize=(width, height), layout="none")
+        fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
     FigureCanvasAgg(fig)
     return fig
+
+
+def _fit_tick_labels(fig: Figure, axis: Any, side: str) -> None:
+    """Widen the figure's ``side`` ("left" or "right") margin, when needed, to the longest tick
+    label of the y ``axis`` there, plus its axis label: estimated from the characters, not drawn."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    labels = axis.get_major_formatter().format_ticks(axis.get_majorticklocs())
+    points = FontProperties(size=matplotlib.rcParams["ytick.labelsize"]).get_size_in_points()
+    need = (LABEL_ROOM + max(map(len, labels), default=0) * DIGIT_EM * points / 72) / fig.get_figwidth()
+    params = fig.subplotpars
+    if side == "left" and params.left < need:
+        fig.subplots_adjust(left=need)
+    elif side == "right" and 1 - params.right < need:
+        fig.subplots_adjust(right=1 - need)
+
+
+def _bottom_legend(fig: Figure, handles: list[Any], labels: list[str], ncol: int) -> None:
+    """A frameless legend centred along the bottom edge of the figure, below the axes' labels."""
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False)
 
 
 def _class_colors() -> tuple[Any, Any]:
@@ -111,14 +145,18 @@ def loss_curve(history: pd.DataFrame, title: str = "") -> Figure:
 
     frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history)
     epochs = np.asarray(frame["epoch"].astype(float)) if "epoch" in frame.columns else np.arange(1.0, len(frame) + 1)
+    auc = _column(frame, "val_roc_auc")
     with _style():
-        fig = _new_figure(6.4, 4.8)
+        fig = _new_figure(6.4, 4.8, (0.8, 0.25 if auc is None else 0.8, 0.85, 0.4 if title else 0.2))
         ax = fig.add_subplot()
         losses = _plot_losses(ax, epochs, frame)
-        auc_ax = _plot_auc(ax, epochs, _column(frame, "val_roc_auc"))
+        auc_ax = _plot_auc(ax, epochs, auc)
         _mark_divergence(ax, epochs, frame)
         _loss_axes(ax, epochs, losses, title)
         _combined_legend(fig, [ax] if auc_ax is None else [ax, auc_ax])
+        _fit_tick_labels(fig, ax.yaxis, "left")
+        if auc_ax is not None:
+            _fit_tick_labels(fig, auc_ax.yaxis, "right")
     return fig
 
 
@@ -207,7 +245,7 @@ def _combined_legend(fig: Figure, axes: list[Axes]) -> None:
         handles += more_handles
         labels += more_labels
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
+        _bottom_legend(fig, handles, labels, ncol=min(len(handles), 4))
 
 
 # -- decision boundary ------------------------------------------------------------------------
@@ -250,7 +288,7 @@ def decision_boundary(
 def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train: np.ndarray, y_train: np.ndarray,
                      X_test: np.ndarray, y_test: np.ndarray) -> tuple[Figure, Axes, Any, Any]:
     """The untitled decision-boundary figure; ``(fig, ax, image, colour bar)``."""
-    fig = _new_figure(6.0, _boundary_height(np.ptp(yy) / np.ptp(xx)))
+    fig = _new_figure(6.0, _boundary_height(np.ptp(yy) / np.ptp(xx)), BOUNDARY_MARGINS)
     ax = fig.add_subplot()
     image, bar = _probability_map(fig, ax, xx, yy, proba)
     _scatter_classes(ax, X_train, y_train, X_test, y_test)
@@ -259,7 +297,8 @@ def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train:
     ax.set_aspect("equal")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
-    fig.legend(*_boundary_legend(), loc="outside lower center", ncol=3, frameon=False)
+    _fit_tick_labels(fig, ax.yaxis, "left")
+    _bottom_legend(fig, *_boundary_legend(), ncol=3)
     return fig, ax, image, bar
 
 
@@ -407,8 +446,6 @@ def boundary_animation(
         blank = np.full(xx.shape, np.nan)  # no contour yet: each frame draws (and removes) its own
         fig, ax, image, bar = _boundary_figure(xx, yy, blank, X_train, y_train, X_test, y_test)
         try:
-            ax.set_title(_frame_title(title, snapshots[0]))
-            _freeze_layout(fig)
             writer, contour = _gif_writer(fps), []
             with runs.atomic_path(path) as tmp, _gif_file(tmp) as gif, writer.saving(fig, gif, dpi):
                 for snapshot, proba in zip(snapshots, frames):
@@ -430,15 +467,6 @@ def _snapshot_proba(snapshot: dict, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"snapshot of epoch {snapshot.get('epoch')}: proba has {proba.size} values, "
                          f"the grid has {math.prod(shape)} points")
     return proba.reshape(shape).astype(float) / 255.0
-
-
-def _freeze_layout(fig: Figure) -> None:
-    """Lay the figure out once and keep that layout: frames do not jitter, and savefig draws each once."""
-    import matplotlib
-
-    fig.canvas.draw()
-    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
-        fig.set_layout_engine(None)
 
 
 @contextmanager

@@ -145,6 +145,23 @@ def test_as_a_process_json_is_the_only_stdout(small_config, tmp_path):
     assert set(json.loads(result.stdout)) == {"run_dir", "metrics"}
 
 
+@pytest.mark.parametrize(("args", "code", "stdout", "stderr"), [
+    (["--version"], 0, "nnfw 0.1.0\n", ""),
+    (["schema"], 0, '"title": "Config"', ""),
+    (["check", "missing.yaml"], 2, "", "missing.yaml: no such file"),
+    (["train"], 2, "", "give a CONFIG"),
+    (["no-such-command"], 2, "", "No such command"),
+])
+def test_as_a_process_exit_codes_and_output_arrive_whole(tmp_path, args, code, stdout, stderr):
+    result = subprocess.run([sys.executable, "-m", "nnfw_cli", *args], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=60)
+    assert result.returncode == code, result.stderr
+    assert stdout in result.stdout and stderr in result.stderr
+    assert "Traceback" not in result.stderr
+    if args == ["schema"]:  # a long output, flushed in full before the process ends
+        assert json.loads(result.stdout)["title"] == "Config"
+
+
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["check", "CONFIG"], ["schema"]])
 def test_light_commands_do_not_import_heavy_libraries(args, small_config):
     args = [str(small_config) if a == "CONFIG" else a for a in args]

@@ -482,3 +482,56 @@ def test_neurons_rejects_bad_activations(blobs, panels) -> None:
     xx, yy, _ = plots.boundary_grid(X, 20)
     with pytest.raises(ValueError):
         plots.neurons(panels, xx, yy)
+
+
+# -- layout -----------------------------------------------------------------------------------
+
+
+def _assert_laid_out(fig) -> None:
+    """Every axes with its tick labels, axis labels and title lies inside the figure, and the
+    legends lie inside it too, clear of every axes."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox.padded(1.0)  # a pixel of antialiasing
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    for box in boxes:
+        assert page.containsx(box.x0) and page.containsx(box.x1), (box, page)
+        assert page.containsy(box.y0) and page.containsy(box.y1), (box, page)
+    for legend in fig.legends:
+        frame = legend.get_window_extent(renderer)
+        assert page.containsx(frame.x0) and page.containsx(frame.x1) and page.containsy(frame.y0)
+        assert not any(frame.overlaps(box) for box in boxes), "the legend covers part of a plot"
+
+
+def _losses(values: np.ndarray, auc: bool = True) -> pd.DataFrame:
+    epoch = np.arange(1, len(values) + 1)
+    frame = pd.DataFrame({"epoch": epoch, "train_loss": values, "val_loss": values * 1.1})
+    if auc:
+        frame["val_roc_auc"] = np.linspace(0.31, 0.998, len(values))
+    return frame
+
+
+@pytest.mark.parametrize("values", [
+    0.7 / np.arange(1, 61),  # the usual: a log axis
+    np.linspace(250_000, 200_000, 40),  # long numbers on a linear axis
+    np.linspace(1.234e-4, 1.734e-4, 40),  # long decimals on a linear axis
+    np.geomspace(3e7, 2e-9, 5000),  # many decades over many epochs
+    np.array([0.69]),  # a single epoch
+    np.array([0.7, 0.5, 9e301, np.inf]),  # a diverged run
+], ids=["log", "big", "small", "long", "one", "diverged"])
+@pytest.mark.parametrize("auc", [True, False], ids=["auc", "no-auc"])
+@pytest.mark.parametrize("title", ["", "moons · 2-64-64-64-64-1 relu/relu/relu/relu/sigmoid"], ids=["untitled", "titled"])
+def test_loss_curve_labels_are_all_inside_the_picture(values: np.ndarray, auc: bool, title: str) -> None:
+    with np.errstate(over="ignore"):
+        fig = plots.loss_curve(_losses(values, auc), title=title)
+        _assert_laid_out(fig)
+
+
+@pytest.mark.parametrize("scale", [(1.0, 1.0), (6.0, 1.0), (1.0, 6.0), (2e5, 3e5), (1e-4, 2e-4), (1.0, 1e-3)],
+                         ids=["square", "wide", "tall", "big", "tiny", "flat"])
+def test_decision_boundary_labels_are_all_inside_the_picture(rng: np.random.Generator, scale: tuple) -> None:
+    y = rng.integers(0, 2, 300)
+    X = (rng.normal(size=(300, 2)) + np.where(y[:, None] == 1, 1.0, -1.0)) * np.array(scale) - 0.5 * np.array(scale)
+    with np.errstate(over="ignore"):  # the stand-in model's exp, far from the origin
+        fig = _boundary(X, y)
+    _assert_laid_out(fig)
