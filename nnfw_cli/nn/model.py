@@ -107,7 +107,7 @@ class Model:
             grad = layers[index].backward(grad, input_grad=input_grad or index > 0)
         return grad
 
-    def predict(self, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """The network's output for ``X`` (probabilities for a classifier), ``(n_samples, n_outputs)``."""
         X = self._as_input(X)
         parts = [self.forward(X[i : i + batch_size]) for i in range(0, max(len(X), 1), batch_size)]

@@ -431,3 +431,14 @@ def test_a_callback_can_stop_training():
 
     again = model.fit(XOR_X, XOR_Y, BinaryCrossEntropy(), Adam(0.05), epochs=2)  # the flag is reset by fit
     assert len(again) == 2
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 20_000])
+def test_predict_in_chunks_equals_predict_at_once(n: int) -> None:
+    rng = np.random.default_rng(n)
+    model = Model([Linear(3, 16, rng=1), ReLU(), Linear(16, 4, rng=2), Softmax()])
+    X = rng.normal(size=(n, 3))
+    whole = model.predict(X, batch_size=n)
+    for batch_size in (8, 4096, 8192):
+        np.testing.assert_allclose(model.predict(X, batch_size=batch_size), whole, rtol=1e-12, atol=1e-15)
+        assert model.predict(X, batch_size=batch_size).shape == (n, 4)
