@@ -28,8 +28,9 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 AUC_MIN_SPAN = 0.05  # the AUC axis shows at least [0.95, 1]: no zooming into the fourth decimal
 LOG_DECADES = 1.5  # the loss axis is logarithmic when the loss spans more than this many decades
 LABEL_ROOM = 0.42  # inches beside a y-axis's tick labels: the ticks, the axis label and paddings
-DIGIT_EM = 0.64  # a digit's width in DejaVu Sans, in ems: no tick-label character is wider, but "−"
+DIGIT_EM = 0.64  # a digit's width in DejaVu Sans, in ems: tick labels are mostly digits, none much wider
 BOUNDARY_MARGINS = (0.7, 1.0, 0.95, 0.4)  # inches left, right (the colour bar), bottom (the legend), top
+TITLE_LINE = 0.25  # inches for each line of a title after the first (a quarter: whole pixels at any dpi)
 STYLE = {
     "font.size": 10,
     "axes.titlesize": 11,
@@ -286,9 +287,12 @@ def decision_boundary(
 
 
 def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train: np.ndarray, y_train: np.ndarray,
-                     X_test: np.ndarray, y_test: np.ndarray) -> tuple[Figure, Axes, Any, Any]:
-    """The untitled decision-boundary figure; ``(fig, ax, image, colour bar)``."""
-    fig = _new_figure(6.0, _boundary_height(np.ptp(yy) / np.ptp(xx)), BOUNDARY_MARGINS)
+                     X_test: np.ndarray, y_test: np.ndarray, title_lines: int = 1) -> tuple[Figure, Axes, Any, Any]:
+    """The untitled decision-boundary figure, with room for a title of ``title_lines`` lines;
+    ``(fig, ax, image, colour bar)``."""
+    left, right, bottom, top = BOUNDARY_MARGINS
+    height = _boundary_height(np.ptp(yy) / np.ptp(xx)) + TITLE_LINE * (title_lines - 1)
+    fig = _new_figure(6.0, height, (left, right, bottom, top + TITLE_LINE * (title_lines - 1)))
     ax = fig.add_subplot()
     image, bar = _probability_map(fig, ax, xx, yy, proba)
     _scatter_classes(ax, X_train, y_train, X_test, y_test)
@@ -444,7 +448,8 @@ def boundary_animation(
     frames = [_snapshot_proba(snapshot, xx.shape) for snapshot in snapshots]
     with _style():
         blank = np.full(xx.shape, np.nan)  # no contour yet: each frame draws (and removes) its own
-        fig, ax, image, bar = _boundary_figure(xx, yy, blank, X_train, y_train, X_test, y_test)
+        fig, ax, image, bar = _boundary_figure(xx, yy, blank, X_train, y_train, X_test, y_test,
+                                               title_lines=_frame_title(title, snapshots[0]).count("\n") + 1)
         try:
             writer, contour = _gif_writer(fps), []
             with runs.atomic_path(path) as tmp, _gif_file(tmp) as gif, writer.saving(fig, gif, dpi):

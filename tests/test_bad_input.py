@@ -479,7 +479,7 @@ RESUME_CASES = [
     ("optimizer-state-wrong-shape",
      _resave_npz("checkpoint.npz",
                  lambda a: {k: np.zeros(3) if k.startswith("optimizer.m") else v for k, v in a.items()}),
-     ["checkpoint.npz: the checkpoint does not fit this run: the optimizer's 'm' does not fit"]),
+     ["checkpoint.npz: the checkpoint does not fit this run: the optimizer's 'm_sum' does not fit"]),
     ("optimizer-state-missing",
      _resave_npz("checkpoint.npz", lambda a: {k: v for k, v in a.items() if not k.startswith("optimizer.")}),
      ["checkpoint.npz: the checkpoint does not fit this run"]),

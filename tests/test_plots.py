@@ -313,8 +313,10 @@ def test_boundary_animation_has_one_frame_per_snapshot(tmp_path: Path, blobs) ->
     assert path == tmp_path / "training.gif"
     frames = _gif_frames(path)
     assert len(frames) == 7
-    width, height = 6.0 * 50, plots._boundary_height(np.ptp(grid[1]) / np.ptp(grid[0])) * 50
-    assert frames[0].shape == (round(height), round(width), 3)
+    two_line_title = plots._boundary_height(np.ptp(grid[1]) / np.ptp(grid[0])) + plots.TITLE_LINE
+    assert frames[0].shape == (round(two_line_title * 50), round(6.0 * 50), 3)
+    for frame in frames:  # the title is not cut off at the top: the first rows are blank
+        assert (frame[:2] >= 250).all()
     assert not np.array_equal(frames[0], frames[-1])  # the map moves
     assert os.listdir(tmp_path) == ["training.gif"]  # no temporary file or folder left behind
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .layers import Layer, Sigmoid, Softmax, sigmoid, softmax
+from .layers import Layer, Sigmoid, Softmax, sigmoid
 
 _EPS = 1e-12  # clip probabilities away from 0 and 1 when no logits are available
 
@@ -66,8 +66,7 @@ class BinaryCrossEntropy(Loss):
             total = scratch.sum()
             np.maximum(z, 0, out=scratch)
             total += scratch.sum()
-            np.multiply(z, y_true, out=scratch)
-            value = (total - scratch.sum()) / z.size
+            value = (total - np.vdot(z, y_true)) / z.size
             grad = sigmoid(z, out=out)
             grad -= y_true
         else:
@@ -105,10 +104,13 @@ class CrossEntropy(Loss):
     def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
         rows = np.arange(y_pred.shape[0])
         if from_logits:
-            shifted = y_pred - y_pred.max(axis=1, keepdims=True)
-            log_norm = np.log(np.exp(shifted).sum(axis=1))
-            value = np.mean(log_norm - shifted[rows, y_true])
-            grad = softmax(y_pred, out=out)
+            # softmax and its log-sum-exp from one shifted exponential: log p = z - max - log(sum)
+            grad = np.subtract(y_pred, y_pred.max(axis=1, keepdims=True), out=out)
+            picked = grad[rows, y_true]  # z[label] - max, a copy
+            np.exp(grad, out=grad)
+            sums = grad.sum(axis=1, keepdims=True)
+            value = np.log(sums).sum() / len(rows) - picked.mean()
+            grad /= sums
             grad[rows, y_true] -= 1.0
         else:
             p = np.clip(y_pred[rows, y_true], _EPS, 1.0)

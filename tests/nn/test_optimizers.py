@@ -191,7 +191,17 @@ def test_state_dict_is_a_snapshot(case, rng):
 def test_state_dict_names_its_arrays_by_slot_and_position(rng):
     optimizer = Adam()
     _run(optimizer, *_params_and_grad_steps(rng, 1))
-    assert set(optimizer.state_dict()) == {"iterations", "m.0", "m.1", "v.0", "v.1"}
+    assert set(optimizer.state_dict()) == {"iterations", "m_sum.0", "m_sum.1", "v_sum.0", "v_sum.1"}
+
+
+@pytest.mark.parametrize("case", sorted(OPTIMIZER_CASES))  # those with state slots
+def test_a_state_without_the_optimizer_slots_is_refused(case, rng):
+    # say, a checkpoint written by an optimizer that kept other state
+    optimizer = _make(case)
+    _run(optimizer, *_params_and_grad_steps(rng, 1))
+    state = {"iterations": np.array(1), "other.0": np.zeros(3)}
+    with pytest.raises(ValueError, match="after 1 steps has no"):
+        _make(case).load_state_dict(state)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
