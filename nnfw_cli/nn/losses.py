@@ -109,7 +109,7 @@ class CrossEntropy(Loss):
             picked = grad[rows, y_true]  # z[label] - max, a copy
             np.exp(grad, out=grad)
             sums = grad.sum(axis=1, keepdims=True)
-            value = np.log(sums).sum() / len(rows) - picked.mean()
+            value = (np.log(sums).sum() - picked.sum()) / len(rows)
             grad /= sums
             grad[rows, y_true] -= 1.0
         else:
