@@ -41,17 +41,20 @@ class Optimizer:
         self.state: dict[str, list[np.ndarray]] = {}
         self.iterations = 0
         self._scratch: list[np.ndarray] = []
+        self._decayed: list[np.ndarray] = []
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         if len(self._scratch) != len(params):
             self._scratch = [np.empty_like(p) for p in params]
             for key in self.slots():
                 self.state.setdefault(key, [np.zeros_like(p) for p in params])
+        if self.weight_decay and len(self._decayed) != len(params):
+            self._decayed = [np.empty_like(p) for p in params]
         self.iterations += 1
         for i, (param, grad) in enumerate(zip(params, grads)):
-            if self.weight_decay:
-                np.multiply(param, self.weight_decay, out=self._scratch[i])
-                grad += self._scratch[i]
+            if self.weight_decay:  # grad + weight_decay * param, leaving the caller's grad as it is
+                np.multiply(param, self.weight_decay, out=self._decayed[i])
+                grad = np.add(grad, self._decayed[i], out=self._decayed[i])
             self.update(i, param, grad, self._scratch[i])
 
     def slots(self) -> tuple[str, ...]:

@@ -233,3 +233,14 @@ def test_config_round_trip(name):
 def test_invalid_settings_raise_a_value_error_quoting_the_value(cls, settings, quoted):
     with pytest.raises(ValueError, match=re.escape(quoted)):
         cls(**settings)
+
+
+@pytest.mark.parametrize("case", sorted(STATEFUL_CASES))
+def test_step_leaves_the_gradients_as_they_are(case, rng):
+    params, grad_steps = _params_and_grad_steps(rng, 3)
+    optimizer = _make(case)
+    for grads in grad_steps:
+        before = [g.copy() for g in grads]
+        optimizer.step(params, grads)
+        for g, b in zip(grads, before):
+            np.testing.assert_array_equal(g, b)
