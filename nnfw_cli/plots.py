@@ -30,6 +30,7 @@ LOG_DECADES = 1.5  # the loss axis is logarithmic when the loss spans more than 
 LABEL_ROOM = 0.42  # inches beside a y-axis's tick labels: the ticks, the axis label and paddings
 DIGIT_EM = 0.64  # a digit's width in DejaVu Sans, in ems: tick labels are mostly digits, none much wider
 BOUNDARY_MARGINS = (0.7, 1.0, 0.95, 0.4)  # inches left, right (the colour bar), bottom (the legend), top
+COLOUR_BAR = (0.13, 0.15)  # inches: the gap between the map and its colour bar, and the bar's width
 TITLE_LINE = 0.25  # inches for each line of a title after the first (a quarter: whole pixels at any dpi)
 STYLE = {
     "font.size": 10,
@@ -294,14 +295,16 @@ def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train:
     height = _boundary_height(np.ptp(yy) / np.ptp(xx)) + TITLE_LINE * (title_lines - 1)
     fig = _new_figure(6.0, height, (left, right, bottom, top + TITLE_LINE * (title_lines - 1)))
     ax = fig.add_subplot()
-    image, bar = _probability_map(fig, ax, xx, yy, proba)
+    image = ax.imshow(np.ma.masked_invalid(proba), extent=_grid_extent(xx, yy), origin="lower",
+                      cmap=_background_cmap(), vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="equal")
     _scatter_classes(ax, X_train, y_train, X_test, y_test)
     ax.set_xlim(xx[0, 0], xx[0, -1])
     ax.set_ylim(yy[0, 0], yy[-1, 0])
-    ax.set_aspect("equal")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     _fit_tick_labels(fig, ax.yaxis, "left")
+    bar = _colour_bar(fig, ax, image)
+    _half_contour(ax, bar, xx, yy, proba)
     _bottom_legend(fig, *_boundary_legend(), ncol=3)
     return fig, ax, image, bar
 
@@ -314,15 +317,15 @@ def _boundary_height(aspect: float) -> float:
     return float(np.clip(round(4 * (4.2 * aspect + 1.5)) / 4, 3.5, 6.5))
 
 
-def _probability_map(fig: Figure, ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> tuple[Any, Any]:
-    """The probability as a softened colour map with a colour bar, and the 0.5 contour; (image, bar)."""
-    image = ax.imshow(np.ma.masked_invalid(proba), extent=_grid_extent(xx, yy), origin="lower",
-                      cmap=_background_cmap(), vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="equal")
-    bar = fig.colorbar(image, cax=ax.inset_axes((1.03, 0.0, 0.035, 1.0)))  # as tall as the (equal-aspect) axes
+def _colour_bar(fig: Figure, ax: Axes, image: Any) -> Any:
+    """A colour bar as tall as the (equal-aspect) axes and COLOUR_BAR inches wide, beside it."""
+    ax.apply_aspect()  # the margins are fixed: the axes' final box is known now
+    width = ax.get_position().width * fig.get_figwidth()
+    gap, thickness = COLOUR_BAR
+    bar = fig.colorbar(image, cax=ax.inset_axes((1.0 + gap / width, 0.0, thickness / width, 1.0)))
     bar.set_label("P(class 1)")
     bar.set_ticks([0.0, 0.25, 0.5, 0.75, 1.0])
-    _half_contour(ax, bar, xx, yy, proba)
-    return image, bar
+    return bar
 
 
 def _grid_extent(xx: np.ndarray, yy: np.ndarray) -> tuple[float, float, float, float]:

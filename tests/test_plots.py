@@ -537,3 +537,7 @@ def test_decision_boundary_labels_are_all_inside_the_picture(rng: np.random.Gene
     with np.errstate(over="ignore"):  # the stand-in model's exp, far from the origin
         fig = _boundary(X, y)
     _assert_laid_out(fig)
+    ax = fig.axes[0]
+    bar, plot = ax.child_axes[0].get_window_extent(), ax.get_window_extent()
+    assert bar.width / fig.dpi == pytest.approx(plots.COLOUR_BAR[1], abs=0.01)  # as wide for any data shape
+    assert (bar.y0, bar.y1) == pytest.approx((plot.y0, plot.y1), abs=1.0)  # and as tall as the map
