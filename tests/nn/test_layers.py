@@ -80,6 +80,30 @@ def test_gradients_match_finite_differences(name, rng):
     assert_gradients_match(total, pairs)
 
 
+@pytest.mark.parametrize(("in_features", "out_features"), [(1, 3), (3, 1), (1, 1), (2, 5)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_with_a_side_of_one_unit(in_features, out_features, dtype, rng):
+    # one input or one output unit: the products are outer products, done by broadcasting
+    layer = Linear(in_features, out_features, rng=rng, dtype=dtype)
+    layer.params["bias"][...] = rng.normal(size=out_features)
+    x = _inputs(rng, (N_SAMPLES, in_features)).astype(dtype)
+    grad_y = rng.normal(size=(N_SAMPLES, out_features)).astype(dtype)
+    weight, bias = layer.params["weight"], layer.params["bias"]
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(layer.forward(x, training=True), x @ weight + bias, **tol)
+    grad_x = layer.backward(grad_y)
+    np.testing.assert_allclose(grad_x, grad_y @ weight.T, **tol)
+    np.testing.assert_allclose(layer.grads["weight"], x.T @ grad_y, **tol)
+    np.testing.assert_allclose(layer.grads["bias"], grad_y.sum(axis=0), **tol)
+    if dtype == np.float64:  # and against finite differences
+
+        def total() -> float:
+            return float(np.sum(layer.forward(x, training=True) * grad_y))
+
+        pairs = [("x", x, grad_x)] + [(f"params[{k!r}]", layer.params[k], layer.grads[k]) for k in layer.params]
+        assert_gradients_match(total, pairs)
+
+
 @pytest.mark.parametrize("name", DETERMINISTIC)
 def test_training_and_inference_give_the_same_values(name, rng):
     layer = LAYER_FACTORIES[name](rng)

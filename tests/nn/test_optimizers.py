@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nnfw_cli.nn import OPTIMIZERS, SGD, Adam, Optimizer
+from nnfw_cli.nn.optimizers import FLUSH_EVERY
 
 SHAPES = [(3, 2), (2,)]  # two parameters, so that state is checked per position
 
@@ -244,3 +245,23 @@ def test_step_leaves_the_gradients_as_they_are(case, rng):
         optimizer.step(params, grads)
         for g, b in zip(grads, before):
             np.testing.assert_array_equal(g, b)
+
+
+def test_adam_moments_of_an_idle_parameter_never_linger_as_subnormals(rng):
+    # A gradient that stays 0 (a dead unit) lets Adam's moments decay through the subnormal
+    # floats, where arithmetic is slow; they are flushed to 0 every FLUSH_EVERY steps.
+    param = rng.normal(size=64).astype(np.float32)
+    start = param.copy()
+    grads = [rng.normal(size=64).astype(np.float32) * 1e-3] + [np.zeros(64, np.float32)] * 1200
+    optimizer = Adam(0.001)
+    tiny = np.finfo(np.float32).smallest_normal
+    lingering = 0
+    for grad in grads:
+        optimizer.step([param], [grad])
+        if optimizer.iterations % FLUSH_EVERY == 0:
+            for moment in (optimizer.state["m_sum"][0], optimizer.state["v_sum"][0]):
+                lingering += int(((moment != 0) & (np.abs(moment) < tiny)).sum())
+    assert lingering == 0
+    expected = _adam_by_hand(start.astype(np.float64), [g.astype(np.float64) for g in grads],
+                             lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8)
+    np.testing.assert_allclose(param, expected, rtol=2e-6)  # float32 rounding, no more
