@@ -340,7 +340,8 @@ def profile_nnfw(bench: Bench, epochs: int | None, top: int = 15) -> str:
 
 
 def matmul_rates(log: Callable[[str], None]) -> dict[str, Any]:
-    """GFLOP/s of float32 ``A @ B`` (m x k times k x n: 2 m k n flops), median of 7 rounds."""
+    """GFLOP/s of float32 ``A @ B`` (m x k times k x n: 2 m k n flops), median of 7 rounds, with
+    numpy and, when it is installed, with PyTorch (whose own BLAS may be faster at some sizes)."""
     rng = np.random.default_rng(0)
     shapes = {"256x256 @ 256x64": (256, 256, 64), "256x256 @ 256x256": (256, 256, 256),
               "1024x1024 @ 1024x1024": (1024, 1024, 1024)}
@@ -350,18 +351,25 @@ def matmul_rates(log: Callable[[str], None]) -> dict[str, Any]:
         b = rng.standard_normal((k, n), dtype=np.float32)
         out = np.empty((m, n), np.float32)
         flops = 2.0 * m * k * n
-        inner = max(1, int(2e8 / flops))  # about 0.2 GFLOP per round
-        np.matmul(a, b, out=out)
-        rounds = []
-        for _ in range(7):
-            start = time.perf_counter()
-            for _ in range(inner):
-                np.matmul(a, b, out=out)
-            rounds.append((time.perf_counter() - start) / inner)
-        result[label] = {"seconds": statistics.median(rounds), "gflops": flops / statistics.median(rounds) / 1e9,
-                         "best_gflops": flops / min(rounds) / 1e9}
+        result[label] = _rate(lambda: np.matmul(a, b, out=out), flops)
+        if torch is not None:
+            ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+            result[label][TORCH] = _rate(lambda: torch.matmul(ta, tb, out=tout), flops)
     log("  matmul rates done")
     return result
+
+
+def _rate(product: Callable[[], Any], flops: float) -> dict[str, float]:
+    inner = max(1, int(2e8 / flops))  # about 0.2 GFLOP per round
+    product()
+    rounds = []
+    for _ in range(7):
+        start = time.perf_counter()
+        for _ in range(inner):
+            product()
+        rounds.append((time.perf_counter() - start) / inner)
+    return {"seconds": statistics.median(rounds), "gflops": flops / statistics.median(rounds) / 1e9,
+            "best_gflops": flops / min(rounds) / 1e9}
 
 
 # -- whole processes ------------------------------------------------------------------------------
@@ -679,10 +687,12 @@ def bench_table(result: dict[str, Any]) -> str:
 
 
 def matmul_table(rates: dict[str, Any], digits256: dict[str, Any] | None) -> str:
-    lines = ["## numpy float32 matmul rate", "", "Median of 7 rounds (best round in brackets).", "",
-             "| product | ms | GFLOP/s |", "|---|---:|---:|"]
+    lines = ["## numpy float32 matmul rate", "", "Median of 7 rounds (best round in brackets); PyTorch's own "
+             "products alongside, when it is installed.", "",
+             "| product | numpy ms | numpy GFLOP/s | PyTorch GFLOP/s |", "|---|---:|---:|---:|"]
     for label, r in rates.items():
-        lines.append(f"| {label} | {r['seconds'] * 1e3:.3g} | {r['gflops']:.1f} ({r['best_gflops']:.1f}) |")
+        theirs = f"{r[TORCH]['gflops']:.1f} ({r[TORCH]['best_gflops']:.1f})" if TORCH in r else "–"
+        lines.append(f"| {label} | {r['seconds'] * 1e3:.3g} | {r['gflops']:.1f} ({r['best_gflops']:.1f}) | {theirs} |")
     if digits256:
         flops = digits256["flops_per_epoch"]
         lines += ["", f"digits batch 256: {flops / 1e6:.0f} MFLOP per epoch (6 × n × Σ in·out).", "",
