@@ -88,12 +88,11 @@ def circles_article() -> tuple[np.ndarray, np.ndarray]:
 
 def circles_train() -> tuple[np.ndarray, np.ndarray]:
     """The training split of ``nnfw train configs/circles.yaml``: 4000 of 5000 points."""
-    from sklearn.datasets import make_circles
-    from sklearn.model_selection import train_test_split
+    from nnfw_cli.config import load_config
+    from nnfw_cli.experiment import load_data
 
-    X, y = make_circles(5000, noise=0.04, factor=0.5, random_state=0)
-    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-    return X_train, y_train
+    data = load_data(load_config(ROOT / "configs" / "circles.yaml"))
+    return data.X_train, data.y_train
 
 
 def digits() -> tuple[np.ndarray, np.ndarray]:

@@ -184,6 +184,7 @@ Examples:
 def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons: bool, output_dir: Path | None) -> None:
     """Redraw a run's pictures from its files. RUN defaults to the newest run."""
     from . import experiment
+    from .data import DATASETS
 
     saved = experiment.SavedRun.open(run, output_dir or "outputs")
     if animate or neurons:
@@ -192,7 +193,7 @@ def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons
             written += experiment.redraw(saved, (what,), fmt, dpi)
     else:
         written = experiment.redraw(saved, experiment.PICTURES if what == "all" else (what,), fmt, dpi)
-        if what in ("all", "boundary") and saved.data().X_train.shape[1] != 2:
+        if what in ("all", "boundary") and DATASETS[saved.config.data.dataset].n_features != 2:
             click.echo("no decision boundary: the data is not 2-D", err=True)
     if animate:
         written.append(experiment.animate(saved))

@@ -236,7 +236,7 @@ class Session:
                     raise ValueError(f"the optimizer's {key!r} does not fit the model's parameters")
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
             raise RunError(f"{self.run_dir / runs.CHECKPOINT}: the checkpoint does not fit this run: {exc}") from None
-        saved = runs.read_snapshots(self.run_dir)
+        saved, _ = runs.read_snapshots(self.run_dir)
         self.snapshots = [s for s in saved if s["epoch"] <= len(self.history)]
 
     def snapshot(self, logs: dict) -> None:
@@ -384,8 +384,7 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
     Fresh data (any argument given) is scored whole; its seed defaults to one other than the
     training data's.
     """
-    from . import plots
-    from .metrics import evaluation_metrics, positive_proba
+    from .metrics import evaluation_metrics
 
     config = saved.config
     _require_usable(saved)
@@ -408,10 +407,17 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
     metrics = {**evaluation_metrics(y, output), "loss": saved.model.evaluate(X, y, get_loss(config.loss)), **described}
     path = _free_name(saved.run_dir, "eval", tag, ".json")
     runs.write_json(path, metrics)
-    roc_name = "roc_curve.png" if tag == "test" else f"roc_curve-{tag}.png"
-    figure = plots.roc_curve(y, positive_proba(output), title=_title(config, saved.model))
-    plots.save_figure(figure, saved.run_dir / roc_name)
+    draw_roc_curve(saved, y, output, "roc_curve.png" if tag == "test" else f"roc_curve-{tag}.png")
     return metrics, path
+
+
+def draw_roc_curve(saved: SavedRun, y: np.ndarray, output: np.ndarray, name: str, dpi: int = 150) -> Path:
+    """The ROC curve of the model's ``output`` against ``y``, as ``name`` in the run folder."""
+    from . import plots
+    from .metrics import positive_proba
+
+    figure = plots.roc_curve(y, positive_proba(output), title=_title(saved.config, saved.model))
+    return plots.save_figure(figure, saved.run_dir / name, dpi)
 
 
 def _free_name(folder: Path, stem: str, tag: str, suffix: str) -> Path:
@@ -425,8 +431,7 @@ PICTURES = ("loss", "boundary", "roc")
 
 def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", dpi: int = 150) -> list[Path]:
     """Redraw the run's pictures from its files alone; returns the files written."""
-    from . import plots
-    from .metrics import positive_proba, roc_auc
+    from .metrics import roc_auc
 
     config, model, suffix = saved.config, saved.model, f".{fmt}"
     written: list[Path] = []
@@ -440,8 +445,7 @@ def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", 
             path = draw_decision_boundary(saved.run_dir, config, model, data, roc_auc(data.y_test, output), suffix, dpi)
             written += [path] if path else []
         if "roc" in what:
-            figure = plots.roc_curve(data.y_test, positive_proba(output), title=_title(config, model))
-            written.append(plots.save_figure(figure, saved.run_dir / f"roc_curve{suffix}", dpi))
+            written.append(draw_roc_curve(saved, data.y_test, output, f"roc_curve{suffix}", dpi))
     return written
 
 
@@ -449,13 +453,13 @@ def animate(saved: SavedRun, fps: int = 8) -> Path:
     """``decision_boundary.gif`` from the snapshots kept during training."""
     from . import plots
 
-    snapshots = runs.read_snapshots(saved.run_dir)
+    snapshots, grid = runs.read_snapshots(saved.run_dir)
     if not snapshots:
         raise RunError(f"{saved.run_dir}: no {runs.SNAPSHOTS}; train with training.snapshot_every > 0 "
                        "(the default) on 2-D data to record the boundary as it forms")
-    grid = runs.load_arrays(saved.run_dir / runs.SNAPSHOTS)
+    xx, yy = grid
     data = saved.data()
-    return plots.boundary_animation(snapshots, grid["xx"], grid["yy"], data.X_train, data.y_train, data.X_test,
+    return plots.boundary_animation(snapshots, xx, yy, data.X_train, data.y_train, data.X_test,
                                     data.y_test, saved.run_dir / "decision_boundary.gif",
                                     title=_title(saved.config, saved.model), fps=fps)
 

@@ -295,8 +295,7 @@ def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train:
     height = _boundary_height(np.ptp(yy) / np.ptp(xx)) + TITLE_LINE * (title_lines - 1)
     fig = _new_figure(6.0, height, (left, right, bottom, top + TITLE_LINE * (title_lines - 1)))
     ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(proba), extent=_grid_extent(xx, yy), origin="lower",
-                      cmap=_background_cmap(), vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="equal")
+    image = _heat_map(ax, proba, xx, yy, _background_cmap(), 0.0, 1.0)
     _scatter_classes(ax, X_train, y_train, X_test, y_test)
     ax.set_xlim(xx[0, 0], xx[0, -1])
     ax.set_ylim(yy[0, 0], yy[-1, 0])
@@ -328,10 +327,14 @@ def _colour_bar(fig: Figure, ax: Axes, image: Any) -> Any:
     return bar
 
 
-def _grid_extent(xx: np.ndarray, yy: np.ndarray) -> tuple[float, float, float, float]:
-    """The imshow extent of a grid: its cells centred on the grid points."""
+def _heat_map(ax: Axes, values: np.ndarray, xx: np.ndarray, yy: np.ndarray, cmap: Any, vmin: float,
+              vmax: float) -> Any:
+    """``values`` over the grid ``(xx, yy)`` as a smoothed image, its cells centred on the grid
+    points, NaN left blank; the image."""
     dx, dy = (xx[0, 1] - xx[0, 0]) / 2, (yy[1, 0] - yy[0, 0]) / 2
-    return (xx[0, 0] - dx, xx[0, -1] + dx, yy[0, 0] - dy, yy[-1, 0] + dy)
+    extent = (xx[0, 0] - dx, xx[0, -1] + dx, yy[0, 0] - dy, yy[-1, 0] + dy)
+    return ax.imshow(np.ma.masked_invalid(values), extent=extent, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
+                     interpolation="bilinear", aspect="equal")
 
 
 def _half_contour(ax: Axes, bar: Any, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> list[Any]:
@@ -653,8 +656,7 @@ def _unit_map(ax: Axes, values: np.ndarray, xx: np.ndarray, yy: np.ndarray, kind
     else:
         cmap, high = UNIT_CMAPS[kind], top if top > 0 else 1.0  # a dead unit shows blank, not as an error
         low = -high if kind == "signed" else 0.0
-    ax.imshow(np.ma.masked_invalid(values), extent=_grid_extent(xx, yy), origin="lower", cmap=cmap, vmin=low,
-              vmax=high, interpolation="bilinear", aspect="equal")
+    _heat_map(ax, values, xx, yy, cmap, low, high)
     ax.set_xticks([])
     ax.set_yticks([])
     return kind != "output" and finite.size > 0 and top == 0

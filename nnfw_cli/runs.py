@@ -221,27 +221,30 @@ def read_status(run_dir: Path) -> str:
         return "unknown"
 
 
+SNAPSHOT_KEYS = ("epoch", "train_loss", "val_roc_auc", "proba")  # of each snapshot
+
+
 def write_snapshots(run_dir: Path, snapshots: list[dict], grid: tuple) -> None:
     """Boundary snapshots (probabilities as bytes over a grid), compressed."""
     import numpy as np
 
-    arrays = {key: np.array([s[key] for s in snapshots]) for key in ("epoch", "train_loss", "val_roc_auc", "proba")}
+    arrays = {key: np.array([s[key] for s in snapshots]) for key in SNAPSHOT_KEYS}
     arrays["xx"], arrays["yy"] = grid[0], grid[1]
     save_arrays(run_dir / SNAPSHOTS, arrays, compressed=True)
 
 
-def read_snapshots(run_dir: Path) -> list[dict]:
-    """The snapshots written by ``write_snapshots`` (empty if there are none)."""
-    if not (run_dir / SNAPSHOTS).is_file():
-        return []
+def read_snapshots(run_dir: Path) -> tuple[list[dict], tuple[Any, Any] | None]:
+    """``(snapshots, (xx, yy))`` as ``write_snapshots`` wrote them; ``([], None)`` if there are none."""
     path = run_dir / SNAPSHOTS
+    if not path.is_file():
+        return [], None
     arrays = load_arrays(path)
-    keys = ("epoch", "train_loss", "val_roc_auc", "proba")
-    missing = [key for key in keys + ("xx", "yy") if key not in arrays]
+    missing = [key for key in SNAPSHOT_KEYS + ("xx", "yy") if key not in arrays]
     if missing:
         raise RunError(f"{path}: not a snapshots file: no {', '.join(missing)} array")
     count, grid = arrays["epoch"].shape[:1], arrays["xx"].shape
     if (arrays["epoch"].ndim != 1 or arrays["yy"].shape != grid or arrays["proba"].shape != count + grid
             or any(arrays[key].shape != count for key in ("train_loss", "val_roc_auc"))):
         raise RunError(f"{path}: its arrays do not fit together (one snapshot per epoch listed, each over the grid)")
-    return [dict(zip(keys, values)) for values in zip(*(arrays[key] for key in keys))]
+    snapshots = [dict(zip(SNAPSHOT_KEYS, values)) for values in zip(*(arrays[key] for key in SNAPSHOT_KEYS))]
+    return snapshots, (arrays["xx"], arrays["yy"])

@@ -368,28 +368,28 @@ def test_boundary_animation_replaces_atomically(tmp_path: Path, blobs) -> None:
     assert os.listdir(tmp_path) == ["training.gif"]
 
 
-def test_boundary_animation_failure_keeps_the_old_file(tmp_path: Path, blobs) -> None:
-    X, y = blobs
-    grid = plots.boundary_grid(X, 20)
-    (tmp_path / "training.gif").write_bytes(b"old")
-    snapshots = _snapshots(grid, 3)
+def _cut_proba(snapshots: list[dict]) -> None:  # found out before any frame is drawn
     snapshots[2]["proba"] = snapshots[2]["proba"][:5]
-    with pytest.raises(ValueError, match="epoch 3"):
-        _animate(tmp_path, X, y, snapshots, grid)
-    assert (tmp_path / "training.gif").read_bytes() == b"old"
-    assert os.listdir(tmp_path) == ["training.gif"]
 
 
-def test_boundary_animation_failing_midway_leaves_nothing_behind(tmp_path: Path, blobs) -> None:
+def _drop_train_loss(snapshots: list[dict]) -> None:  # found out only when its frame is drawn
+    del snapshots[1]["train_loss"]
+
+
+@pytest.mark.parametrize(("damage", "error", "message"), [
+    (_cut_proba, ValueError, "epoch 3"),
+    (_drop_train_loss, KeyError, "train_loss"),
+], ids=["before-drawing", "midway"])
+def test_boundary_animation_failure_keeps_the_old_file(tmp_path: Path, blobs, damage, error, message) -> None:
     X, y = blobs
     grid = plots.boundary_grid(X, 20)
     (tmp_path / "training.gif").write_bytes(b"old")
     snapshots = _snapshots(grid, 3)
-    del snapshots[1]["train_loss"]  # found out only when its frame is drawn
-    with pytest.raises(KeyError, match="train_loss"):
+    damage(snapshots)
+    with pytest.raises(error, match=message):
         _animate(tmp_path, X, y, snapshots, grid, dpi=30)
     assert (tmp_path / "training.gif").read_bytes() == b"old"
-    assert os.listdir(tmp_path) == ["training.gif"]
+    assert os.listdir(tmp_path) == ["training.gif"]  # nothing half-written left behind
 
 
 @pytest.mark.parametrize("name, snapshots, message", [("training.png", 1, "GIF"), ("training.gif", 0, "snapshot")])
