@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import io
 import json
@@ -371,6 +372,57 @@ def _rate(product: Callable[[], Any], flops: float) -> dict[str, float]:
             "best_gflops": flops / min(rounds) / 1e9}
 
 
+def epoch_products(bench: Bench, n_samples: int, rounds: int = 31) -> dict[str, float]:
+    """Seconds per epoch that the matrix products of ``bench`` take alone: for every mini-batch,
+    ``x @ W`` per layer, then ``x.T @ grad`` and (below the first layer) ``grad @ W.T``, in float32,
+    samples-major; with numpy and, when installed, PyTorch (median of ``rounds`` epochs)."""
+    rng = np.random.default_rng(0)
+    sizes = [bench.batch] * (n_samples // bench.batch) + ([n_samples % bench.batch] if n_samples % bench.batch else [])
+    pairs = list(zip(bench.sizes, bench.sizes[1:]))
+    weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in pairs]
+    jobs = []  # (a, b, out) per product, over one epoch
+    for n in set(sizes):
+        xs = [rng.standard_normal((n, a), dtype=np.float32) for a, _ in pairs]
+        grads = [rng.standard_normal((n, b), dtype=np.float32) for _, b in pairs]
+        batch = []
+        for i, (x, w, g) in enumerate(zip(xs, weights, grads)):
+            batch.append((x, w, np.empty((n, w.shape[1]), np.float32)))
+            batch.append((x.T, g, np.empty(w.shape, np.float32)))
+            if i:
+                batch.append((g, w.T, np.empty(x.shape, np.float32)))
+        jobs += batch * sizes.count(n)
+
+    def numpy_epoch() -> None:
+        for a, b, out in jobs:
+            np.matmul(a, b, out=out)
+
+    runs = {"numpy": numpy_epoch}
+    if torch is not None:
+        # the same memory, transposed views included
+        tjobs = [(torch.from_numpy(a) if a.flags.c_contiguous else torch.from_numpy(a.T).T,
+                  torch.from_numpy(b) if b.flags.c_contiguous else torch.from_numpy(b.T).T,
+                  torch.from_numpy(out)) for a, b, out in jobs]
+
+        def torch_epoch() -> None:
+            for a, b, out in tjobs:
+                torch.mm(a, b, out=out)
+
+        runs[TORCH] = torch_epoch
+    # One library after the other, after a pause: threads that one library leaves spinning for a
+    # while after its last product would slow down the other's next products.
+    result = {}
+    for name, run in runs.items():
+        time.sleep(0.5)
+        run()  # warm up
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        result[name] = statistics.median(times)
+    return result
+
+
 # -- whole processes ------------------------------------------------------------------------------
 
 SKLEARN_SCRIPT = r'''
@@ -429,8 +481,10 @@ print(f"roc_auc {auc:.6f}")
 '''
 
 
+@functools.cache
 def _gnu_time() -> str | None:
-    """``/usr/bin/time`` if it is GNU time (it takes ``-f %M -o FILE``), else None."""
+    """``/usr/bin/time`` if it is GNU time (it takes ``-f %M -o FILE``), else None (probed once, when
+    first needed)."""
     path = shutil.which("time", path="/usr/bin:/bin") or None
     if path is None:
         return None
@@ -443,8 +497,6 @@ def _gnu_time() -> str | None:
         return None
 
 
-GNU_TIME = _gnu_time()
-
 
 def run_process(cmd: list[str], cwd: Path) -> dict[str, Any]:
     """Wall time and peak resident memory (MB) of ``cmd``; raises if it fails.
@@ -455,8 +507,9 @@ def run_process(cmd: list[str], cwd: Path) -> dict[str, Any]:
     ru_maxrss), several hundred MB once torch is loaded; without GNU time that is what we report,
     flagged as an upper bound. The few ms that ``time`` adds hit every command alike.
     """
+    gnu_time = _gnu_time()
     with tempfile.NamedTemporaryFile("r", suffix=".maxrss") as rss:
-        full = [GNU_TIME, "-f", "%M", "-o", rss.name, *cmd] if GNU_TIME else cmd
+        full = [gnu_time, "-f", "%M", "-o", rss.name, *cmd] if gnu_time else cmd
         start = time.perf_counter()
         proc = subprocess.Popen(full, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         output = proc.stdout.read()
@@ -470,7 +523,7 @@ def run_process(cmd: list[str], cwd: Path) -> dict[str, Any]:
         proc.stdout.close()
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{output.decode(errors='replace')[-2000:]}")
-        if GNU_TIME:
+        if gnu_time:
             peak_mb, exact = int(Path(rss.name).read_text().split()[-1]) / 1024.0, True
         elif usage is not None:
             peak_mb, exact = usage.ru_maxrss / 1024.0, False  # kilobytes on Linux; an upper bound
@@ -704,13 +757,31 @@ def matmul_table(rates: dict[str, Any], digits256: dict[str, Any] | None) -> str
     return "\n".join(lines)
 
 
+def products_table(products: dict[str, dict[str, float]], benches: list[dict[str, Any]]) -> str:
+    lines = ["## digits: the matrix products alone", "",
+             "One epoch's matrix products (forward, weight gradients, input gradients; float32, samples-major), "
+             "timed alone with each library's BLAS; the rest of an epoch is the framework's median epoch above "
+             "minus them: activations, loss, optimizer, batching, Python.", "",
+             "| case | library | products ms/epoch | whole epoch ms | rest ms |", "|---|---|---:|---:|---:|"]
+    epochs = {b["key"]: b["rows"] for b in benches}
+    for key, times in products.items():
+        for library, framework in (("numpy", "nnfw"), (TORCH, TORCH)):
+            if library not in times:
+                continue
+            whole = epochs.get(key, {}).get(framework, {}).get("median")
+            rest = f"{(whole - times[library]) * 1e3:.2f}" if whole else "–"
+            lines.append(f"| {key} | {library} ({framework}) | {times[library] * 1e3:.2f} | "
+                         f"{f'{whole * 1e3:.2f}' if whole else '–'} | {rest} |")
+    return "\n".join(lines)
+
+
 def cli_table(cli: dict[str, Any]) -> str:
     rows = cli["rows"]
     sk = rows["MLPClassifier script"]["median"]
     lines = [f"## cli: whole processes ({cli['nnfw_command']})", "",
              f"`--help`: median of {cli['help_runs']} runs; train: {cli['repeats']} runs each, interleaved, "
              f"{cli['epochs']} epochs (configs/circles.yaml). Peak MB: the largest of the runs' maximum resident set "
-             + ("(GNU time %M)." if GNU_TIME else "(wait4 ru_maxrss: an upper bound, it includes this process's own size)."),
+             + ("(GNU time %M)." if _gnu_time() else "(wait4 ru_maxrss: an upper bound, it includes this process's own size)."),
              "",
              "| command | median s | min–max s | vs MLPClassifier script | peak MB |", "|---|---:|---:|---:|---:|"]
     for name, row in rows.items():
@@ -806,6 +877,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault("profiles", {})[bench.key] = profile_nnfw(bench, args.epochs)
     if "digits" in cases:
         results["matmul"] = matmul_rates(log)
+        results["products"] = {bench.key: epoch_products(bench, len(bench.data()[0])) for bench in BENCHES["digits"]}
+        log("  products per epoch done")
     if "cli" in cases:
         results["cli"] = time_cli(args.cli_runs, log)
     info["contention"]["end"] = contention_probe()
@@ -815,6 +888,8 @@ def main(argv: list[str] | None = None) -> int:
     parts += [bench_table(b) for b in results["benches"]]
     if "matmul" in results:
         parts.append(matmul_table(results["matmul"], next((b for b in results["benches"] if b["key"] == "digits-b256"), None)))
+    if "products" in results:
+        parts.append(products_table(results["products"], results["benches"]))
     if "cli" in results:
         parts.append(cli_table(results["cli"]))
     parts.append(targets_table(results))

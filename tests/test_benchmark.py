@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,3 +28,17 @@ def test_benchmark_runs_and_reports_every_framework_it_has():
         assert row["median"] > 0 and len(row["per_epoch_s"]) == 3
     assert "## nnfw against the targets" in result.stderr
     assert "article: nnfw / scikit-learn" in result.stderr
+
+
+def test_products_alone_are_timed_per_library_and_the_rest_is_the_difference():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    tiny = bench.Bench("tiny", "tiny", (4, 3, 2), "softmax", "adam", 0.01, 2, np.float32, lambda: None, 1)
+    times = bench.epoch_products(tiny, n_samples=5, rounds=3)
+    assert set(times) == ({"numpy", bench.TORCH} if bench.torch is not None else {"numpy"})
+    assert all(0 < seconds < 1 for seconds in times.values())
+    table = bench.products_table({"tiny": {"numpy": 0.002}}, [{"key": "tiny", "rows": {"nnfw": {"median": 0.005}}}])
+    assert "| tiny | numpy (nnfw) | 2.00 | 5.00 | 3.00 |" in table
