@@ -10,6 +10,12 @@ Every layer follows one contract:
 - ``params`` and ``grads``: parameters and their gradients, by name;
 - ``get_config()``: the settings that rebuild the layer, ``type(layer)(**config)``.
 
+Training steps save memory traffic by writing some results over arrays nothing reads again. A
+layer with ``can_overwrite`` accepts ``overwrite=True`` in ``forward`` (write ``y`` over ``x``) and
+``backward`` (write ``grad_x`` over ``grad_y``); a layer with ``scratch_results`` returns, while
+training, buffers of its own that it never reads again. The model passes ``overwrite=True`` only
+where that is safe (see ``_overwrite_plan`` in model.py), never on arrays a caller handed in.
+
 Arrays are samples-major in the interface. Inside, outputs are stored features-major
 (Fortran order): BLAS multiplies thin layers much faster that way round. During training
 (``training=True``) outputs and gradients live in buffers owned by the layer and reused at the
@@ -30,6 +36,11 @@ class Layer:
     """Base class: no parameters, identity settings."""
 
     name: ClassVar[str] = "layer"
+    can_overwrite: ClassVar[bool] = False
+    """``forward`` and ``backward`` take ``overwrite=True``: the result is written over the input."""
+    scratch_results: ClassVar[bool] = False
+    """While training, the arrays ``forward`` and ``backward`` return are this layer's own buffers,
+    which it never reads again."""
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -81,6 +92,7 @@ class Linear(Layer):
     """
 
     name = "linear"
+    scratch_results = True  # backward reads x and the weight, not y
 
     def __init__(
         self,
@@ -149,13 +161,18 @@ class ReLU(Layer):
     """Rectified linear unit: ``max(x, 0)``; derivative 1 where the output is positive."""
 
     name = "relu"
+    can_overwrite = True
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, overwrite: bool = False) -> np.ndarray:
         self._training = training
-        y = self._y = self._buffer("y", *x.shape, x.dtype)
+        y = self._y = x if overwrite and training else self._buffer("y", *x.shape, x.dtype)
         return np.maximum(x, 0, out=y)
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True, overwrite: bool = False) -> np.ndarray | None:
+        if overwrite:  # zero grad_y where the unit was off
+            active = self._buffer("active", *grad_y.shape, bool)
+            np.greater(self._y, 0, out=active)
+            return np.multiply(grad_y, active, out=grad_y)
         grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
         np.greater(self._y, 0, out=grad_x)  # 1.0 where y > 0, else 0.0
         grad_x *= grad_y

@@ -89,22 +89,34 @@ class Model:
 
     # -- computation ------------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, training: bool = False, layers: Sequence[Layer] | None = None) -> np.ndarray:
-        """Run ``x`` (n_samples, n_features) through the layers."""
-        for layer in self.layers if layers is None else layers:
-            x = layer.forward(x, training)
+    def forward(self, x: np.ndarray, training: bool = False, layers: Sequence[Layer] | None = None,
+                overwrite: Sequence[bool] = ()) -> np.ndarray:
+        """Run ``x`` (n_samples, n_features) through the layers.
+
+        ``overwrite`` (training steps): per layer, whether it may write its output over its input.
+        """
+        for index, layer in enumerate(self.layers if layers is None else layers):
+            if index < len(overwrite) and overwrite[index]:
+                x = layer.forward(x, training, overwrite=True)
+            else:
+                x = layer.forward(x, training)
         return x
 
     def backward(self, grad: np.ndarray, layers: Sequence[Layer] | None = None,
-                 input_grad: bool = True) -> np.ndarray | None:
+                 input_grad: bool = True, overwrite: Sequence[bool] = ()) -> np.ndarray | None:
         """Back-propagate ``grad`` (of the loss wrt the output); returns the input gradient.
 
         With ``input_grad=False`` the first layer may skip it (training needs only the
-        parameter gradients) and None may be returned.
+        parameter gradients) and None may be returned. ``overwrite`` (training steps): per layer,
+        whether it may write its input gradient over the gradient it is given.
         """
         layers = self.layers if layers is None else layers
         for index in range(len(layers) - 1, -1, -1):
-            grad = layers[index].backward(grad, input_grad=input_grad or index > 0)
+            wanted = input_grad or index > 0
+            if index < len(overwrite) and overwrite[index]:
+                grad = layers[index].backward(grad, input_grad=wanted, overwrite=True)
+            else:
+                grad = layers[index].backward(grad, input_grad=wanted)
         return grad
 
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
@@ -230,6 +242,22 @@ class Model:
             param[...] = arrays[key]
 
 
+def _overwrite_plan(layers: Sequence[Layer]) -> tuple[list[bool], list[bool]]:
+    """Where a training step may write results over arrays that nothing reads again.
+
+    Forward: a layer may overwrite its input when the layer before it returned a scratch buffer
+    (never the batch itself). Backward: it may overwrite the gradient it is given when that comes
+    from the loss (the last layer; the step owns that buffer) or is a scratch buffer of the layer
+    after it.
+    """
+    last = len(layers) - 1
+    forward = [layer.can_overwrite and index > 0 and layers[index - 1].scratch_results
+               for index, layer in enumerate(layers)]
+    backward = [layer.can_overwrite and (index == last or layers[index + 1].scratch_results)
+                for index, layer in enumerate(layers)]
+    return forward, backward
+
+
 def _not_a_zip(file: str | IO[bytes]) -> bool:
     """Whether ``file`` (a path or a seekable binary file) holds bytes that are not a zip archive.
 
@@ -256,6 +284,9 @@ class _Stepper:
         self.X_T, self.target = features_major, target
         self.n = features_major.shape[1]
         self._batch: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.overwrite_forward, self.overwrite_backward = _overwrite_plan(head)
+        # for a loss that returns a gradient other than the buffer it was given
+        self.overwrite_backward_kept = self.overwrite_backward[:-1] + [False]
 
     def epoch(self, batch_size: int | None, rng: np.random.Generator) -> float:
         if batch_size is None or batch_size >= self.n:
@@ -268,9 +299,11 @@ class _Stepper:
         return total / self.n
 
     def run(self, x: np.ndarray, y: np.ndarray, grad_out: np.ndarray) -> float:
-        out = self.model.forward(x, training=True, layers=self.head)
-        value, grad = self.loss.value_and_grad(y, out, from_logits=self.fused, out=grad_out[: len(out)])
-        self.model.backward(grad, layers=self.head, input_grad=False)
+        out = self.model.forward(x, training=True, layers=self.head, overwrite=self.overwrite_forward)
+        grad_out = grad_out[: len(out)]
+        value, grad = self.loss.value_and_grad(y, out, from_logits=self.fused, out=grad_out)
+        overwrite = self.overwrite_backward if grad is grad_out else self.overwrite_backward_kept
+        self.model.backward(grad, layers=self.head, input_grad=False, overwrite=overwrite)
         self.optimizer.step(self.params, self.grads)
         return value
 

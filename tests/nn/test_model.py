@@ -17,6 +17,7 @@ from nnfw_cli.nn import (
     CrossEntropy,
     Dropout,
     History,
+    Layer,
     LeakyReLU,
     Linear,
     Loss,
@@ -227,11 +228,20 @@ def _sigmoid_regressor(rng):  # MSE does not fuse with Sigmoid: the plain path r
     return layers, MeanSquaredError(), rng.uniform(0, 1, size=(8, 2))
 
 
+def _relu_stack(rng):
+    """ReLUs after a Linear, after a ReLU, after a pass-through Dropout, after a Tanh, and last:
+    training steps write some of their results over their inputs, others not."""
+    layers = [Linear(3, 8, rng=rng), ReLU(), ReLU(), Linear(8, 8, rng=rng), ReLU(), Dropout(0.0), ReLU(),
+              Linear(8, 8, rng=rng), Tanh(), ReLU(), Linear(8, 4, rng=rng), ReLU()]
+    return layers, MeanSquaredError(), rng.uniform(0, 1, size=(8, 4))
+
+
 NETWORKS: dict[str, Callable] = {
     "bce-3-7-5-4-1": _deep_sigmoid,
     "ce-3-6-5-4": _softmax_classifier,
     "mse-3-5-4-2": _regressor,
     "mse-sigmoid-3-6-2": _sigmoid_regressor,
+    "mse-relu-stack": _relu_stack,
 }
 SEEDS = [0, 1, 2]
 
@@ -317,6 +327,94 @@ def test_gradients_used_by_fit_match_finite_differences(name, seed):
     sizes = np.cumsum([param.size for _, param, _ in model.parameters()])[:-1]
     analytic = [part.reshape(param.shape) for part, (_, param, _) in zip(np.split(flat, sizes), model.parameters())]
     assert_gradients_match(_total_loss(model, loss, X, y), _parameter_pairs(model, analytic))
+
+
+def _first_relu_network(rng):
+    layers = [ReLU(), Linear(3, 5, rng=rng), ReLU(), Linear(5, 1, init="xavier", rng=rng), Sigmoid()]
+    return layers, BinaryCrossEntropy(), rng.integers(0, 2, 8)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", sorted(NETWORKS) + ["relu-first"])
+def test_fit_takes_the_same_steps_as_the_public_forward_and_backward(name, seed):
+    """fit writes some results over scratch arrays; its steps must still be the plain ones, epoch
+    after epoch (an overwritten batch or activation would change every later step)."""
+    build = _first_relu_network if name == "relu-first" else NETWORKS[name]
+    rng = np.random.default_rng(seed)
+    layers, loss, y = build(rng)
+    X = rng.normal(size=(len(y), 3))
+    fast, plain = Model(layers), Model(build(np.random.default_rng(seed))[0])
+    fast.fit(X, y, loss, SGD(0.1), epochs=4)
+    optimizer = SGD(0.1)
+    head = plain.layers[:-1] if isinstance(plain.layers[-1], loss.activation or ()) else plain.layers
+    fused = head is not plain.layers
+    target = _target(plain, loss, X, y)
+    for _ in range(4):
+        _, grad = loss.value_and_grad(target, plain.forward(X, training=True, layers=head), from_logits=fused)
+        plain.backward(grad, layers=head)
+        optimizer.step([p for _, p, _ in plain.parameters()], [g for _, _, g in plain.parameters()])
+    for a, b in zip(_weights(fast), _weights(plain)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+class _Witness(Layer):
+    """A layer that returns fresh arrays (identity, shifted so that a ReLU after it would change
+    them) and checks, when it is next called, that nobody wrote over what it returned: a layer
+    that does not declare ``scratch_results`` may read its results again."""
+
+    def forward(self, x, training=False):
+        self._check()
+        self._out = x - 0.25
+        self._out_copy = self._out.copy()
+        return self._out
+
+    def backward(self, grad_y, input_grad=True):
+        self._check()
+        self._grad = grad_y.copy()
+        self._grad_copy = self._grad.copy()
+        return self._grad
+
+    def _check(self):
+        for name in ("_out", "_grad"):
+            if hasattr(self, name):
+                np.testing.assert_array_equal(getattr(self, name), getattr(self, name + "_copy"), err_msg=name)
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_fit_writes_only_over_scratch_results(batch_size, rng):
+    X = rng.normal(size=(8, 3))
+    y = rng.integers(0, 2, 8)
+    model = Model([Linear(3, 5, rng=0), _Witness(), ReLU(), _Witness(), Linear(5, 1, rng=1), Sigmoid()])
+    model.fit(X, y, BinaryCrossEntropy(), SGD(0.1), epochs=3, batch_size=batch_size, seed=0)
+
+
+class _KeepingLoss(MeanSquaredError):
+    """Mean squared error that returns a gradient array of its own (not the one it is offered)
+    and checks, at its next call, that it is unchanged."""
+
+    def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
+        if hasattr(self, "_grad"):
+            np.testing.assert_array_equal(self._grad, self._grad_copy)
+        value, self._grad = super().value_and_grad(y_true, y_pred, from_logits)
+        self._grad_copy = self._grad.copy()
+        return value, self._grad
+
+
+def test_fit_does_not_write_over_a_gradient_the_loss_keeps(rng):
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+    Model([Linear(3, 2, rng=0), ReLU()]).fit(X, y, _KeepingLoss(), SGD(0.1), epochs=3)
+
+
+def test_public_forward_and_backward_leave_the_callers_arrays_alone(rng):
+    model = Model([ReLU(), Linear(3, 4, rng=0), ReLU(), Dropout(0.0), ReLU()])
+    X = rng.normal(size=(6, 3))
+    X_before = X.copy()
+    out = model.forward(X, training=True)
+    grad = rng.normal(size=out.shape)
+    grad_before = grad.copy()
+    model.backward(grad)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(grad, grad_before)
 
 
 # -- reproducibility and resuming -----------------------------------------------------------
