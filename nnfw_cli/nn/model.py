@@ -169,13 +169,13 @@ class Model:
         """
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         head, fused = self._head(loss)
-        features_major = np.ascontiguousarray(self._as_input(X).T)
-        n_outputs = self._output_width(features_major.shape[0])
+        X = np.ascontiguousarray(self._as_input(X))
+        n_outputs = self._output_width(X.shape[1])
         target = loss.prepare_target(y, n_outputs, self.dtype)
-        if len(target) != features_major.shape[1]:
-            raise ValueError(f"X has {features_major.shape[1]} samples but y has {len(target)}")
+        if len(target) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(target)}")
         params, grads = self._packed()
-        step = _Stepper(self, head, fused, loss, optimizer, params, grads, features_major, target)
+        step = _Stepper(self, head, fused, loss, optimizer, params, grads, X, target)
         history = History()
         self.stop_training = False
         for epoch in range(initial_epoch, epochs):
@@ -278,19 +278,23 @@ def _not_a_zip(file: str | IO[bytes]) -> bool:
 class _Stepper:
     """One training step, with its batch buffers allocated once and reused."""
 
-    def __init__(self, model, head, fused, loss, optimizer, params, grads, features_major, target):
+    def __init__(self, model, head, fused, loss, optimizer, params, grads, X, target):
         self.model, self.head, self.fused, self.loss = model, head, fused, loss
         self.optimizer, self.params, self.grads = optimizer, params, grads
-        self.X_T, self.target = features_major, target
-        self.n = features_major.shape[1]
-        self._batch: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.X, self.target = X, target  # samples-major and C-contiguous: a batch is whole rows
+        self.n, self.width = len(X), model._output_width(X.shape[1])
+        self._full_batch: np.ndarray | None = None
+        self._batch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._grads: dict[int, np.ndarray] = {}
         self.overwrite_forward, self.overwrite_backward = _overwrite_plan(head)
         # for a loss that returns a gradient other than the buffer it was given
         self.overwrite_backward_kept = self.overwrite_backward[:-1] + [False]
 
     def epoch(self, batch_size: int | None, rng: np.random.Generator) -> float:
         if batch_size is None or batch_size >= self.n:
-            return self.run(self.X_T.T, self.target, self._grad_buffer(self.n))
+            if self._full_batch is None:  # features-major: BLAS multiplies thin layers much faster
+                self._full_batch = np.ascontiguousarray(self.X.T).T
+            return self.run(self._full_batch, self.target, self._grad_buffer(self.n))
         order = rng.permutation(self.n)
         total = 0.0
         for start in range(0, self.n, batch_size):
@@ -307,21 +311,18 @@ class _Stepper:
         self.optimizer.step(self.params, self.grads)
         return value
 
-    def _grad_buffer(self, n: int) -> np.ndarray:
-        return self._buffers(n)[2]
-
     def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x_T, y, grad = self._buffers(len(idx))
-        np.take(self.X_T, idx, axis=1, out=x_T)
-        np.take(self.target, idx, axis=0, out=y)
-        return x_T.T, y, grad
-
-    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(idx)
         if n not in self._batch:
-            width = self.model._output_width(self.X_T.shape[0])
-            self._batch[n] = (
-                np.empty((self.X_T.shape[0], n), self.X_T.dtype),
-                np.empty((n, *self.target.shape[1:]), self.target.dtype),
-                np.empty((width, n), self.X_T.dtype).T,
-            )
-        return self._batch[n]
+            self._batch[n] = (np.empty((n, self.X.shape[1]), self.X.dtype),
+                              np.empty((n, *self.target.shape[1:]), self.target.dtype))
+        x, y = self._batch[n]
+        np.take(self.X, idx, axis=0, out=x)
+        np.take(self.target, idx, axis=0, out=y)
+        return x, y, self._grad_buffer(n)
+
+    def _grad_buffer(self, n: int) -> np.ndarray:
+        """The loss gradient for ``n`` samples, features-major like the layers' outputs."""
+        if n not in self._grads:
+            self._grads[n] = np.empty((self.width, n), self.X.dtype).T
+        return self._grads[n]
