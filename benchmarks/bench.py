@@ -497,7 +497,6 @@ def _gnu_time() -> str | None:
         return None
 
 
-
 def run_process(cmd: list[str], cwd: Path) -> dict[str, Any]:
     """Wall time and peak resident memory (MB) of ``cmd``; raises if it fails.
 
