@@ -10,11 +10,15 @@ Every layer follows one contract:
 - ``params`` and ``grads``: parameters and their gradients, by name;
 - ``get_config()``: the settings that rebuild the layer, ``type(layer)(**config)``.
 
-Training steps save memory traffic by writing some results over arrays nothing reads again. A
-layer with ``can_overwrite`` accepts ``overwrite=True`` in ``forward`` (write ``y`` over ``x``) and
-``backward`` (write ``grad_x`` over ``grad_y``); a layer with ``scratch_results`` returns, while
-training, buffers of its own that it never reads again. The model passes ``overwrite=True`` only
-where that is safe (see ``_overwrite_plan`` in model.py), never on arrays a caller handed in.
+Training steps save passes over memory with a few options, which the model passes only where
+they are safe (see ``_step_plan`` in model.py), never on arrays a caller handed in:
+
+- a layer with ``can_overwrite`` accepts ``overwrite=True`` in ``forward`` (write ``y`` over ``x``)
+  and ``backward`` (write ``grad_x`` over ``grad_y``); a layer with ``scratch_results`` returns,
+  while training, buffers of its own that it never reads again;
+- a layer with ``takes_ones`` accepts ``ones_in=True`` in ``forward``: ``x`` is followed in memory
+  by a column of ones, so that the bias is added within the matrix product; a layer with
+  ``gives_ones`` accepts ``ones_out=True``: it returns an output followed by such a column.
 
 Arrays are samples-major in the interface. Inside, outputs are stored features-major
 (Fortran order): BLAS multiplies thin layers much faster that way round. During training
@@ -41,6 +45,10 @@ class Layer:
     scratch_results: ClassVar[bool] = False
     """While training, the arrays ``forward`` and ``backward`` return are this layer's own buffers,
     which it never reads again."""
+    takes_ones: ClassVar[bool] = False
+    """``forward`` takes ``ones_in=True``: ``x`` is followed in memory by a column of ones."""
+    gives_ones: ClassVar[bool] = False
+    """``forward`` takes ``ones_out=True``: return an output followed in memory by a column of ones."""
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -61,16 +69,17 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         return {}
 
-    def _buffer(self, key: str, n: int, width: int, dtype: Any) -> np.ndarray:
-        """An ``(n, width)`` array stored features-major; reused between training steps."""
+    def _buffer(self, key: str, n: int, width: int, dtype: Any, ones: bool = False) -> np.ndarray:
+        """An ``(n, width)`` array stored features-major; reused between training steps. With
+        ``ones``, it is followed in memory by a column of ones."""
         if not self._training:
-            return np.empty((width, n), dtype).T
-        slot = (key, n, width, np.dtype(dtype))
+            return _features_major(n, width, dtype, ones)
+        slot = (key, n, width, np.dtype(dtype), ones)
         buf = self._buffers.get(slot)
         if buf is None:
             if len(self._buffers) > 16:  # batch sizes come and go; keep memory bounded
                 self._buffers.clear()
-            buf = self._buffers[slot] = np.empty((width, n), dtype).T
+            buf = self._buffers[slot] = _features_major(n, width, dtype, ones)
         return buf
 
     def __repr__(self) -> str:
@@ -93,6 +102,7 @@ class Linear(Layer):
 
     name = "linear"
     scratch_results = True  # backward reads x and the weight, not y
+    takes_ones = gives_ones = True
 
     def __init__(
         self,
@@ -112,24 +122,52 @@ class Linear(Layer):
         weight = get_initializer(init)((self.in_features, self.out_features), np.random.default_rng(rng))
         self.params = {"weight": weight.astype(dtype), "bias": np.zeros(self.out_features, dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._affine_of: tuple | None = None
+        self._ones_of: np.ndarray | None = None  # the input that _x_ones extends with its ones
+        self._x_ones: np.ndarray | None = None
+        self._affine_grad: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, ones_in: bool = False,
+                ones_out: bool = False) -> np.ndarray:
         self._x, self._training = x, training
         weight, bias = self.params["weight"], self.params["bias"]
-        y = self._buffer("y", x.shape[0], self.out_features, weight.dtype)
+        y = self._buffer("y", x.shape[0], self.out_features, weight.dtype, ones=ones_out)
+        affine = self._affine() if ones_in else None
+        if affine is not None:  # [x 1] @ [weight; bias]: the bias added within the product
+            if self._ones_of is not x:  # the same buffer step after step: made once
+                self._ones_of, self._x_ones = x, _with_column(x)
+            np.matmul(affine[0].T, self._x_ones.T, out=y.T)
+            self._affine_grad = affine[1]
+            return y
+        self._ones_of = self._x_ones = None
         _product(weight.T, x.T, out=y.T)  # features-major: fast for thin layers
         y += bias
         return y
 
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         x, weight = self._x, self.params["weight"]
-        np.matmul(x.T, grad_y, out=self.grads["weight"])
-        np.matmul(grad_y.T, _ones(len(grad_y), grad_y.dtype), out=self.grads["bias"])  # column sums
+        if self._x_ones is not None:  # [x 1].T @ grad_y: the weight gradient, then the bias's
+            np.matmul(self._x_ones.T, grad_y, out=self._affine_grad)
+        else:
+            np.matmul(x.T, grad_y, out=self.grads["weight"])
+            np.matmul(grad_y.T, _ones(len(grad_y), grad_y.dtype), out=self.grads["bias"])  # column sums
         if not input_grad:
             return None
         grad_x = self._buffer("grad_x", x.shape[0], self.in_features, weight.dtype)
         _product(weight, grad_y.T, out=grad_x.T)
         return grad_x
+
+    def _affine(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``[weight; bias]`` and its gradient as (in + 1, out) arrays, when each bias lies right
+        after its weight in memory (the model packs them so); else None. Kept while the arrays stay."""
+        params, grads, cached = self.params, self.grads, self._affine_of
+        if (cached is None or cached[0] is not params["weight"] or cached[1] is not params["bias"]
+                or cached[2] is not grads["weight"] or cached[3] is not grads["bias"]):
+            stacked = (_with_row(params["weight"], params["bias"]), _with_row(grads["weight"], grads["bias"]))
+            cached = (params["weight"], params["bias"], grads["weight"], grads["bias"],
+                      None if stacked[0] is None or stacked[1] is None else stacked)
+            self._affine_of = cached
+        return cached[4]
 
     def output_width(self, in_features: int) -> int:
         if in_features != self.in_features:
@@ -147,6 +185,32 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
     ones = np.ones(n, dtype)
     ones.flags.writeable = False
     return ones
+
+
+def _features_major(n: int, width: int, dtype: Any, ones: bool = False) -> np.ndarray:
+    """A new ``(n, width)`` array stored features-major, followed in memory by a column of ones
+    if asked."""
+    if not ones:
+        return np.empty((width, n), dtype).T
+    block = np.empty((width + 1, n), dtype)
+    block[width] = 1.0
+    return block[:width].T
+
+
+def _with_row(top: np.ndarray, row: np.ndarray) -> np.ndarray | None:
+    """``top`` (r, c) and ``row`` (c,) as one (r + 1, c) array, when ``row`` lies right after
+    ``top`` in memory (as in a model's flat parameter buffer); else None."""
+    if not (top.flags.c_contiguous and row.flags.c_contiguous and top.dtype == row.dtype and top.ndim == 2):
+        return None
+    if row.__array_interface__["data"][0] != top.__array_interface__["data"][0] + top.nbytes:
+        return None
+    return np.lib.stride_tricks.as_strided(top, (top.shape[0] + 1, top.shape[1]), top.strides)
+
+
+def _with_column(x: np.ndarray) -> np.ndarray:
+    """``x`` (n, k) with the column that follows it in memory: (n, k + 1), read-only. Only for an
+    ``x`` known to be followed by one (``ones_in``)."""
+    return np.lib.stride_tricks.as_strided(x, (x.shape[0], x.shape[1] + 1), x.strides, writeable=False)
 
 
 def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -90,31 +90,28 @@ class Model:
     # -- computation ------------------------------------------------------------------------
 
     def forward(self, x: np.ndarray, training: bool = False, layers: Sequence[Layer] | None = None,
-                overwrite: Sequence[bool] = ()) -> np.ndarray:
+                options: Sequence[dict] = ()) -> np.ndarray:
         """Run ``x`` (n_samples, n_features) through the layers.
 
-        ``overwrite`` (training steps): per layer, whether it may write its output over its input.
+        ``options`` (training steps): per layer, keyword arguments for its ``forward``.
         """
         for index, layer in enumerate(self.layers if layers is None else layers):
-            if index < len(overwrite) and overwrite[index]:
-                x = layer.forward(x, training, overwrite=True)
-            else:
-                x = layer.forward(x, training)
+            x = layer.forward(x, training, **options[index]) if options else layer.forward(x, training)
         return x
 
     def backward(self, grad: np.ndarray, layers: Sequence[Layer] | None = None,
-                 input_grad: bool = True, overwrite: Sequence[bool] = ()) -> np.ndarray | None:
+                 input_grad: bool = True, options: Sequence[dict] = ()) -> np.ndarray | None:
         """Back-propagate ``grad`` (of the loss wrt the output); returns the input gradient.
 
         With ``input_grad=False`` the first layer may skip it (training needs only the
-        parameter gradients) and None may be returned. ``overwrite`` (training steps): per layer,
-        whether it may write its input gradient over the gradient it is given.
+        parameter gradients) and None may be returned. ``options`` (training steps): per layer,
+        keyword arguments for its ``backward``.
         """
         layers = self.layers if layers is None else layers
         for index in range(len(layers) - 1, -1, -1):
             wanted = input_grad or index > 0
-            if index < len(overwrite) and overwrite[index]:
-                grad = layers[index].backward(grad, input_grad=wanted, overwrite=True)
+            if options:
+                grad = layers[index].backward(grad, input_grad=wanted, **options[index])
             else:
                 grad = layers[index].backward(grad, input_grad=wanted)
         return grad
@@ -242,19 +239,35 @@ class Model:
             param[...] = arrays[key]
 
 
-def _overwrite_plan(layers: Sequence[Layer]) -> tuple[list[bool], list[bool]]:
-    """Where a training step may write results over arrays that nothing reads again.
+def _step_plan(layers: Sequence[Layer]) -> tuple[list[dict], list[dict]]:
+    """Keyword arguments for each layer's ``forward`` and ``backward`` in a training step, whose
+    batches come followed by a column of ones (see layers.py):
 
-    Forward: a layer may overwrite its input when the layer before it returned a scratch buffer
-    (never the batch itself). Backward: it may overwrite the gradient it is given when that comes
-    from the loss (the last layer; the step owns that buffer) or is a scratch buffer of the layer
-    after it.
+    - ``overwrite``: forward, when the layer before returned a scratch buffer (never the batch);
+      backward, when the gradient comes from the loss (the step owns that buffer) or is a scratch
+      buffer of the layer after;
+    - ``ones_in``: the input is followed by a column of ones: the batch, the output of a layer
+      asked for ``ones_out``, or that output overwritten in place;
+    - ``ones_out``: asked of a layer whose output reaches, directly or through layers that
+      overwrite in place, a layer that takes ones.
     """
     last = len(layers) - 1
-    forward = [layer.can_overwrite and index > 0 and layers[index - 1].scratch_results
-               for index, layer in enumerate(layers)]
-    backward = [layer.can_overwrite and (index == last or layers[index + 1].scratch_results)
-                for index, layer in enumerate(layers)]
+    overwrite_in = [layer.can_overwrite and index > 0 and layers[index - 1].scratch_results
+                    for index, layer in enumerate(layers)]
+    forward: list[dict] = [{"overwrite": True} if flag else {} for flag in overwrite_in]
+    backward = [{"overwrite": True} if layer.can_overwrite and (index == last or layers[index + 1].scratch_results)
+                else {} for index, layer in enumerate(layers)]
+    ones = True  # the batch comes with its column of ones
+    for index, layer in enumerate(layers):
+        if ones and layer.takes_ones:
+            forward[index]["ones_in"] = True
+        after = index + 1
+        while after <= last and overwrite_in[after]:  # overwriting in place keeps the column after x
+            after += 1
+        if layer.gives_ones and after <= last and layers[after].takes_ones:
+            forward[index]["ones_out"] = ones = True
+        else:
+            ones = ones and overwrite_in[index]
     return forward, backward
 
 
@@ -286,14 +299,17 @@ class _Stepper:
         self._full_batch: np.ndarray | None = None
         self._batch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._grads: dict[int, np.ndarray] = {}
-        self.overwrite_forward, self.overwrite_backward = _overwrite_plan(head)
+        self.forward_options, self.backward_options = _step_plan(head)
         # for a loss that returns a gradient other than the buffer it was given
-        self.overwrite_backward_kept = self.overwrite_backward[:-1] + [False]
+        self.backward_options_kept = self.backward_options[:-1] + [{}]
 
     def epoch(self, batch_size: int | None, rng: np.random.Generator) -> float:
         if batch_size is None or batch_size >= self.n:
-            if self._full_batch is None:  # features-major: BLAS multiplies thin layers much faster
-                self._full_batch = np.ascontiguousarray(self.X.T).T
+            if self._full_batch is None:  # features-major (BLAS multiplies thin layers much faster), then ones
+                block = np.empty((self.X.shape[1] + 1, self.n), self.X.dtype)
+                block[:-1] = self.X.T
+                block[-1] = 1.0
+                self._full_batch = block[:-1].T
             return self.run(self._full_batch, self.target, self._grad_buffer(self.n))
         order = rng.permutation(self.n)
         total = 0.0
@@ -303,18 +319,18 @@ class _Stepper:
         return total / self.n
 
     def run(self, x: np.ndarray, y: np.ndarray, grad_out: np.ndarray) -> float:
-        out = self.model.forward(x, training=True, layers=self.head, overwrite=self.overwrite_forward)
+        out = self.model.forward(x, training=True, layers=self.head, options=self.forward_options)
         grad_out = grad_out[: len(out)]
         value, grad = self.loss.value_and_grad(y, out, from_logits=self.fused, out=grad_out)
-        overwrite = self.overwrite_backward if grad is grad_out else self.overwrite_backward_kept
-        self.model.backward(grad, layers=self.head, input_grad=False, overwrite=overwrite)
+        options = self.backward_options if grad is grad_out else self.backward_options_kept
+        self.model.backward(grad, layers=self.head, input_grad=False, options=options)
         self.optimizer.step(self.params, self.grads)
         return value
 
     def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(idx)
-        if n not in self._batch:
-            self._batch[n] = (np.empty((n, self.X.shape[1]), self.X.dtype),
+        if n not in self._batch:  # rows followed by a column of ones
+            self._batch[n] = (np.ones((n, self.X.shape[1] + 1), self.X.dtype)[:, :-1],
                               np.empty((n, *self.target.shape[1:]), self.target.dtype))
         x, y = self._batch[n]
         np.take(self.X, idx, axis=0, out=x)
