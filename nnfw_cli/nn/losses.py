@@ -10,6 +10,7 @@ exactly 0 or 1, whereas the unfused ``-y/p + (1-y)/(1-p)`` divides by zero.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import numpy as np
@@ -102,24 +103,33 @@ class CrossEntropy(Loss):
         return y.astype(np.intp)
 
     def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
-        rows = np.arange(y_pred.shape[0])
+        n = y_pred.shape[0]
+        rows = _arange(n)
         if from_logits:
             # softmax and its log-sum-exp from one shifted exponential: log p = z - max - log(sum)
             grad = np.subtract(y_pred, y_pred.max(axis=1, keepdims=True), out=out)
             picked = grad[rows, y_true]  # z[label] - max, a copy
             np.exp(grad, out=grad)
             sums = grad.sum(axis=1, keepdims=True)
-            value = (np.log(sums).sum() - picked.sum()) / len(rows)
-            grad /= sums
-            grad[rows, y_true] -= 1.0
-        else:
-            p = np.clip(y_pred[rows, y_true], _EPS, 1.0)
-            value = -np.mean(np.log(p))
-            grad = np.zeros_like(y_pred) if out is None else out
-            grad.fill(0.0)
-            grad[rows, y_true] = -1.0 / p
-        grad /= y_pred.shape[0]
+            value = (np.log(sums).sum() - picked.sum()) / n
+            sums *= n
+            grad /= sums  # the softmax, over n
+            grad[rows, y_true] -= 1.0 / n
+            return float(value), grad
+        p = np.clip(y_pred[rows, y_true], _EPS, 1.0)
+        value = -np.mean(np.log(p))
+        grad = np.zeros_like(y_pred) if out is None else out
+        grad.fill(0.0)
+        grad[rows, y_true] = -1.0 / (n * p)
         return float(value), grad
+
+
+@functools.lru_cache(maxsize=8)
+def _arange(n: int) -> np.ndarray:
+    """``np.arange(n)``, read-only and made once per batch size."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
 
 
 LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (BinaryCrossEntropy, MeanSquaredError, CrossEntropy)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import IO, Any, Callable, Iterable, Sequence
 
@@ -89,31 +90,22 @@ class Model:
 
     # -- computation ------------------------------------------------------------------------
 
-    def forward(self, x: np.ndarray, training: bool = False, layers: Sequence[Layer] | None = None,
-                options: Sequence[dict] = ()) -> np.ndarray:
-        """Run ``x`` (n_samples, n_features) through the layers.
-
-        ``options`` (training steps): per layer, keyword arguments for its ``forward``.
-        """
-        for index, layer in enumerate(self.layers if layers is None else layers):
-            x = layer.forward(x, training, **options[index]) if options else layer.forward(x, training)
+    def forward(self, x: np.ndarray, training: bool = False, layers: Sequence[Layer] | None = None) -> np.ndarray:
+        """Run ``x`` (n_samples, n_features) through the layers."""
+        for layer in self.layers if layers is None else layers:
+            x = layer.forward(x, training)
         return x
 
     def backward(self, grad: np.ndarray, layers: Sequence[Layer] | None = None,
-                 input_grad: bool = True, options: Sequence[dict] = ()) -> np.ndarray | None:
+                 input_grad: bool = True) -> np.ndarray | None:
         """Back-propagate ``grad`` (of the loss wrt the output); returns the input gradient.
 
         With ``input_grad=False`` the first layer may skip it (training needs only the
-        parameter gradients) and None may be returned. ``options`` (training steps): per layer,
-        keyword arguments for its ``backward``.
+        parameter gradients) and None may be returned.
         """
         layers = self.layers if layers is None else layers
         for index in range(len(layers) - 1, -1, -1):
-            wanted = input_grad or index > 0
-            if options:
-                grad = layers[index].backward(grad, input_grad=wanted, **options[index])
-            else:
-                grad = layers[index].backward(grad, input_grad=wanted)
+            grad = layers[index].backward(grad, input_grad=input_grad or index > 0)
         return grad
 
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
@@ -299,9 +291,16 @@ class _Stepper:
         self._full_batch: np.ndarray | None = None
         self._batch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._grads: dict[int, np.ndarray] = {}
-        self.forward_options, self.backward_options = _step_plan(head)
-        # for a loss that returns a gradient other than the buffer it was given
-        self.backward_options_kept = self.backward_options[:-1] + [{}]
+        # Each layer's forward and backward with the step plan's options bound, backward last layer first
+        forward, backward = _step_plan(head)
+        self.forwards = [functools.partial(layer.forward, **options) for layer, options in zip(head, forward)]
+        self.backwards = [functools.partial(layer.backward, input_grad=index > 0, **options)
+                          for index, (layer, options) in reversed(list(enumerate(zip(head, backward))))]
+        # for a loss that returns a gradient other than the buffer it was given: not overwritten
+        self.backwards_kept = self.backwards[:]
+        if head:
+            kept = {key: value for key, value in backward[-1].items() if key != "overwrite"}
+            self.backwards_kept[0] = functools.partial(head[-1].backward, input_grad=len(head) > 1, **kept)
 
     def epoch(self, batch_size: int | None, rng: np.random.Generator) -> float:
         if batch_size is None or batch_size >= self.n:
@@ -319,11 +318,12 @@ class _Stepper:
         return total / self.n
 
     def run(self, x: np.ndarray, y: np.ndarray, grad_out: np.ndarray) -> float:
-        out = self.model.forward(x, training=True, layers=self.head, options=self.forward_options)
-        grad_out = grad_out[: len(out)]
-        value, grad = self.loss.value_and_grad(y, out, from_logits=self.fused, out=grad_out)
-        options = self.backward_options if grad is grad_out else self.backward_options_kept
-        self.model.backward(grad, layers=self.head, input_grad=False, options=options)
+        for forward in self.forwards:
+            x = forward(x, True)
+        grad_out = grad_out[: len(x)]
+        value, grad = self.loss.value_and_grad(y, x, from_logits=self.fused, out=grad_out)
+        for backward in self.backwards if grad is grad_out else self.backwards_kept:
+            grad = backward(grad)
         self.optimizer.step(self.params, self.grads)
         return value
 
