@@ -284,7 +284,7 @@ class _Stepper:
     """One training step, with its batch buffers allocated once and reused."""
 
     def __init__(self, model, head, fused, loss, optimizer, params, grads, X, target):
-        self.model, self.head, self.fused, self.loss = model, head, fused, loss
+        self.fused, self.loss = fused, loss
         self.optimizer, self.params, self.grads = optimizer, params, grads
         self.X, self.target = X, target  # samples-major and C-contiguous: a batch is whole rows
         self.n, self.width = len(X), model._output_width(X.shape[1])
