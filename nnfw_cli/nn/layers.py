@@ -13,9 +13,10 @@ Every layer follows one contract:
 Training steps save passes over memory with a few options, which the model passes only where
 they are safe (see ``_step_plan`` in model.py), never on arrays a caller handed in:
 
-- a layer with ``can_overwrite`` accepts ``overwrite=True`` in ``forward`` (write ``y`` over ``x``)
-  and ``backward`` (write ``grad_x`` over ``grad_y``); a layer with ``scratch_results`` returns,
-  while training, buffers of its own that it never reads again;
+- a layer with ``can_overwrite`` accepts ``overwrite=True`` in ``forward`` (write ``y`` over ``x``,
+  and nothing past it: a column of ones may follow) and ``backward`` (write ``grad_x`` over
+  ``grad_y``); a layer with ``scratch_results`` returns, while training, buffers of its own that
+  it never reads again;
 - a layer with ``takes_ones`` accepts ``ones_in=True`` in ``forward``: ``x`` is followed in memory
   by a column of ones, so that the bias is added within the matrix product; a layer with
   ``gives_ones`` accepts ``ones_out=True``: it returns an output followed by such a column.
