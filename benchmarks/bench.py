@@ -359,15 +359,20 @@ def matmul_rates(log: Callable[[str], None]) -> dict[str, Any]:
     return result
 
 
-def _rate(product: Callable[[], Any], flops: float) -> dict[str, float]:
-    inner = max(1, int(2e8 / flops))  # about 0.2 GFLOP per round
+def _round_times(product: Callable[[], Any], rounds: int, inner: int = 1) -> list[float]:
+    """Seconds per call of ``product``, one figure per round of ``inner`` calls, after one warm-up call."""
     product()
-    rounds = []
-    for _ in range(7):
+    times = []
+    for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(inner):
             product()
-        rounds.append((time.perf_counter() - start) / inner)
+        times.append((time.perf_counter() - start) / inner)
+    return times
+
+
+def _rate(product: Callable[[], Any], flops: float) -> dict[str, float]:
+    rounds = _round_times(product, 7, inner=max(1, int(2e8 / flops)))  # about 0.2 GFLOP per round
     return {"seconds": statistics.median(rounds), "gflops": flops / statistics.median(rounds) / 1e9,
             "best_gflops": flops / min(rounds) / 1e9}
 
@@ -413,13 +418,7 @@ def epoch_products(bench: Bench, n_samples: int, rounds: int = 31) -> dict[str, 
     result = {}
     for name, run in runs.items():
         time.sleep(0.5)
-        run()  # warm up
-        times = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        result[name] = statistics.median(times)
+        result[name] = statistics.median(_round_times(run, rounds))
     return result
 
 
@@ -876,7 +875,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault("profiles", {})[bench.key] = profile_nnfw(bench, args.epochs)
     if "digits" in cases:
         results["matmul"] = matmul_rates(log)
-        results["products"] = {bench.key: epoch_products(bench, len(bench.data()[0])) for bench in BENCHES["digits"]}
+        n_samples = {b["key"]: b["n_samples"] for b in results["benches"]}
+        results["products"] = {bench.key: epoch_products(bench, n_samples[bench.key]) for bench in BENCHES["digits"]}
         log("  products per epoch done")
     if "cli" in cases:
         results["cli"] = time_cli(args.cli_runs, log)

@@ -126,7 +126,6 @@ class Linear(Layer):
         self._affine_of: tuple | None = None
         self._ones_of: np.ndarray | None = None  # the input that _x_ones extends with its ones
         self._x_ones: np.ndarray | None = None
-        self._affine_grad: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool = False, ones_in: bool = False,
                 ones_out: bool = False) -> np.ndarray:
@@ -138,7 +137,6 @@ class Linear(Layer):
             if self._ones_of is not x:  # the same buffer step after step: made once
                 self._ones_of, self._x_ones = x, _with_column(x)
             np.matmul(affine[0].T, self._x_ones.T, out=y.T)
-            self._affine_grad = affine[1]
             return y
         self._ones_of = self._x_ones = None
         _product(weight.T, x.T, out=y.T)  # features-major: fast for thin layers
@@ -148,7 +146,7 @@ class Linear(Layer):
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         x, weight = self._x, self.params["weight"]
         if self._x_ones is not None:  # [x 1].T @ grad_y: the weight gradient, then the bias's
-            np.matmul(self._x_ones.T, grad_y, out=self._affine_grad)
+            np.matmul(self._x_ones.T, grad_y, out=self._affine()[1])
         else:
             np.matmul(x.T, grad_y, out=self.grads["weight"])
             np.matmul(grad_y.T, _ones(len(grad_y), grad_y.dtype), out=self.grads["bias"])  # column sums

@@ -8,7 +8,7 @@ from typing import IO, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .layers import Layer, layer_from_config
+from .layers import Layer, _features_major, layer_from_config
 from .losses import Loss
 from .optimizers import Optimizer
 
@@ -305,10 +305,8 @@ class _Stepper:
     def epoch(self, batch_size: int | None, rng: np.random.Generator) -> float:
         if batch_size is None or batch_size >= self.n:
             if self._full_batch is None:  # features-major (BLAS multiplies thin layers much faster), then ones
-                block = np.empty((self.X.shape[1] + 1, self.n), self.X.dtype)
-                block[:-1] = self.X.T
-                block[-1] = 1.0
-                self._full_batch = block[:-1].T
+                self._full_batch = _features_major(self.n, self.X.shape[1], self.X.dtype, ones=True)
+                self._full_batch[...] = self.X
             return self.run(self._full_batch, self.target, self._grad_buffer(self.n))
         order = rng.permutation(self.n)
         total = 0.0
