@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import _aligned
 from .initializers import get_initializer
 
 
@@ -190,8 +191,8 @@ def _features_major(n: int, width: int, dtype: Any, ones: bool = False) -> np.nd
     """A new ``(n, width)`` array stored features-major, followed in memory by a column of ones
     if asked."""
     if not ones:
-        return np.empty((width, n), dtype).T
-    block = np.empty((width + 1, n), dtype)
+        return _aligned.empty((width, n), dtype).T
+    block = _aligned.empty((width + 1, n), dtype)
     block[width] = 1.0
     return block[:width].T
 

@@ -8,6 +8,7 @@ from typing import IO, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import _aligned
 from .layers import Layer, _features_major, layer_from_config
 from .losses import Loss
 from .optimizers import Optimizer
@@ -76,8 +77,10 @@ class Model:
             entries = self.parameters()
             if not entries:
                 return [], []
-            params = np.concatenate([p.ravel() for _, p, _ in entries])
-            grads = np.zeros_like(params)
+            arrays = [p for _, p, _ in entries]
+            params = _aligned.empty(sum(p.size for p in arrays), np.result_type(*arrays))
+            np.concatenate([p.ravel() for p in arrays], out=params)
+            grads = _aligned.zeros_like(params)
             offset = 0
             for layer in self.layers:
                 for name, value in layer.params.items():
@@ -328,8 +331,9 @@ class _Stepper:
     def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(idx)
         if n not in self._batch:  # rows followed by a column of ones
-            self._batch[n] = (np.ones((n, self.X.shape[1] + 1), self.X.dtype)[:, :-1],
-                              np.empty((n, *self.target.shape[1:]), self.target.dtype))
+            x = _aligned.empty((n, self.X.shape[1] + 1), self.X.dtype)
+            x[:, -1] = 1.0
+            self._batch[n] = (x[:, :-1], _aligned.empty((n, *self.target.shape[1:]), self.target.dtype))
         x, y = self._batch[n]
         np.take(self.X, idx, axis=0, out=x)
         np.take(self.target, idx, axis=0, out=y)
@@ -338,5 +342,5 @@ class _Stepper:
     def _grad_buffer(self, n: int) -> np.ndarray:
         """The loss gradient for ``n`` samples, features-major like the layers' outputs."""
         if n not in self._grads:
-            self._grads[n] = np.empty((self.width, n), self.X.dtype).T
+            self._grads[n] = _aligned.empty((self.width, n), self.X.dtype).T
         return self._grads[n]

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from . import _aligned
+
 
 # Adam's moments of a parameter whose gradient stays 0 (a dead ReLU unit) decay geometrically
 # into subnormal numbers, on which arithmetic is many times slower: every this many steps they
@@ -45,11 +47,11 @@ class Optimizer:
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         if len(self._scratch) != len(params):
-            self._scratch = [np.empty_like(p) for p in params]
+            self._scratch = [_aligned.empty_like(p) for p in params]
             for key in self.slots():
-                self.state.setdefault(key, [np.zeros_like(p) for p in params])
+                self.state.setdefault(key, [_aligned.zeros_like(p) for p in params])
         if self.weight_decay and len(self._decayed) != len(params):
-            self._decayed = [np.empty_like(p) for p in params]
+            self._decayed = [_aligned.empty_like(p) for p in params]
         self.iterations += 1
         for i, (param, grad) in enumerate(zip(params, grads)):
             if self.weight_decay:  # grad + weight_decay * param, leaving the caller's grad as it is
@@ -74,8 +76,8 @@ class Optimizer:
             count = sum(1 for name in state if name.startswith(key + "."))
             if self.iterations and not count:
                 raise ValueError(f"the state of {type(self).__name__} after {self.iterations} steps has no {key!r}")
-            self.state[key] = [np.array(state[f"{key}.{i}"]) for i in range(count)]
-        self._scratch = [np.empty_like(a) for a in next(iter(self.state.values()), [])]
+            self.state[key] = [_aligned.copy(state[f"{key}.{i}"]) for i in range(count)]
+        self._scratch = [_aligned.empty_like(a) for a in next(iter(self.state.values()), [])]
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
