@@ -329,14 +329,18 @@ class _Stepper:
         return value
 
     def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = len(idx)
-        if n not in self._batch:  # rows followed by a column of ones
-            x = _aligned.empty((n, self.X.shape[1] + 1), self.X.dtype)
-            x[:, -1] = 1.0
-            self._batch[n] = (x[:, :-1], _aligned.empty((n, *self.target.shape[1:]), self.target.dtype))
-        x, y = self._batch[n]
-        np.take(self.X, idx, axis=0, out=x)
-        np.take(self.target, idx, axis=0, out=y)
+        n, width = len(idx), self.X.shape[1]
+        if n not in self._batch:
+            with_ones = _aligned.empty((n, width + 1), self.X.dtype)  # rows followed by a column of ones
+            with_ones[:, -1] = 1.0
+            self._batch[n] = (with_ones[:, :-1], _aligned.empty((n, width), self.X.dtype),
+                              _aligned.empty((n, *self.target.shape[1:]), self.target.dtype))
+        x, rows, y = self._batch[n]
+        # np.take copies into a temporary array unless ``out`` is contiguous and the mode is not
+        # "raise"; the indices come from a permutation of range(n), so "clip" never clips
+        np.take(self.X, idx, axis=0, out=rows, mode="clip")
+        np.copyto(x, rows)
+        np.take(self.target, idx, axis=0, out=y, mode="clip")
         return x, y, self._grad_buffer(n)
 
     def _grad_buffer(self, n: int) -> np.ndarray:

@@ -1,13 +1,15 @@
-"""Training buffers start on a 64-byte boundary (numpy's large arrays start 16 bytes past one)."""
+"""Training buffers: made once per batch size, then reused, and starting on a 64-byte boundary
+(numpy's large arrays start 16 bytes past one)."""
 
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from nnfw_cli.nn import Adam, CrossEntropy, Linear, Model, ReLU, Softmax
+from nnfw_cli.nn import SGD, Adam, BinaryCrossEntropy, CrossEntropy, Linear, Model, ReLU, Sigmoid, Softmax
 from nnfw_cli.nn import _aligned
 
 
@@ -94,3 +96,32 @@ def test_training_buffers_are_aligned(batch_size, dtype):
         assert all(_is_aligned(a) for a in arrays)
         for a, b in zip(arrays, optimizer.state[key]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("batch_size", [None, 100, 96])  # 96: the last batch of each epoch is smaller
+def test_training_steps_allocate_nothing_the_size_of_a_batch(make, batch_size):
+    """After the first epoch has made every buffer, an epoch's temporary arrays stay far smaller
+    than one batch of inputs (200 features: numpy's own casting buffers hold 8192 numbers)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 200))
+    if make == "softmax":
+        model = Model([Linear(200, 16, rng=0), ReLU(), Linear(16, 3, rng=1), Softmax()])
+        y, loss, optimizer = rng.integers(0, 3, size=300), CrossEntropy(), Adam(0.01)
+    else:
+        model = Model([Linear(200, 16, rng=0), ReLU(), Linear(16, 1, rng=1), Sigmoid()])
+        y, loss, optimizer = rng.integers(0, 2, size=300), BinaryCrossEntropy(), SGD(0.1)
+    peaks: list[int] = []
+
+    def measure(model, logs):  # the peak of the epoch that just ended, above what stays allocated
+        current, peak = tracemalloc.get_traced_memory()
+        peaks.append(peak - current)
+        tracemalloc.reset_peak()
+
+    tracemalloc.start()
+    try:
+        model.fit(X, y, loss=loss, optimizer=optimizer, epochs=4, batch_size=batch_size, seed=0, callbacks=[measure])
+    finally:
+        tracemalloc.stop()
+    batch_bytes = min(batch_size or len(X), len(X)) * X.shape[1] * X.itemsize
+    assert max(peaks[1:]) < batch_bytes / 4, (peaks, batch_bytes)
