@@ -21,6 +21,11 @@ they are safe (see ``_step_plan`` in model.py), never on arrays a caller handed 
   by a column of ones, so that the bias is added within the matrix product; a layer with
   ``gives_ones`` accepts ``ones_out=True``: it returns an output followed by such a column.
 
+Copying or pickling a layer (``copy.deepcopy``, ``pickle``) keeps its settings, parameters and
+gradients, and leaves out what a step left behind, named in ``step_state``: buffers, the last
+input, views into them. A copied view would no longer be followed in memory by its column of ones;
+the next forward pass makes them again, and ``_reset`` sets those needed before it.
+
 Arrays are samples-major in the interface. Inside, outputs are stored features-major
 (Fortran order): BLAS multiplies thin layers much faster that way round. During training
 (``training=True``) outputs and gradients live in buffers owned by the layer and reused at the
@@ -51,12 +56,26 @@ class Layer:
     """``forward`` takes ``ones_in=True``: ``x`` is followed in memory by a column of ones."""
     gives_ones: ClassVar[bool] = False
     """``forward`` takes ``ones_out=True``: return an output followed in memory by a column of ones."""
+    step_state: ClassVar[tuple[str, ...]] = ("_buffers", "_training", "_x", "_y", "_mask")
+    """Attributes that a step leaves behind and that copies and pickles leave out."""
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        """Start with no buffers and no views of an earlier step."""
         self._buffers: dict[tuple, np.ndarray] = {}
         self._training = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Settings, parameters and gradients: what a copy or a pickle keeps."""
+        return {key: value for key, value in self.__dict__.items() if key not in self.step_state}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset()
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -105,6 +124,7 @@ class Linear(Layer):
     name = "linear"
     scratch_results = True  # backward reads x and the weight, not y
     takes_ones = gives_ones = True
+    step_state = Layer.step_state + ("_affine_of", "_ones_of", "_x_ones")
 
     def __init__(
         self,
@@ -124,6 +144,9 @@ class Linear(Layer):
         weight = get_initializer(init)((self.in_features, self.out_features), np.random.default_rng(rng))
         self.params = {"weight": weight.astype(dtype), "bias": np.zeros(self.out_features, dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def _reset(self) -> None:
+        super()._reset()
         self._affine_of: tuple | None = None
         self._ones_of: np.ndarray | None = None  # the input that _x_ones extends with its ones
         self._x_ones: np.ndarray | None = None

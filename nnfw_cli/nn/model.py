@@ -38,6 +38,11 @@ class Model:
         self.stop_training = False
         self._flat: tuple[np.ndarray, np.ndarray] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy or a pickle gets its layers' parameters as arrays of their own: it packs them
+        into flat buffers of its own when it first trains."""
+        return {**self.__dict__, "_flat": None}
+
     def add(self, layer: Layer) -> "Model":
         """Append ``layer``; returns the model so that calls can be chained."""
         self.layers.append(layer)

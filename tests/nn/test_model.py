@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import pickle
 from typing import Callable
 
 import numpy as np
@@ -481,6 +483,51 @@ def test_resuming_without_the_optimizer_state_differs():  # so the resume test a
     model.fit(X, y, loss, Adam(0.01), epochs=5, batch_size=10, seed=generator)
     model.fit(X, y, loss, Adam(0.01), epochs=10, batch_size=10, seed=generator, initial_epoch=5)
     assert not np.array_equal(_weights(model)[0], in_one_go[0])
+
+
+def _pickled(value):
+    return pickle.loads(pickle.dumps(value))
+
+
+def _deep_classifier() -> Model:  # ReLUs after a Linear and after a ReLU, dropout, softmax
+    return Model([Linear(2, 16, rng=0), ReLU(), ReLU(), Linear(16, 16, rng=1), ReLU(), Dropout(0.2, rng=5),
+                  Linear(16, 2, init="xavier", rng=2), Softmax()])
+
+
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, _pickled], ids=["deepcopy", "pickle"])
+@pytest.mark.parametrize("batch_size", [None, 10])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_copy_of_a_trained_model_trains_as_the_original_would(duplicate, batch_size, dtype):
+    """A copy (with its optimizer) predicts the same, trains to the same weights bit for bit, and
+    shares nothing with the original: the buffers and views a step leaves are not copied."""
+    X, y = _blobs(np.random.default_rng(3))
+    loss = CrossEntropy()
+    model, optimizer = _deep_classifier().astype(dtype), Adam(0.01)
+    model.fit(X, y, loss, optimizer, epochs=3, batch_size=batch_size, seed=1)
+    trained = _weights(model)
+
+    twin, twin_optimizer = duplicate((model, optimizer))
+    np.testing.assert_array_equal(twin.predict(X), model.predict(X))
+    twin.fit(X, y, loss, twin_optimizer, epochs=6, batch_size=batch_size, seed=2, initial_epoch=3)
+    _assert_same_weights(_weights(model), trained)  # the original is left as it was
+
+    model.fit(X, y, loss, optimizer, epochs=6, batch_size=batch_size, seed=2, initial_epoch=3)
+    assert not np.array_equal(_weights(model)[0], trained[0])
+    _assert_same_weights(_weights(twin), _weights(model))
+
+
+def test_a_callback_can_keep_copies_of_the_model_as_it_trains():
+    X, y = _blobs(np.random.default_rng(3))
+    kept: list[tuple[Model, np.ndarray]] = []
+
+    def keep(model, logs):
+        kept.append((copy.deepcopy(model), model.predict(X)))
+
+    _deep_classifier().fit(X, y, CrossEntropy(), Adam(0.01), epochs=4, batch_size=10, seed=1, callbacks=[keep])
+    assert len(kept) == 4
+    for snapshot, predictions in kept:
+        np.testing.assert_array_equal(snapshot.predict(X), predictions)
+    assert not np.array_equal(kept[0][1], kept[-1][1])
 
 
 # -- history and callbacks ------------------------------------------------------------------
