@@ -36,7 +36,7 @@ class Model:
     def __init__(self, layers: Iterable[Layer] = ()) -> None:
         self.layers: list[Layer] = list(layers)
         self.stop_training = False
-        self._flat: tuple[np.ndarray, np.ndarray] | None = None
+        self._flat: tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """A copy or a pickle gets its layers' parameters as arrays of their own: it packs them
@@ -76,12 +76,14 @@ class Model:
         """All parameters (and gradients) as views into one flat array each.
 
         The optimizer then updates one long vector per step instead of one small array per
-        parameter: a handful of numpy calls whatever the depth of the network.
+        parameter: a handful of numpy calls whatever the depth of the network. Packed again
+        (with their current values) when a layer's parameter or gradient is no longer the view
+        it was given, as after ``layer.params["weight"] = new_array``.
         """
-        if self._flat is None:
-            entries = self.parameters()
-            if not entries:
-                return [], []
+        entries = self.parameters()
+        if not entries:
+            return [], []
+        if not self._packs(entries):
             arrays = [p for _, p, _ in entries]
             params = _aligned.empty(sum(p.size for p in arrays), np.result_type(*arrays))
             np.concatenate([p.ravel() for p in arrays], out=params)
@@ -93,8 +95,15 @@ class Model:
                     layer.params[name] = params[offset : offset + size].reshape(value.shape)
                     layer.grads[name] = grads[offset : offset + size].reshape(value.shape)
                     offset += size
-            self._flat = (params, grads)
+            self._flat = (params, grads, [(param, grad) for _, param, grad in self.parameters()])
         return [self._flat[0]], [self._flat[1]]
+
+    def _packs(self, entries: list[tuple[str, np.ndarray, np.ndarray]]) -> bool:
+        """Whether every parameter and gradient in ``entries`` is still a view into the flat arrays."""
+        views = self._flat[2] if self._flat is not None else []
+        return len(views) == len(entries) and all(
+            param is view and grad is grad_view for (_, param, grad), (view, grad_view) in zip(entries, views)
+        )
 
     # -- computation ------------------------------------------------------------------------
 
@@ -165,6 +174,10 @@ class Model:
             initial_epoch: epochs already done (to resume a run).
         """
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        repeated = [i for i, layer in enumerate(self.layers) if any(layer is other for other in self.layers[:i])]
+        if repeated:
+            raise ValueError(f"layer {repeated[0]} is a layer object that comes earlier in the model too; "
+                             "training needs a layer object of its own at each position")
         head, fused = self._head(loss)
         X = np.ascontiguousarray(self._as_input(X))
         n_outputs = self._output_width(X.shape[1])

@@ -530,6 +530,32 @@ def test_a_callback_can_keep_copies_of_the_model_as_it_trains():
     assert not np.array_equal(kept[0][1], kept[-1][1])
 
 
+def test_a_parameter_set_by_hand_after_training_is_trained_from_its_new_value():
+    X, y = _blobs(np.random.default_rng(3))
+    loss = BinaryCrossEntropy()
+    model = _classifier()
+    model.fit(X, y, loss, SGD(0.1), epochs=2, batch_size=10, seed=1)
+    first = model.layers[0]
+    first.params["weight"] = np.linspace(-1.0, 1.0, first.params["weight"].size).reshape(first.params["weight"].shape)
+    first.params["bias"] = np.full_like(first.params["bias"], 0.1)
+
+    by_hand = _classifier()  # the same values, set in place in a model never trained
+    for (_, param, _), (_, value, _) in zip(by_hand.parameters(), model.parameters()):
+        param[...] = value
+    for trained in (model, by_hand):  # SGD keeps no state: both take the same steps
+        trained.fit(X, y, loss, SGD(0.1), epochs=3, batch_size=10, seed=2)
+    _assert_same_weights(_weights(model), _weights(by_hand))
+    assert not np.array_equal(model.layers[0].params["bias"], np.full(16, 0.1))
+
+
+def test_fit_refuses_a_layer_object_used_twice():
+    shared = Linear(4, 4, rng=0)
+    model = Model([shared, ReLU(), shared, Sigmoid()])
+    X = np.ones((8, 4))
+    with pytest.raises(ValueError, match="layer 2 is a layer object that comes earlier"):
+        model.fit(X, np.ones((8, 4)), MeanSquaredError(), SGD(0.1))
+
+
 # -- history and callbacks ------------------------------------------------------------------
 
 
