@@ -52,6 +52,12 @@ class Optimizer:
                 self.state.setdefault(key, [_aligned.zeros_like(p) for p in params])
         if self.weight_decay and len(self._decayed) != len(params):
             self._decayed = [_aligned.empty_like(p) for p in params]
+        for i, (param, scratch) in enumerate(zip(params, self._scratch)):
+            if param.shape != scratch.shape:
+                raise ValueError(
+                    f"{type(self).__name__} holds state for a parameter of shape {scratch.shape} at position {i}, "
+                    f"and was given one of shape {param.shape}: use a new optimizer for another model"
+                )
         self.iterations += 1
         for i, (param, grad) in enumerate(zip(params, grads)):
             if self.weight_decay:  # grad + weight_decay * param, leaving the caller's grad as it is

@@ -265,3 +265,17 @@ def test_adam_moments_of_an_idle_parameter_never_linger_as_subnormals(rng):
     expected = _adam_by_hand(start.astype(np.float64), [g.astype(np.float64) for g in grads],
                              lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8)
     np.testing.assert_allclose(param, expected, rtol=2e-6)  # float32 rounding, no more
+
+
+@pytest.mark.parametrize("case", sorted(STATEFUL_CASES))
+def test_an_optimizer_refuses_parameters_of_other_shapes_and_changes_nothing(case):
+    optimizer = _make(case)
+    optimizer.step([np.zeros(5)], [np.ones(5)])
+    state = {key: [a.copy() for a in arrays] for key, arrays in optimizer.state.items()}
+    other = np.zeros(3)
+    with pytest.raises(ValueError, match=r"shape \(5,\) at position 0, and was given one of shape \(3,\)"):
+        optimizer.step([other], [np.ones(3)])
+    assert optimizer.iterations == 1 and not other.any()
+    for key, arrays in optimizer.state.items():
+        for a, b in zip(arrays, state[key]):
+            np.testing.assert_array_equal(a, b)
