@@ -173,6 +173,10 @@ class Model:
                 entries to ``logs`` or set ``model.stop_training = True``.
             initial_epoch: epochs already done (to resume a run).
         """
+        _check_count("epochs", epochs, 0)
+        _check_count("initial_epoch", initial_epoch, 0)
+        if batch_size is not None:
+            _check_count("batch_size", batch_size, 1)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         repeated = [i for i, layer in enumerate(self.layers) if any(layer is other for other in self.layers[:i])]
         if repeated:
@@ -184,6 +188,8 @@ class Model:
         target = loss.prepare_target(y, n_outputs, self.dtype)
         if len(target) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(target)}")
+        if not len(X):
+            raise ValueError("X has no samples to train on")
         params, grads = self._packed()
         step = _Stepper(self, head, fused, loss, optimizer, params, grads, X, target)
         history = History()
@@ -250,6 +256,11 @@ class Model:
         self.astype(dtype)
         for key, param, _ in self.parameters():
             param[...] = arrays[key]
+
+
+def _check_count(name: str, value: Any, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}. Received: {name}={value!r}")
 
 
 def _step_plan(layers: Sequence[Layer]) -> tuple[list[dict], list[dict]]:

@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import pickle
+import re
 from typing import Callable
 
 import numpy as np
@@ -100,6 +101,39 @@ def test_learns_three_classes_with_softmax_and_cross_entropy(rng):
 def test_fit_rejects_targets_of_another_length():
     with pytest.raises(ValueError, match="4 samples but y has 3"):
         _xor_model().fit(XOR_X, XOR_Y[:3], BinaryCrossEntropy(), SGD())
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"batch_size": 0}, "batch_size must be an integer >= 1. Received: batch_size=0"),
+        ({"batch_size": -5}, "batch_size must be an integer >= 1. Received: batch_size=-5"),
+        ({"batch_size": 2.5}, "batch_size must be an integer >= 1. Received: batch_size=2.5"),
+        ({"batch_size": True}, "batch_size must be an integer >= 1. Received: batch_size=True"),
+        ({"epochs": -1}, "epochs must be an integer >= 0. Received: epochs=-1"),
+        ({"epochs": 2.0}, "epochs must be an integer >= 0. Received: epochs=2.0"),
+        ({"initial_epoch": -1}, "initial_epoch must be an integer >= 0. Received: initial_epoch=-1"),
+    ],
+)
+def test_fit_rejects_counts_out_of_range_before_changing_anything(settings, message):
+    model = _xor_model()
+    before = _weights(model)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.fit(XOR_X, XOR_Y, BinaryCrossEntropy(), SGD(), **{"epochs": 3, **settings})
+    _assert_same_weights(_weights(model), before)
+
+
+def test_fit_accepts_numpy_integers_and_no_epochs():
+    model = _xor_model()
+    before = _weights(model)
+    assert model.fit(XOR_X, XOR_Y, BinaryCrossEntropy(), SGD(), epochs=np.int64(0), batch_size=np.int32(2)) == []
+    _assert_same_weights(_weights(model), before)
+    assert len(model.fit(XOR_X, XOR_Y, BinaryCrossEntropy(), SGD(), epochs=np.int64(2), batch_size=np.int32(2))) == 2
+
+
+def test_fit_rejects_an_input_without_samples():
+    with pytest.raises(ValueError, match="X has no samples"):
+        _xor_model().fit(np.empty((0, 2)), np.empty(0), BinaryCrossEntropy(), SGD())
 
 
 def test_fit_rejects_an_input_that_is_not_2d():
