@@ -30,7 +30,11 @@ class Loss:
     def prepare_target(self, y: np.ndarray, n_outputs: int, dtype: Any) -> np.ndarray:
         """Targets in the shape this loss compares with the output: ``(n_samples, n_outputs)``."""
         y = np.asarray(y, dtype=dtype)
-        return y.reshape(-1, n_outputs) if y.ndim == 1 else y
+        y = y.reshape(-1, n_outputs) if y.ndim == 1 else y
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise ValueError(f"{type(self).__name__} expects targets of shape (n_samples, {n_outputs}) for a model "
+                             f"with {n_outputs} output{'s' if n_outputs != 1 else ''}. Received shape {y.shape}")
+        return y
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False) -> float:
         return self.value_and_grad(y_true, y_pred, from_logits)[0]
@@ -101,6 +105,9 @@ class CrossEntropy(Loss):
         y = np.asarray(y)
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
             raise ValueError("CrossEntropy expects integer class labels of shape (n_samples,)")
+        if y.size and (y.min() < 0 or y.max() >= n_outputs):
+            raise ValueError(f"CrossEntropy expects class labels from 0 to {n_outputs - 1} for a model with "
+                             f"{n_outputs} outputs. Received labels from {y.min():g} to {y.max():g}")
         return y.astype(np.intp)
 
     def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):

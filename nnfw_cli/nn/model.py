@@ -146,6 +146,7 @@ class Model:
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2:
             raise ValueError(f"X must have shape (n_samples, n_features). Received shape {X.shape}")
+        self._output_width(X.shape[1])  # a clear message for an input of another width
         return X
 
     # -- training ---------------------------------------------------------------------------

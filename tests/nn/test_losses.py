@@ -208,3 +208,17 @@ def test_cross_entropy_targets_are_integer_labels():
 def test_cross_entropy_rejects_targets_that_are_not_labels(bad):
     with pytest.raises(ValueError, match="integer class labels"):
         CrossEntropy().prepare_target(bad, 2, np.float64)
+
+
+@pytest.mark.parametrize("labels, shown", [([0, 1, 3], "from 0 to 3"), ([0, -1, 2], "from -1 to 2")])
+def test_cross_entropy_rejects_labels_outside_the_outputs(labels, shown):
+    # -1 would otherwise pick the last class silently, and 3 fail inside numpy's indexing
+    with pytest.raises(ValueError, match=f"labels from 0 to 2 for a model with 3 outputs. Received labels {shown}"):
+        CrossEntropy().prepare_target(np.array(labels), 3, np.float64)
+
+
+@pytest.mark.parametrize("loss", [BinaryCrossEntropy(), MeanSquaredError()])
+@pytest.mark.parametrize("shape, outputs", [((4, 3), 1), ((4, 1), 2), ((2, 2, 1), 1)])
+def test_targets_of_another_width_than_the_outputs_are_refused(loss, shape, outputs):
+    with pytest.raises(ValueError, match=rf"targets of shape \(n_samples, {outputs}\) .* Received shape"):
+        loss.prepare_target(np.zeros(shape), outputs, np.float64)

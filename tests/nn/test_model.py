@@ -136,6 +136,14 @@ def test_fit_rejects_an_input_without_samples():
         _xor_model().fit(np.empty((0, 2)), np.empty(0), BinaryCrossEntropy(), SGD())
 
 
+def test_predict_and_evaluate_name_an_input_of_another_width():
+    model = _xor_model()
+    with pytest.raises(ValueError, match="Linear expects 2 input features, got 3"):
+        model.predict(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="Linear expects 2 input features, got 3"):
+        model.evaluate(np.ones((4, 3)), XOR_Y, BinaryCrossEntropy())
+
+
 def test_fit_rejects_an_input_that_is_not_2d():
     with pytest.raises(ValueError, match=r"shape \(n_samples, n_features\)"):
         _xor_model().fit(XOR_X.ravel(), XOR_Y, BinaryCrossEntropy(), SGD())
