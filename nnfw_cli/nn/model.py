@@ -127,14 +127,14 @@ class Model:
 
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """The network's output for ``X`` (probabilities for a classifier), ``(n_samples, n_outputs)``."""
-        X = self._as_input(X)
+        X, _ = self._as_input(X)
         parts = [self.forward(X[i : i + batch_size]) for i in range(0, max(len(X), 1), batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else np.array(parts[0])
 
     def evaluate(self, X: np.ndarray, y: np.ndarray, loss: Loss) -> float:
         """The mean loss over ``(X, y)``, computed from logits where the loss allows it."""
         head, fused = self._head(loss)
-        out = self.forward(self._as_input(X), layers=head)
+        out = self.forward(self._as_input(X)[0], layers=head)
         return loss(loss.prepare_target(y, out.shape[1], out.dtype), out, from_logits=fused)
 
     def _head(self, loss: Loss) -> tuple[list[Layer], bool]:
@@ -142,12 +142,13 @@ class Model:
         fused = bool(self.layers) and loss.activation is not None and isinstance(self.layers[-1], loss.activation)
         return (self.layers[:-1] if fused else self.layers), fused
 
-    def _as_input(self, X: np.ndarray) -> np.ndarray:
+    def _as_input(self, X: np.ndarray) -> tuple[np.ndarray, int]:
+        """``X`` in the model's dtype, and the width of the model's output for it; a clear message
+        for an input that is not 2-D or has another width than the first layer takes."""
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2:
             raise ValueError(f"X must have shape (n_samples, n_features). Received shape {X.shape}")
-        self._output_width(X.shape[1])  # a clear message for an input of another width
-        return X
+        return X, self._output_width(X.shape[1])
 
     # -- training ---------------------------------------------------------------------------
 
@@ -184,15 +185,15 @@ class Model:
             raise ValueError(f"layer {repeated[0]} is a layer object that comes earlier in the model too; "
                              "training needs a layer object of its own at each position")
         head, fused = self._head(loss)
-        X = np.ascontiguousarray(self._as_input(X))
-        n_outputs = self._output_width(X.shape[1])
+        X, n_outputs = self._as_input(X)
+        X = np.ascontiguousarray(X)
         target = loss.prepare_target(y, n_outputs, self.dtype)
         if len(target) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has {len(target)}")
         if not len(X):
             raise ValueError("X has no samples to train on")
         params, grads = self._packed()
-        step = _Stepper(self, head, fused, loss, optimizer, params, grads, X, target)
+        step = _Stepper(head, fused, loss, optimizer, params, grads, X, target, n_outputs)
         history = History()
         self.stop_training = False
         for epoch in range(initial_epoch, epochs):
@@ -316,11 +317,11 @@ def _not_a_zip(file: str | IO[bytes]) -> bool:
 class _Stepper:
     """One training step, with its batch buffers allocated once and reused."""
 
-    def __init__(self, model, head, fused, loss, optimizer, params, grads, X, target):
+    def __init__(self, head, fused, loss, optimizer, params, grads, X, target, width):
         self.fused, self.loss = fused, loss
         self.optimizer, self.params, self.grads = optimizer, params, grads
         self.X, self.target = X, target  # samples-major and C-contiguous: a batch is whole rows
-        self.n, self.width = len(X), model._output_width(X.shape[1])
+        self.n, self.width = len(X), width  # the width of the loss gradient
         self._full_batch: np.ndarray | None = None
         self._batch: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._grads: dict[int, np.ndarray] = {}
