@@ -15,8 +15,7 @@ from . import runs
 from .config import Config, dump_yaml
 from .data import DATASETS, make_dataset, split
 from .errors import DataError, RunError, TrainingDiverged, TrainingInterrupted
-from .nn import LAYERS, Loss, Model, Optimizer, get_loss
-from .nn.optimizers import SGD, Adam
+from .nn import LAYERS, OPTIMIZERS, Loss, Model, Optimizer, get_loss
 
 ProgressCallback = Callable[[dict], None]
 SNAPSHOT_RESOLUTION = 100
@@ -86,25 +85,16 @@ def build_model(config: Config, rng: np.random.Generator) -> Model:
     width = DATASETS[config.data.dataset].n_features
     model = Model()
     for spec in config.model.layers:
-        settings = spec.model_dump(exclude={"type"})
-        if spec.type == "linear":
-            layer = LAYERS["linear"](width, settings.pop("units"), rng=rng, **settings)
-        elif spec.type == "dropout":
-            layer = LAYERS["dropout"](rng=rng, **settings)
-        else:
-            layer = LAYERS[spec.type](**settings)
+        layer = LAYERS[spec.type].from_config(width, rng, **spec.model_dump(exclude={"type"}))
         width = layer.output_width(width)
         model.add(layer)
     return model.astype(config.training.dtype)
 
 
-_OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {"sgd": SGD, "momentum": SGD, "adam": Adam}
-
-
 def build_optimizer(config: Config) -> Optimizer:
     """The optimizer the config names, at its learning rate."""
     spec = config.training.optimizer
-    return _OPTIMIZERS[spec.type](learning_rate=config.training.learning_rate, **spec.model_dump(exclude={"type"}))
+    return OPTIMIZERS[spec.type](learning_rate=config.training.learning_rate, **spec.model_dump(exclude={"type"}))
 
 
 def architecture_label(model: Model) -> str:
@@ -208,9 +198,7 @@ class Session:
         """Weights, optimizer state, random generator states and history, in one file."""
         arrays = {f"model.{key}": param for key, param, _ in self.model.parameters()}
         arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
-        generators = {"shuffle": self.streams.shuffle.bit_generator.state}
-        generators.update({str(i): layer.rng.bit_generator.state
-                           for i, layer in enumerate(self.model.layers) if hasattr(layer, "rng")})
+        generators = {"shuffle": self.streams.shuffle.bit_generator.state, **self.model.random_state()}
         state = {"history": self.history, "generators": generators, "seconds": self.seconds}
         arrays["state"] = np.array(json.dumps(state))
         runs.save_arrays(self.run_dir / runs.CHECKPOINT, arrays)
@@ -220,17 +208,16 @@ class Session:
         """Put the session back where ``write_checkpoint`` left it."""
         try:
             state = json.loads(str(arrays["state"]))
-            self.model._assign({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+            self.model.set_weights({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
             self.optimizer.load_state_dict({k[10:]: v for k, v in arrays.items() if k.startswith("optimizer.")})
-            self.streams.shuffle.bit_generator.state = state["generators"]["shuffle"]
-            for index, generator_state in state["generators"].items():
-                if index != "shuffle":
-                    self.model.layers[int(index)].rng.bit_generator.state = generator_state
+            generators = dict(state["generators"])
+            self.streams.shuffle.bit_generator.state = generators.pop("shuffle")
+            self.model.set_random_state(generators)
             self.history, self.seconds = state["history"], state["seconds"]
             if not (isinstance(self.history, list) and all(isinstance(logs, dict) for logs in self.history)
                     and len(self.history) <= self.config.training.epochs and isinstance(self.seconds, (int, float))):
                 raise ValueError("its history is not a list of at most training.epochs epochs")
-            needed = [param.shape for param in self.model._packed()[0]]
+            needed = [(self.model.count_params(),)]
             for key, values in self.optimizer.state.items():
                 if values and [value.shape for value in values] != needed:
                     raise ValueError(f"the optimizer's {key!r} does not fit the model's parameters")

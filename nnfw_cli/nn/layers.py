@@ -2,85 +2,67 @@
 
 Every layer follows one contract:
 
-- ``forward(x, training=False) -> y`` with ``x`` of shape ``(n_samples, in_features)``;
-- ``backward(grad_y) -> grad_x``, which also writes the gradient of every parameter into
-  ``self.grads[name]`` (in place: the model may keep all parameters in one flat buffer);
-  with ``input_grad=False`` a layer may skip ``grad_x`` and return None (the first layer of a
-  network: nothing needs the gradient with respect to the data);
-- ``params`` and ``grads``: parameters and their gradients, by name;
-- ``get_config()``: the settings that rebuild the layer, ``type(layer)(**config)``.
+- ``forward(x, training=False) -> y``, with ``x`` of shape ``(n_samples, in_features)``; it keeps
+  what ``backward`` needs in ``self.cache``;
+- ``backward(grad_y) -> grad_x``, the gradient of the loss with respect to ``x``, given the one
+  with respect to ``y``; it writes each parameter's gradient into ``self.grads[name]`` in place
+  (``grads[name][...] = ...``): the model may keep every parameter in one flat array;
+- ``params`` and ``grads``: the parameters and their gradients, by name;
+- ``get_config()``: the settings that rebuild the layer, ``type(layer)(**config)``;
+- ``from_config(in_features, rng, **settings)``: the layer a config file describes; its keyword
+  arguments are the settings a config may give (``units`` and ``init`` for ``linear``).
 
-Training steps save passes over memory with a few options, which the model passes only where
-they are safe (see ``_step_plan`` in model.py), never on arrays a caller handed in:
+Writing a layer takes nothing more. A layer that scales each feature by a learned factor:
 
-- a layer with ``can_overwrite`` accepts ``overwrite=True`` in ``forward`` (write ``y`` over ``x``,
-  and nothing past it: a column of ones may follow) and ``backward`` (write ``grad_x`` over
-  ``grad_y``); a layer with ``scratch_results`` returns, while training, buffers of its own that
-  it never reads again;
-- a layer with ``takes_ones`` accepts ``ones_in=True`` in ``forward``: ``x`` is followed in memory
-  by a column of ones, so that the bias is added within the matrix product; a layer with
-  ``gives_ones`` accepts ``ones_out=True``: it returns an output followed by such a column.
+>>> class Scale(Layer):
+...     name = "scale"
+...     def __init__(self, n_features):
+...         super().__init__()
+...         self.params = {"factor": np.ones(n_features)}
+...         self.grads = {"factor": np.zeros(n_features)}
+...     def forward(self, x, training=False):
+...         self.cache = x
+...         return x * self.params["factor"]
+...     def backward(self, grad_y):
+...         self.grads["factor"][...] = (grad_y * self.cache).sum(axis=0)
+...         return grad_y * self.params["factor"]
+>>> from nnfw_cli.nn import Model, MeanSquaredError, SGD
+>>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+>>> model = Model([Scale(2)])
+>>> history = model.fit(X, 3 * X, loss=MeanSquaredError(), optimizer=SGD(0.05), epochs=200)
+>>> np.round(model.layers[0].params["factor"], 3)
+array([3., 3.])
 
-Copying or pickling a layer (``copy.deepcopy``, ``pickle``) keeps its settings, parameters and
-gradients, and leaves out what a step left behind, named in ``step_state``: buffers, the last
-input, views into them. A copied view would no longer be followed in memory by its column of ones;
-the next forward pass makes them again, and ``_reset`` sets those needed before it.
-
-Arrays are samples-major in the interface. Inside, outputs are stored features-major
-(Fortran order): BLAS multiplies thin layers much faster that way round. During training
-(``training=True``) outputs and gradients live in buffers owned by the layer and reused at the
-next step of the same batch size; outside training each call returns fresh arrays.
+A layer is registered by adding it to ``LAYERS`` below: configs, the JSON Schema and saved
+models find it there. Models train the built-in Linear and ReLU layers with faster code of their
+own (``_step.py``), which gives the same results; every other layer trains through this contract.
 """
 
 from __future__ import annotations
 
-import functools
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
 
-from . import _aligned
 from .initializers import get_initializer
 
 
 class Layer:
-    """Base class: no parameters, identity settings."""
+    """Base class: no parameters; ``forward`` and ``backward`` are the layer's to write."""
 
     name: ClassVar[str] = "layer"
-    can_overwrite: ClassVar[bool] = False
-    """``forward`` and ``backward`` take ``overwrite=True``: the result is written over the input."""
-    scratch_results: ClassVar[bool] = False
-    """While training, the arrays ``forward`` and ``backward`` return are this layer's own buffers,
-    which it never reads again."""
-    takes_ones: ClassVar[bool] = False
-    """``forward`` takes ``ones_in=True``: ``x`` is followed in memory by a column of ones."""
-    gives_ones: ClassVar[bool] = False
-    """``forward`` takes ``ones_out=True``: return an output followed in memory by a column of ones."""
-    step_state: ClassVar[tuple[str, ...]] = ("_buffers", "_training", "_x", "_y", "_mask")
-    """Attributes that a step leaves behind and that copies and pickles leave out."""
+    rng: np.random.Generator | None = None  # the generator of a layer that draws random numbers
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
-        self._reset()
-
-    def _reset(self) -> None:
-        """Start with no buffers and no views of an earlier step."""
-        self._buffers: dict[tuple, np.ndarray] = {}
-        self._training = False
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Settings, parameters and gradients: what a copy or a pickle keeps."""
-        return {key: value for key, value in self.__dict__.items() if key not in self.step_state}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._reset()
+        self.cache: Any = None  # what forward keeps for backward
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def output_width(self, in_features: int) -> int:
@@ -90,18 +72,19 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         return {}
 
-    def _buffer(self, key: str, n: int, width: int, dtype: Any, ones: bool = False) -> np.ndarray:
-        """An ``(n, width)`` array stored features-major; reused between training steps. With
-        ``ones``, it is followed in memory by a column of ones."""
-        if not self._training:
-            return _features_major(n, width, dtype, ones)
-        slot = (key, n, width, np.dtype(dtype), ones)
-        buf = self._buffers.get(slot)
-        if buf is None:
-            if len(self._buffers) > 16:  # batch sizes come and go; keep memory bounded
-                self._buffers.clear()
-            buf = self._buffers[slot] = _features_major(n, width, dtype, ones)
-        return buf
+    @classmethod
+    def from_config(cls, in_features: int, rng: np.random.Generator, **settings: Any) -> "Layer":
+        """The layer a config file describes; ``settings`` are the constructor's arguments."""
+        return cls(**settings)
+
+    @classmethod
+    def settings(cls) -> dict[str, inspect.Parameter]:
+        """The settings a config file may give this layer, with their defaults."""
+        own = cls.from_config.__func__ is not Layer.from_config.__func__
+        signature = inspect.signature(cls.from_config if own else cls.__init__)
+        skip = {"self", "in_features", "rng"}
+        return {name: p for name, p in signature.parameters.items()
+                if name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -122,75 +105,27 @@ class Linear(Layer):
     """
 
     name = "linear"
-    scratch_results = True  # backward reads x and the weight, not y
-    takes_ones = gives_ones = True
-    step_state = Layer.step_state + ("_affine_of", "_ones_of", "_x_ones")
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        init: str = "he",
-        rng: np.random.Generator | int | None = None,
-        dtype: Any = np.float64,
-    ) -> None:
+    def __init__(self, in_features: int, out_features: int, init: str = "he",
+                 rng: np.random.Generator | int | None = None, dtype: Any = np.float64) -> None:
         super().__init__()
         if in_features < 1 or out_features < 1:
-            raise ValueError(
-                f"Linear needs positive sizes. Received: in_features={in_features}, "
-                f"out_features={out_features}"
-            )
+            raise ValueError(f"Linear needs positive sizes. Received: in_features={in_features}, "
+                             f"out_features={out_features}")
         self.in_features, self.out_features, self.init = int(in_features), int(out_features), init
         weight = get_initializer(init)((self.in_features, self.out_features), np.random.default_rng(rng))
         self.params = {"weight": weight.astype(dtype), "bias": np.zeros(self.out_features, dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
-    def _reset(self) -> None:
-        super()._reset()
-        self._affine_of: tuple | None = None
-        self._ones_of: np.ndarray | None = None  # the input that _x_ones extends with its ones
-        self._x_ones: np.ndarray | None = None
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.cache = x
+        return x @ self.params["weight"] + self.params["bias"]
 
-    def forward(self, x: np.ndarray, training: bool = False, ones_in: bool = False,
-                ones_out: bool = False) -> np.ndarray:
-        self._x, self._training = x, training
-        weight, bias = self.params["weight"], self.params["bias"]
-        y = self._buffer("y", x.shape[0], self.out_features, weight.dtype, ones=ones_out)
-        affine = self._affine() if ones_in else None
-        if affine is not None:  # [x 1] @ [weight; bias]: the bias added within the product
-            if self._ones_of is not x:  # the same buffer step after step: made once
-                self._ones_of, self._x_ones = x, _with_column(x)
-            np.matmul(affine[0].T, self._x_ones.T, out=y.T)
-            return y
-        self._ones_of = self._x_ones = None
-        _product(weight.T, x.T, out=y.T)  # features-major: fast for thin layers
-        y += bias
-        return y
-
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        x, weight = self._x, self.params["weight"]
-        if self._x_ones is not None:  # [x 1].T @ grad_y: the weight gradient, then the bias's
-            np.matmul(self._x_ones.T, grad_y, out=self._affine()[1])
-        else:
-            np.matmul(x.T, grad_y, out=self.grads["weight"])
-            np.matmul(grad_y.T, _ones(len(grad_y), grad_y.dtype), out=self.grads["bias"])  # column sums
-        if not input_grad:
-            return None
-        grad_x = self._buffer("grad_x", x.shape[0], self.in_features, weight.dtype)
-        _product(weight, grad_y.T, out=grad_x.T)
-        return grad_x
-
-    def _affine(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``[weight; bias]`` and its gradient as (in + 1, out) arrays, when each bias lies right
-        after its weight in memory (the model packs them so); else None. Kept while the arrays stay."""
-        params, grads, cached = self.params, self.grads, self._affine_of
-        if (cached is None or cached[0] is not params["weight"] or cached[1] is not params["bias"]
-                or cached[2] is not grads["weight"] or cached[3] is not grads["bias"]):
-            stacked = (_with_row(params["weight"], params["bias"]), _with_row(grads["weight"], grads["bias"]))
-            cached = (params["weight"], params["bias"], grads["weight"], grads["bias"],
-                      None if stacked[0] is None or stacked[1] is None else stacked)
-            self._affine_of = cached
-        return cached[4]
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        x = self.cache
+        self.grads["weight"][...] = x.T @ grad_y
+        self.grads["bias"][...] = grad_y.sum(axis=0)
+        return grad_y @ self.params["weight"].T
 
     def output_width(self, in_features: int) -> int:
         if in_features != self.in_features:
@@ -200,70 +135,22 @@ class Linear(Layer):
     def get_config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features, "init": self.init}
 
-
-@functools.lru_cache(maxsize=8)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only vector of ``n`` ones: summing columns as a matrix-vector product is about
-    twice as fast as ``np.sum`` on features-major arrays."""
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
-
-
-def _features_major(n: int, width: int, dtype: Any, ones: bool = False) -> np.ndarray:
-    """A new ``(n, width)`` array stored features-major, followed in memory by a column of ones
-    if asked."""
-    if not ones:
-        return _aligned.empty((width, n), dtype).T
-    block = _aligned.empty((width + 1, n), dtype)
-    block[width] = 1.0
-    return block[:width].T
-
-
-def _with_row(top: np.ndarray, row: np.ndarray) -> np.ndarray | None:
-    """``top`` (r, c) and ``row`` (c,) as one (r + 1, c) array, when ``row`` lies right after
-    ``top`` in memory (as in a model's flat parameter buffer); else None."""
-    if not (top.flags.c_contiguous and row.flags.c_contiguous and top.dtype == row.dtype and top.ndim == 2):
-        return None
-    if row.__array_interface__["data"][0] != top.__array_interface__["data"][0] + top.nbytes:
-        return None
-    return np.lib.stride_tricks.as_strided(top, (top.shape[0] + 1, top.shape[1]), top.strides)
-
-
-def _with_column(x: np.ndarray) -> np.ndarray:
-    """``x`` (n, k) with the column that follows it in memory: (n, k + 1), read-only. Only for an
-    ``x`` known to be followed by one (``ones_in``)."""
-    return np.lib.stride_tricks.as_strided(x, (x.shape[0], x.shape[1] + 1), x.strides, writeable=False)
-
-
-def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``a @ b`` into ``out``; an outer product (one column times one row) by broadcasting,
-    which BLAS does several times slower as a matrix product."""
-    if a.shape[1] == 1:
-        return np.multiply(a, b, out=out)
-    return np.matmul(a, b, out=out)
+    @classmethod
+    def from_config(cls, in_features: int, rng: np.random.Generator, *, units: int, init: str = "he") -> "Linear":
+        return cls(in_features, units, init=init, rng=rng)
 
 
 class ReLU(Layer):
     """Rectified linear unit: ``max(x, 0)``; derivative 1 where the output is positive."""
 
     name = "relu"
-    can_overwrite = True
 
-    def forward(self, x: np.ndarray, training: bool = False, overwrite: bool = False) -> np.ndarray:
-        self._training = training
-        y = self._y = x if overwrite and training else self._buffer("y", *x.shape, x.dtype)
-        return np.maximum(x, 0, out=y)
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        y = self.cache = np.maximum(x, 0)
+        return y
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True, overwrite: bool = False) -> np.ndarray | None:
-        if overwrite:  # zero grad_y where the unit was off
-            active = self._buffer("active", *grad_y.shape, bool)
-            np.greater(self._y, 0, out=active)
-            return np.multiply(grad_y, active, out=grad_y)
-        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
-        np.greater(self._y, 0, out=grad_x)  # 1.0 where y > 0, else 0.0
-        grad_x *= grad_y
-        return grad_x
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        return (self.cache > 0) * grad_y
 
 
 class LeakyReLU(Layer):
@@ -278,20 +165,11 @@ class LeakyReLU(Layer):
         self.negative_slope = float(negative_slope)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._training = training
-        self._x = x
-        y = self._buffer("y", *x.shape, x.dtype)
-        np.multiply(x, self.negative_slope, out=y)
-        return np.maximum(x, y, out=y)
+        self.cache = x
+        return np.maximum(x, x * self.negative_slope)
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        positive = self._buffer("positive", *grad_y.shape, bool)
-        np.greater(self._x, 0, out=positive)
-        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
-        np.multiply(positive, 1.0 - self.negative_slope, out=grad_x)
-        grad_x += self.negative_slope
-        grad_x *= grad_y
-        return grad_x
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        return np.where(self.cache > 0, grad_y, grad_y * self.negative_slope)
 
     def get_config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
@@ -303,16 +181,12 @@ class Tanh(Layer):
     name = "tanh"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._training = training
-        y = self._y = self._buffer("y", *x.shape, x.dtype)
-        return np.tanh(x, out=y)
+        y = self.cache = np.tanh(x)
+        return y
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
-        np.multiply(self._y, self._y, out=grad_x)
-        np.subtract(1.0, grad_x, out=grad_x)
-        grad_x *= grad_y
-        return grad_x
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        y = self.cache
+        return (1.0 - y * y) * grad_y
 
 
 class Sigmoid(Layer):
@@ -321,16 +195,12 @@ class Sigmoid(Layer):
     name = "sigmoid"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._training = training
-        y = self._y = self._buffer("y", *x.shape, x.dtype)
-        return sigmoid(x, out=y)
+        y = self.cache = sigmoid(x)
+        return y
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
-        np.subtract(1.0, self._y, out=grad_x)
-        grad_x *= self._y
-        grad_x *= grad_y
-        return grad_x
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        y = self.cache
+        return (1.0 - y) * y * grad_y
 
 
 class Softmax(Layer):
@@ -339,18 +209,13 @@ class Softmax(Layer):
     name = "softmax"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._training = training
-        y = self._y = self._buffer("y", *x.shape, x.dtype)
-        return softmax(x, out=y)
+        y = self.cache = softmax(x)
+        return y
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        # grad_x = y * (grad_y - sum(grad_y * y)) row by row: the Jacobian of softmax applied.
-        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
-        np.multiply(grad_y, self._y, out=grad_x)
-        row_dot = grad_x.sum(axis=1, keepdims=True)
-        np.subtract(grad_y, row_dot, out=grad_x)
-        grad_x *= self._y
-        return grad_x
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        # The Jacobian of softmax applied row by row: y * (grad_y - sum(grad_y * y)).
+        y = self.cache
+        return (grad_y - (grad_y * y).sum(axis=1, keepdims=True)) * y
 
 
 class Dropout(Layer):
@@ -366,25 +231,22 @@ class Dropout(Layer):
         self.rng = np.random.default_rng(rng)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._training = training
         if not training or self.rate == 0:
-            self._mask = None
+            self.cache = None
             return x
-        mask = self._mask = self._buffer("mask", *x.shape, x.dtype)
-        self.rng.random(dtype=mask.dtype, out=mask.T)
-        np.greater_equal(mask, self.rate, out=mask)
-        mask *= 1.0 / (1.0 - self.rate)
-        y = self._buffer("y", *x.shape, x.dtype)
-        return np.multiply(x, mask, out=y)
+        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        mask = self.cache = keep * np.asarray(1.0 / (1.0 - self.rate), dtype=x.dtype)
+        return x * mask
 
-    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        if self._mask is None:
-            return grad_y
-        grad_x = self._buffer("grad_x", *grad_y.shape, grad_y.dtype)
-        return np.multiply(grad_y, self._mask, out=grad_x)
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        return grad_y if self.cache is None else grad_y * self.cache
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate}
+
+    @classmethod
+    def from_config(cls, in_features: int, rng: np.random.Generator, *, rate: float = 0.5) -> "Dropout":
+        return cls(rate, rng=rng)
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -396,10 +258,9 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     """Row-wise softmax, shifted by the row maximum so that ``exp`` never overflows."""
-    out = np.subtract(x, x.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
+    out = np.exp(x - x.max(axis=1, keepdims=True))
     out /= out.sum(axis=1, keepdims=True)
     return out
 
@@ -410,7 +271,7 @@ LAYERS: dict[str, type[Layer]] = {
 
 
 def layer_from_config(config: dict[str, Any]) -> Layer:
-    """Rebuild a layer from ``{"type": name, **settings}``."""
+    """Rebuild a saved layer from ``{"type": name, **get_config()}``."""
     settings = dict(config)
     name = settings.pop("type")
     if name not in LAYERS:

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import _aligned
 from .layers import Layer, Sigmoid, Softmax, sigmoid
 
 _EPS = 1e-12  # clip probabilities away from 0 and 1 when no logits are available
@@ -51,7 +50,7 @@ class Loss:
         """A work array shaped like ``like``, reused while the batch shape stays the same."""
         scratch = getattr(self, "_work", None)
         if scratch is None or scratch.shape != like.shape or scratch.dtype != like.dtype:
-            scratch = self._work = _aligned.empty_like(like)
+            scratch = self._work = np.empty_like(like)
         return scratch
 
 

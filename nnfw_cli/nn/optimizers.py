@@ -2,17 +2,17 @@
 
 ``step(params, grads)`` updates every array of ``params`` in place from the matching array of
 ``grads``. State (momentum, moments) is kept per position in that list and can be saved with
-``state_dict()`` and restored with ``load_state_dict()``, so a run can resume exactly.
+``state_dict()`` and restored with ``load_state_dict()``, so a run can resume exactly. The state
+and work arrays are made at the first step; ``allocate`` makes them earlier, where the caller
+wants them (the training step: on cache-line boundaries).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
-
-from . import _aligned
 
 
 # Adam's moments of a parameter whose gradient stays 0 (a dead ReLU unit) decay geometrically
@@ -26,6 +26,14 @@ def _flush_subnormals(a: np.ndarray, scratch: np.ndarray) -> None:
     np.abs(a, out=scratch)
     np.greater_equal(scratch, np.finfo(a.dtype).smallest_normal, out=scratch)  # 0.0 where subnormal
     a *= scratch
+
+
+def _check_shape(optimizer: "Optimizer", i: int, state: np.ndarray, param: np.ndarray) -> None:
+    if param.shape != state.shape:
+        raise ValueError(
+            f"{type(optimizer).__name__} holds state for a parameter of shape {state.shape} at position {i}, "
+            f"and was given one of shape {param.shape}: use a new optimizer for another model"
+        )
 
 
 class Optimizer:
@@ -45,19 +53,26 @@ class Optimizer:
         self._scratch: list[np.ndarray] = []
         self._decayed: list[np.ndarray] = []
 
+    def allocate(self, params: Sequence[np.ndarray],
+                 zeros_like: Callable[[np.ndarray], np.ndarray] = np.zeros_like) -> None:
+        """Make the state and work arrays for ``params`` with ``zeros_like``, keeping the values
+        of any state already there (loaded with ``load_state_dict``)."""
+        for key in self.slots():
+            for i, (param, old) in enumerate(zip(params, self.state.get(key, []))):
+                _check_shape(self, i, old, param)
+        for key in self.slots():
+            kept = self.state.get(key, [])
+            self.state[key] = [zeros_like(p) for p in params]
+            for new, old in zip(self.state[key], kept):
+                new[...] = old
+        self._scratch = [zeros_like(p) for p in params]
+        self._decayed = [zeros_like(p) for p in params] if self.weight_decay else []
+
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         if len(self._scratch) != len(params):
-            self._scratch = [_aligned.empty_like(p) for p in params]
-            for key in self.slots():
-                self.state.setdefault(key, [_aligned.zeros_like(p) for p in params])
-        if self.weight_decay and len(self._decayed) != len(params):
-            self._decayed = [_aligned.empty_like(p) for p in params]
+            self.allocate(params)
         for i, (param, scratch) in enumerate(zip(params, self._scratch)):
-            if param.shape != scratch.shape:
-                raise ValueError(
-                    f"{type(self).__name__} holds state for a parameter of shape {scratch.shape} at position {i}, "
-                    f"and was given one of shape {param.shape}: use a new optimizer for another model"
-                )
+            _check_shape(self, i, scratch, param)
         self.iterations += 1
         for i, (param, grad) in enumerate(zip(params, grads)):
             if self.weight_decay:  # grad + weight_decay * param, leaving the caller's grad as it is
@@ -82,8 +97,8 @@ class Optimizer:
             count = sum(1 for name in state if name.startswith(key + "."))
             if self.iterations and not count:
                 raise ValueError(f"the state of {type(self).__name__} after {self.iterations} steps has no {key!r}")
-            self.state[key] = [_aligned.copy(state[f"{key}.{i}"]) for i in range(count)]
-        self._scratch = [_aligned.empty_like(a) for a in next(iter(self.state.values()), [])]
+            self.state[key] = [np.array(state[f"{key}.{i}"]) for i in range(count)]
+        self._scratch = []  # made again, with the state's values, at the next step
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
@@ -118,6 +133,15 @@ class SGD(Optimizer):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum}
+
+
+class Momentum(SGD):
+    """SGD with momentum 0.9 unless told otherwise: the config name ``momentum``."""
+
+    name = "momentum"
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
+        super().__init__(learning_rate, momentum, weight_decay)
 
 
 class Adam(Optimizer):
@@ -175,4 +199,4 @@ class Adam(Optimizer):
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam)}
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}

@@ -300,3 +300,13 @@ def test_dropout_draws_a_new_mask_each_step_from_its_generator(rng):
     step_one = first.forward(x, training=True).copy()
     np.testing.assert_array_equal(second.forward(x, training=True), step_one)
     assert not np.array_equal(first.forward(x, training=True), step_one)
+
+
+def test_the_writing_a_layer_example_in_the_docstring_trains():
+    """layers.py's docstring shows a new layer in the plain style; it must train as shown."""
+    import doctest
+
+    from nnfw_cli.nn import layers
+
+    result = doctest.testmod(layers)
+    assert result.attempted >= 5 and result.failed == 0

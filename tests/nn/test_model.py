@@ -335,15 +335,29 @@ def test_plain_backward_matches_finite_differences(name, seed):
     assert_gradients_match(_total_loss(model, loss, X, y), _parameter_pairs(model, analytic))
 
 
+def _head(model: Model, loss: Loss) -> tuple[list, bool]:
+    """The layers before the loss, and whether the loss takes their output as logits."""
+    fused = loss.activation is not None and isinstance(model.layers[-1], loss.activation)
+    return (model.layers[:-1] if fused else model.layers), fused
+
+
+def _plain_step(head: list, loss: Loss, x: np.ndarray, target: np.ndarray, fused: bool) -> float:
+    """Forward and backward through each layer's plain contract; returns the loss."""
+    for layer in head:
+        x = layer.forward(x, training=True)
+    value, grad = loss.value_and_grad(target, x, from_logits=fused)
+    for layer in reversed(head):
+        grad = layer.backward(grad)
+    return value
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", FUSED_NETWORKS)
 def test_fused_backward_matches_finite_differences(name, seed):
     model, loss, X, y = _random_network(name, seed)
-    assert isinstance(model.layers[-1], loss.activation)
-    head = model.layers[:-1]  # the loss takes the logits and stands in for the output activation
-    target = _target(model, loss, X, y)
-    _, grad = loss.value_and_grad(target, model.forward(X, training=True, layers=head), from_logits=True)
-    model.backward(grad, layers=head)
+    head, fused = _head(model, loss)
+    assert fused  # the loss takes the logits and stands in for the output activation
+    _plain_step(head, loss, X, _target(model, loss, X, y), fused)
     analytic = [grad.copy() for _, _, grad in model.parameters()]
     assert_gradients_match(_total_loss(model, loss, X, y), _parameter_pairs(model, analytic))
 
@@ -378,33 +392,63 @@ def _first_relu_network(rng):
     return layers, BinaryCrossEntropy(), rng.integers(0, 2, 8)
 
 
+def _dropout_network(rng):
+    layers = [Linear(3, 6, rng=rng), ReLU(), Dropout(0.3, rng=int(rng.integers(2**31))), Linear(6, 6, rng=rng), ReLU(),
+              Linear(6, 1, init="xavier", rng=rng), Sigmoid()]
+    return layers, BinaryCrossEntropy(), rng.integers(0, 2, 8)
+
+
+ORACLE_NETWORKS = {**NETWORKS, "relu-first": _first_relu_network, "dropout": _dropout_network}
+
+
+def _plain_fit(model: Model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, epochs: int,
+               batch_size: int | None, seed: int) -> list[float]:
+    """What fit must compute, written with the layers' plain contract: the same shuffles, each
+    batch forward and backward layer by layer, one optimizer step per parameter array."""
+    head, fused = _head(model, loss)
+    target = _target(model, loss, X, y)
+    rng, losses = np.random.default_rng(seed), []
+    params = [p for _, p, _ in model.parameters()]
+    grads = [g for _, _, g in model.parameters()]
+    for _ in range(epochs):
+        size = len(X) if batch_size is None or batch_size >= len(X) else batch_size
+        order = np.arange(len(X)) if size == len(X) else rng.permutation(len(X))
+        total = 0.0
+        for start in range(0, len(X), size):
+            rows = order[start : start + size]
+            total += _plain_step(head, loss, X[rows], target[rows], fused) * len(rows)
+            optimizer.step(params, grads)
+        losses.append(total / len(X))
+    return losses
+
+
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", sorted(NETWORKS) + ["relu-first"])
-def test_fit_takes_the_same_steps_as_the_public_forward_and_backward(name, seed):
-    """fit writes some results over scratch arrays; its steps must still be the plain ones, epoch
-    after epoch (an overwritten batch or activation would change every later step)."""
-    build = _first_relu_network if name == "relu-first" else NETWORKS[name]
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [None, 3, 4, 8])  # 3: the last batch of each epoch is short
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("name", sorted(ORACLE_NETWORKS))
+def test_fit_takes_the_same_steps_as_the_plain_layers(name, optimizer, batch_size, dtype, seed):
+    """fit runs a faster step (flat buffers, fused biases, results written over scratch arrays);
+    epoch after epoch it must take the steps the plain forward and backward take."""
+    build = ORACLE_NETWORKS[name]
     rng = np.random.default_rng(seed)
     layers, loss, y = build(rng)
-    X = rng.normal(size=(len(y), 3))
-    fast, plain = Model(layers), Model(build(np.random.default_rng(seed))[0])
-    fast.fit(X, y, loss, SGD(0.1), epochs=4)
-    optimizer = SGD(0.1)
-    head = plain.layers[:-1] if isinstance(plain.layers[-1], loss.activation or ()) else plain.layers
-    fused = head is not plain.layers
-    target = _target(plain, loss, X, y)
-    for _ in range(4):
-        _, grad = loss.value_and_grad(target, plain.forward(X, training=True, layers=head), from_logits=fused)
-        plain.backward(grad, layers=head)
-        optimizer.step([p for _, p, _ in plain.parameters()], [g for _, _, g in plain.parameters()])
+    X = rng.normal(size=(len(y), 3)).astype(dtype)
+    fast, plain = Model(layers).astype(dtype), Model(build(np.random.default_rng(seed))[0]).astype(dtype)
+    make = (lambda: SGD(0.1, momentum=0.5)) if optimizer == "sgd" else (lambda: Adam(0.01))
+    history = fast.fit(X, y, loss, make(), epochs=4, batch_size=batch_size, seed=seed)
+    losses = _plain_fit(plain, loss, make(), X, y, 4, batch_size, seed)
+    tolerance = {"rtol": 1e-11, "atol": 1e-13} if dtype == np.float64 else {"rtol": 2e-4, "atol": 1e-5}
+    np.testing.assert_allclose(history.column("train_loss"), losses, **tolerance)
     for a, b in zip(_weights(fast), _weights(plain)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, **tolerance)
 
 
 class _Witness(Layer):
     """A layer that returns fresh arrays (identity, shifted so that a ReLU after it would change
-    them) and checks, when it is next called, that nobody wrote over what it returned: a layer
-    that does not declare ``scratch_results`` may read its results again."""
+    them) and checks, when it is next called, that nobody wrote over what it returned: a plain
+    layer may read its results again."""
 
     def forward(self, x, training=False):
         self._check()
@@ -412,7 +456,7 @@ class _Witness(Layer):
         self._out_copy = self._out.copy()
         return self._out
 
-    def backward(self, grad_y, input_grad=True):
+    def backward(self, grad_y):
         self._check()
         self._grad = grad_y.copy()
         self._grad_copy = self._grad.copy()
@@ -425,7 +469,7 @@ class _Witness(Layer):
 
 
 @pytest.mark.parametrize("batch_size", [None, 4])
-def test_fit_writes_only_over_scratch_results(batch_size, rng):
+def test_fit_writes_over_no_array_a_plain_layer_returned(batch_size, rng):
     X = rng.normal(size=(8, 3))
     y = rng.integers(0, 2, 8)
     model = Model([Linear(3, 5, rng=0), _Witness(), ReLU(), _Witness(), Linear(5, 1, rng=1), Sigmoid()])

@@ -15,6 +15,7 @@ SHAPES = [(3, 2), (2,)]  # two parameters, so that state is checked per position
 
 OPTIMIZER_CASES = {
     "sgd": {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0.01},
+    "momentum": {"learning_rate": 0.1, "momentum": 0.8, "weight_decay": 0.0},
     "adam": {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-6, "weight_decay": 0.01},
 }
 STATEFUL_CASES = {  # every optimizer with state, and plain SGD, which has none beyond its step count
@@ -279,3 +280,11 @@ def test_an_optimizer_refuses_parameters_of_other_shapes_and_changes_nothing(cas
     for key, arrays in optimizer.state.items():
         for a, b in zip(arrays, state[key]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_momentum_is_sgd_with_momentum_09_by_default(rng):
+    from nnfw_cli.nn import Momentum
+
+    params, grad_steps = _params_and_grad_steps(rng, 3)
+    for a, b in zip(_run(Momentum(0.1), params, grad_steps), _run(SGD(0.1, momentum=0.9), params, grad_steps)):
+        np.testing.assert_array_equal(a, b)

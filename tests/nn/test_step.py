@@ -1,5 +1,6 @@
-"""Training buffers: made once per batch size, then reused, and starting on a 64-byte boundary
-(numpy's large arrays start 16 bytes past one)."""
+"""The fast training step: buffers made once per batch size, then reused, and starting on a
+64-byte boundary (numpy's large arrays start 16 bytes past one). That it computes what the plain
+layers compute is tested in test_model.py (test_fit_takes_the_same_steps_as_the_plain_layers)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnfw_cli.nn import SGD, Adam, BinaryCrossEntropy, CrossEntropy, Linear, Model, ReLU, Sigmoid, Softmax
-from nnfw_cli.nn import _aligned
+from nnfw_cli.nn import _step
 
 
 def _address(a: np.ndarray) -> int:
@@ -18,7 +19,7 @@ def _address(a: np.ndarray) -> int:
 
 
 def _is_aligned(a: np.ndarray) -> bool:
-    return _address(a) % _aligned.ALIGNMENT == 0
+    return _address(a) % _step.ALIGNMENT == 0
 
 
 SHAPES = [(), (0,), (1,), (7,), (100_003,), (3, 5), (0, 4), (4, 0), (257, 256), (2, 3, 4)]
@@ -27,41 +28,24 @@ SHAPES = [(), (0,), (1,), (7,), (100_003,), (3, 5), (0, 4), (4, 0), (257, 256), 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.bool_, np.intp])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_empty_and_zeros_are_like_numpys_and_aligned(shape, dtype, order):
-    for make, reference in ((_aligned.empty, np.empty), (_aligned.zeros, np.zeros)):
-        a = make(shape, dtype, order)
-        expected = reference(shape, dtype, order=order)
-        assert a.shape == expected.shape and a.dtype == expected.dtype
-        assert (a.flags.c_contiguous, a.flags.f_contiguous) == (expected.flags.c_contiguous, expected.flags.f_contiguous)
-        assert a.flags.writeable and a.flags.aligned
-        if a.size:
-            assert _is_aligned(a)
-    np.testing.assert_array_equal(_aligned.zeros(shape, dtype, order), np.zeros(shape, dtype))
+def test_aligned_arrays_are_like_numpys(shape, dtype, order):
+    a = _step.aligned_empty(shape, dtype, order)
+    expected = np.empty(shape, dtype, order=order)
+    assert a.shape == expected.shape and a.dtype == expected.dtype
+    assert (a.flags.c_contiguous, a.flags.f_contiguous) == (expected.flags.c_contiguous, expected.flags.f_contiguous)
+    assert a.flags.writeable and a.flags.aligned
+    if a.size:
+        assert _is_aligned(a)
+    zeros = _step.aligned_zeros_like(a)
+    assert _is_aligned(zeros) or not zeros.size
+    np.testing.assert_array_equal(zeros, np.zeros(shape, dtype))
 
 
-def test_arrays_do_not_share_memory():
-    arrays = [_aligned.zeros(1000, np.float32) for _ in range(3)] + [_aligned.zeros((10, 10), np.float64)]
+def test_aligned_arrays_do_not_share_memory():
+    arrays = [_step.aligned_empty(1000, np.float32) for _ in range(3)] + [_step.aligned_empty((10, 10), np.float64)]
     for i, a in enumerate(arrays):
         for b in arrays[i + 1 :]:
             assert not np.shares_memory(a, b)
-    arrays[1][...] = 1.0
-    for a in arrays[:1] + arrays[2:]:
-        np.testing.assert_array_equal(a, 0.0)
-
-
-def test_like_functions_keep_the_order_and_copy_keeps_the_values():
-    rng = np.random.default_rng(0)
-    c = rng.normal(size=(5, 3)).astype(np.float32)
-    f = np.asfortranarray(c)
-    for a in (c, f, c[:, :2]):  # C, Fortran and neither: C
-        for made in (_aligned.empty_like(a), _aligned.zeros_like(a), _aligned.copy(a)):
-            assert made.shape == a.shape and made.dtype == a.dtype and _is_aligned(made)
-            assert made.flags.f_contiguous == (a.flags.f_contiguous and not a.flags.c_contiguous)
-            assert made.flags.c_contiguous or made.flags.f_contiguous
-        np.testing.assert_array_equal(_aligned.zeros_like(a), 0.0)
-        copied = _aligned.copy(a)
-        np.testing.assert_array_equal(copied, a)
-        assert not np.shares_memory(copied, a)
 
 
 def _digits_like_model(dtype) -> Model:
@@ -81,10 +65,10 @@ def test_training_buffers_are_aligned(batch_size, dtype):
     assert _is_aligned(first.params["weight"]) and _is_aligned(first.grads["weight"])  # the flat buffers
     state = [a for arrays in optimizer.state.values() for a in arrays]
     assert state and all(_is_aligned(a) for a in state)
-    for layer in model.layers:  # outputs and gradients kept between steps
-        buffers = list(layer._buffers.values())
-        assert all(_is_aligned(b) for b in buffers)
-    assert any(layer._buffers for layer in model.layers)
+    step = _step.TrainingStep(model.layers[:-1], CrossEntropy(), True, optimizer, X, y)
+    step.epoch(batch_size, np.random.default_rng(0))
+    buffers = [a for kernel in step.kernels for pair in kernel.buffers.values() for a in pair if a is not None]
+    assert buffers and all(_is_aligned(b) for b in buffers)  # outputs and gradients kept between steps
 
     saved = io.BytesIO()
     np.savez(saved, **optimizer.state_dict())
@@ -92,8 +76,9 @@ def test_training_buffers_are_aligned(batch_size, dtype):
     restored = Adam(0.01)
     with np.load(saved) as arrays:
         restored.load_state_dict(dict(arrays))
+    model.fit(X, y, loss=CrossEntropy(), optimizer=restored, epochs=0)  # a loaded state is aligned again
     for key, arrays in restored.state.items():
-        assert all(_is_aligned(a) for a in arrays)
+        assert arrays and all(_is_aligned(a) for a in arrays)
         for a, b in zip(arrays, optimizer.state[key]):
             np.testing.assert_array_equal(a, b)
 
