@@ -81,6 +81,23 @@ def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.matmul(a, b, out=out)
 
 
+# -- inference -------------------------------------------------------------------------------
+
+
+def forward(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:
+    """The layers' output for ``x``, with Linear layers computed features-major as in training."""
+    for layer in layers:
+        if type(layer) is Linear:
+            weight, bias = layer.params["weight"], layer.params["bias"]
+            y, _ = _features_major(len(x), weight.shape[1], weight.dtype, ones=False)
+            _product(weight.T, x.T, out=y.T)
+            y += bias
+            x = y
+        else:
+            x = layer.forward(x)
+    return x
+
+
 # -- the flat parameter buffer ---------------------------------------------------------------
 
 
@@ -222,15 +239,14 @@ def plan(layers: Sequence[Layer], params: np.ndarray, grads: np.ndarray, starts:
         else:
             kernels.append(_Plain(layer))
     for index, kernel in enumerate(kernels):
-        before = kernels[index - 1] if index else None
-        after = kernels[index + 1] if index + 1 < len(kernels) else None
         if isinstance(kernel, _ReLUKernel):
-            kernel.overwrites_input = before is not None and before.output_is_scratch
-            kernel.overwrites_grad = after is None or after.output_is_scratch
+            kernel.overwrites_input = index > 0 and kernels[index - 1].output_is_scratch
+            kernel.overwrites_grad = index + 1 == len(kernels) or kernels[index + 1].output_is_scratch
+    for index, kernel in enumerate(kernels):
         if isinstance(kernel, _LinearKernel):
             kernel.input_grad = index > 0
             reader = index + 1
-            while reader < len(kernels) and getattr(kernels[reader], "overwrites_input", False):
+            while reader < len(kernels) and kernels[reader].overwrites_input:
                 reader += 1
             kernel.gives_ones = reader < len(kernels) and kernels[reader].fuses_ones
     return kernels

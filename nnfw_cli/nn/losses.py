@@ -43,9 +43,6 @@ class Loss:
     ) -> tuple[float, np.ndarray]:
         raise NotImplementedError
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
     def _scratch(self, like: np.ndarray) -> np.ndarray:
         """A work array shaped like ``like``, reused while the batch shape stays the same."""
         scratch = getattr(self, "_work", None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from typing import IO, Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -71,20 +73,18 @@ class Model:
         return {key: param.copy() for key, param, _ in self.parameters()}
 
     def set_weights(self, arrays: dict[str, np.ndarray]) -> None:
-        """Set every parameter from ``arrays`` (keyed as ``get_weights`` gives them); raises
+        """Set every parameter from ``arrays``, keyed as ``get_weights`` gives them; raises
         ValueError, changing nothing, when a key, shape or type does not fit."""
         expected = {key: param for key, param, _ in self.parameters()}
-        missing = sorted(set(expected) - set(arrays))
-        unexpected = sorted(set(arrays) - set(expected))
-        if missing or unexpected:
-            raise ValueError(f"arrays do not match the architecture (missing {missing}, unexpected {unexpected})")
+        if set(arrays) != set(expected):
+            raise ValueError(f"arrays do not match the architecture (missing {sorted(set(expected) - set(arrays))}, "
+                             f"unexpected {sorted(set(arrays) - set(expected))})")
         for key, param in expected.items():
             if arrays[key].shape != param.shape:
                 raise ValueError(f"array {key!r} has shape {arrays[key].shape}, the architecture needs {param.shape}")
             if arrays[key].dtype.kind != "f":
                 raise ValueError(f"array {key!r} has dtype {arrays[key].dtype}, expected floating point")
-        if expected:
-            self.astype(arrays[next(iter(expected))].dtype)
+        self.astype(arrays[next(iter(expected))].dtype if expected else self.dtype)
         for key, param, _ in self.parameters():
             param[...] = arrays[key]
 
@@ -94,10 +94,8 @@ class Model:
 
     def set_random_state(self, states: dict[str, dict]) -> None:
         """Put the layers' random generators back where ``random_state`` found them."""
-        own = self.random_state()
-        if set(states) != set(own):
-            raise ValueError(f"random states for layers {sorted(states)}, but the layers with a generator "
-                             f"are {sorted(own)}")
+        if set(states) != set(self.random_state()):
+            raise ValueError(f"random states for layers {sorted(states)}, not {sorted(self.random_state())}")
         for index, state in states.items():
             self.layers[int(index)].rng.bit_generator.state = state
 
@@ -110,23 +108,25 @@ class Model:
         return x
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        """Back-propagate ``grad`` (of the loss wrt the output); returns the input gradient."""
+        """Back-propagate ``grad``, the loss's gradient wrt the output; returns the input's."""
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
         return grad
 
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """The network's output for ``X`` (probabilities for a classifier), ``(n_samples, n_outputs)``."""
+        from ._step import forward
+
         X, _ = self._as_input(X)
-        parts = [self.forward(X[i : i + batch_size]) for i in range(0, max(len(X), 1), batch_size)]
+        parts = [forward(self.layers, X[i : i + batch_size]) for i in range(0, max(len(X), 1), batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else np.array(parts[0])
 
     def evaluate(self, X: np.ndarray, y: np.ndarray, loss: Loss) -> float:
         """The mean loss over ``(X, y)``, computed from logits where the loss allows it."""
+        from ._step import forward
+
         head, fused = self._head(loss)
-        out = self._as_input(X)[0]
-        for layer in head:
-            out = layer.forward(out)
+        out = forward(head, self._as_input(X)[0])
         return loss(loss.prepare_target(y, out.shape[1], out.dtype), out, from_logits=fused)
 
     def _head(self, loss: Loss) -> tuple[list[Layer], bool]:
@@ -216,7 +216,8 @@ class Model:
     @classmethod
     def load(cls, file: str | IO[bytes]) -> "Model":
         """Read a model written by ``save``; raises ValueError if anything is missing or misshapen."""
-        if _not_a_zip(file):  # np.load would take any other bytes for a pickle, and refuse it as one
+        if isinstance(file, (str, os.PathLike)) and os.path.isfile(file) and not zipfile.is_zipfile(file):
+            # np.load would take other bytes for a pickle, and refuse them as one
             raise ValueError("not an .npz archive (a model saved by nnfw is a zip of arrays)")
         with np.load(file, allow_pickle=False) as archive:
             if "architecture" not in archive.files:
@@ -237,20 +238,3 @@ class Model:
 def _check_count(name: str, value: Any, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"{name} must be an integer >= {least}. Received: {name}={value!r}")
-
-
-def _not_a_zip(file: str | IO[bytes]) -> bool:
-    """Whether ``file`` (a path or a seekable binary file) holds bytes that are not a zip archive.
-
-    A path that is not a regular file is left for ``np.load`` to report; a file object is rewound.
-    """
-    import os
-    import zipfile
-
-    if isinstance(file, (str, bytes)) or hasattr(file, "__fspath__"):
-        return os.path.isfile(file) and not zipfile.is_zipfile(file)
-    position = file.tell()
-    try:
-        return not zipfile.is_zipfile(file)
-    finally:
-        file.seek(position)

@@ -1,10 +1,8 @@
 """Optimizers: they see only a list of parameters and their gradients, never a layer.
 
-``step(params, grads)`` updates every array of ``params`` in place from the matching array of
-``grads``. State (momentum, moments) is kept per position in that list and can be saved with
-``state_dict()`` and restored with ``load_state_dict()``, so a run can resume exactly. The state
-and work arrays are made at the first step; ``allocate`` makes them earlier, where the caller
-wants them (the training step: on cache-line boundaries).
+``step(params, grads)`` updates each array of ``params`` in place from the matching gradient.
+State (momentum, moments) is kept per position in that list; ``state_dict()`` and
+``load_state_dict()`` save and restore it, so that a run resumes exactly.
 """
 
 from __future__ import annotations
@@ -14,26 +12,10 @@ from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-
-# Adam's moments of a parameter whose gradient stays 0 (a dead ReLU unit) decay geometrically
-# into subnormal numbers, on which arithmetic is many times slower: every this many steps they
-# are set to 0, a change far below the rounding of any parameter they move.
+# Adam's moments of a parameter whose gradient stays 0 (a dead ReLU unit) decay into subnormal
+# numbers, on which arithmetic is many times slower: every this many steps they are set to 0,
+# a change far below the rounding of any parameter they move.
 FLUSH_EVERY = 16
-
-
-def _flush_subnormals(a: np.ndarray, scratch: np.ndarray) -> None:
-    """Zero the entries of ``a`` smaller in magnitude than the smallest normal float."""
-    np.abs(a, out=scratch)
-    np.greater_equal(scratch, np.finfo(a.dtype).smallest_normal, out=scratch)  # 0.0 where subnormal
-    a *= scratch
-
-
-def _check_shape(optimizer: "Optimizer", i: int, state: np.ndarray, param: np.ndarray) -> None:
-    if param.shape != state.shape:
-        raise ValueError(
-            f"{type(optimizer).__name__} holds state for a parameter of shape {state.shape} at position {i}, "
-            f"and was given one of shape {param.shape}: use a new optimizer for another model"
-        )
 
 
 class Optimizer:
@@ -46,23 +28,23 @@ class Optimizer:
             raise ValueError(f"learning_rate must be a positive number. Received: learning_rate={learning_rate}")
         if weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay}")
-        self.learning_rate = float(learning_rate)
-        self.weight_decay = float(weight_decay)
-        self.state: dict[str, list[np.ndarray]] = {}
+        self.learning_rate, self.weight_decay = float(learning_rate), float(weight_decay)
+        self.state: dict[str, list[np.ndarray]] = {}  # slot name -> one array per parameter
         self.iterations = 0
-        self._scratch: list[np.ndarray] = []
+        self._scratch: list[np.ndarray] = []  # work arrays, one per parameter
         self._decayed: list[np.ndarray] = []
 
-    def allocate(self, params: Sequence[np.ndarray],
-                 zeros_like: Callable[[np.ndarray], np.ndarray] = np.zeros_like) -> None:
-        """Make the state and work arrays for ``params`` with ``zeros_like``, keeping the values
-        of any state already there (loaded with ``load_state_dict``)."""
+    def slots(self) -> tuple[str, ...]:
+        """Names of the per-parameter state arrays."""
+        return ()
+
+    def allocate(self, params: Sequence[np.ndarray], zeros_like: Callable = np.zeros_like) -> None:
+        """Make the state and work arrays for ``params`` (done at the first step unless called
+        before, as the training step does to place them), keeping the values of a loaded state."""
         for key in self.slots():
             for i, (param, old) in enumerate(zip(params, self.state.get(key, []))):
-                _check_shape(self, i, old, param)
-        for key in self.slots():
-            kept = self.state.get(key, [])
-            self.state[key] = [zeros_like(p) for p in params]
+                self._check_shape(i, old, param)
+            kept, self.state[key] = self.state.get(key, []), [zeros_like(p) for p in params]
             for new, old in zip(self.state[key], kept):
                 new[...] = old
         self._scratch = [zeros_like(p) for p in params]
@@ -72,7 +54,7 @@ class Optimizer:
         if len(self._scratch) != len(params):
             self.allocate(params)
         for i, (param, scratch) in enumerate(zip(params, self._scratch)):
-            _check_shape(self, i, scratch, param)
+            self._check_shape(i, scratch, param)
         self.iterations += 1
         for i, (param, grad) in enumerate(zip(params, grads)):
             if self.weight_decay:  # grad + weight_decay * param, leaving the caller's grad as it is
@@ -80,12 +62,14 @@ class Optimizer:
                 grad = np.add(grad, self._decayed[i], out=self._decayed[i])
             self.update(i, param, grad, self._scratch[i])
 
-    def slots(self) -> tuple[str, ...]:
-        """Names of the per-parameter state arrays."""
-        return ()
-
     def update(self, i: int, param: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> None:
+        """Update parameter ``i`` in place; ``scratch`` is a work array of its shape."""
         raise NotImplementedError
+
+    def _check_shape(self, i: int, state: np.ndarray, param: np.ndarray) -> None:
+        if param.shape != state.shape:
+            raise ValueError(f"{type(self).__name__} holds state for a parameter of shape {state.shape} at position "
+                             f"{i}, and was given one of shape {param.shape}: use a new optimizer for another model")
 
     def state_dict(self) -> dict[str, np.ndarray]:
         arrays = {f"{key}.{i}": a.copy() for key, values in self.state.items() for i, a in enumerate(values)}
@@ -105,11 +89,8 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, with optional (heavy-ball) momentum as in PyTorch.
-
-    ``v = momentum * v + grad; param -= learning_rate * v``; with ``momentum=0``,
-    ``param -= learning_rate * grad``.
-    """
+    """Stochastic gradient descent with optional (heavy-ball) momentum, as in PyTorch:
+    ``v = momentum * v + grad; param -= learning_rate * v``."""
 
     name = "sgd"
 
@@ -136,7 +117,7 @@ class SGD(Optimizer):
 
 
 class Momentum(SGD):
-    """SGD with momentum 0.9 unless told otherwise: the config name ``momentum``."""
+    """SGD with momentum 0.9 unless told otherwise."""
 
     name = "momentum"
 
@@ -145,8 +126,7 @@ class Momentum(SGD):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with the bias corrections written as in PyTorch.
-
+    """Adam (Kingma & Ba), with the bias corrections written as in PyTorch:
     ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g**2``;
     ``param -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps)``.
 
@@ -156,14 +136,8 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(
-        self,
-        learning_rate: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        epsilon: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(learning_rate, weight_decay)
         for label, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0 <= beta < 1:
@@ -176,8 +150,7 @@ class Adam(Optimizer):
         return ("m_sum", "v_sum")
 
     def update(self, i, param, grad, scratch):
-        m_sum, v_sum = self.state["m_sum"][i], self.state["v_sum"][i]
-        t = self.iterations
+        m_sum, v_sum, t = self.state["m_sum"][i], self.state["v_sum"][i], self.iterations
         m_sum *= self.beta1
         m_sum += grad
         np.multiply(grad, grad, out=scratch)
@@ -197,6 +170,13 @@ class Adam(Optimizer):
 
     def get_config(self):
         return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+
+def _flush_subnormals(a: np.ndarray, scratch: np.ndarray) -> None:
+    """Zero the entries of ``a`` smaller in magnitude than the smallest normal float."""
+    np.abs(a, out=scratch)
+    np.greater_equal(scratch, np.finfo(a.dtype).smallest_normal, out=scratch)  # 0.0 where subnormal
+    a *= scratch
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}

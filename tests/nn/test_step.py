@@ -10,7 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from nnfw_cli.nn import SGD, Adam, BinaryCrossEntropy, CrossEntropy, Linear, Model, ReLU, Sigmoid, Softmax
+from nnfw_cli.nn import SGD, Adam, BinaryCrossEntropy, CrossEntropy, Linear, Model, ReLU, Sigmoid, Softmax, Tanh
 from nnfw_cli.nn import _step
 
 
@@ -110,3 +110,30 @@ def test_training_steps_allocate_nothing_the_size_of_a_batch(make, batch_size):
         tracemalloc.stop()
     batch_bytes = min(batch_size or len(X), len(X)) * X.shape[1] * X.itemsize
     assert max(peaks[1:]) < batch_bytes / 4, (peaks, batch_bytes)
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_linear_layers_after_linear_and_relu_add_their_bias_within_the_product(batch_size):
+    """The fused bias is the step's main saving: every Linear whose input comes from the batch or
+    from a Linear (through one ReLU written in place) must get that input with its column of ones."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 12)), rng.integers(0, 5, size=50)
+    model = _digits_like_model(np.float64)
+    step = _step.TrainingStep(model.layers[:-1], CrossEntropy(), True, Adam(0.01), X, y)
+    step.epoch(batch_size, np.random.default_rng(0))
+    linear = [kernel for kernel in step.kernels if isinstance(kernel, _step._LinearKernel)]
+    relu = [kernel for kernel in step.kernels if isinstance(kernel, _step._ReLUKernel)]
+    assert len(linear) == 3 and all(kernel.x_ones is not None for kernel in linear)
+    assert [kernel.gives_ones for kernel in linear] == [True, True, False]
+    assert all(kernel.overwrites_input and kernel.overwrites_grad for kernel in relu)
+
+
+def test_a_layer_without_a_kernel_breaks_the_column_of_ones_but_not_the_step():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, size=20)
+    layers = [Linear(3, 4, rng=0), Tanh(), Linear(4, 4, rng=1), ReLU(), ReLU(), Linear(4, 1, rng=2)]
+    step = _step.TrainingStep(layers, BinaryCrossEntropy(), True, SGD(0.1), X, y.reshape(-1, 1).astype(float))
+    step.epoch(None, np.random.default_rng(0))
+    linear = [kernel for kernel in step.kernels if isinstance(kernel, _step._LinearKernel)]
+    assert [kernel.x_ones is not None for kernel in linear] == [True, False, False]
+    assert [kernel.overwrites_input for kernel in step.kernels[3:5]] == [True, False]
