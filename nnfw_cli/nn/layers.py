@@ -146,8 +146,8 @@ class ReLU(Layer):
     name = "relu"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        y = self.cache = np.maximum(x, 0)
-        return y
+        self.cache = np.maximum(x, 0)
+        return self.cache
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         return (self.cache > 0) * grad_y
@@ -181,12 +181,11 @@ class Tanh(Layer):
     name = "tanh"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        y = self.cache = np.tanh(x)
-        return y
+        self.cache = np.tanh(x)
+        return self.cache
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        y = self.cache
-        return (1.0 - y * y) * grad_y
+        return (1.0 - self.cache * self.cache) * grad_y
 
 
 class Sigmoid(Layer):
@@ -195,12 +194,11 @@ class Sigmoid(Layer):
     name = "sigmoid"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        y = self.cache = sigmoid(x)
-        return y
+        self.cache = sigmoid(x)
+        return self.cache
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        y = self.cache
-        return (1.0 - y) * y * grad_y
+        return (1.0 - self.cache) * self.cache * grad_y
 
 
 class Softmax(Layer):
@@ -209,11 +207,10 @@ class Softmax(Layer):
     name = "softmax"
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        y = self.cache = softmax(x)
-        return y
+        self.cache = softmax(x)
+        return self.cache
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        # The Jacobian of softmax applied row by row: y * (grad_y - sum(grad_y * y)).
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:  # the Jacobian of softmax, row by row
         y = self.cache
         return (grad_y - (grad_y * y).sum(axis=1, keepdims=True)) * y
 

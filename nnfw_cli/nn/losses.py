@@ -10,7 +10,6 @@ exactly 0 or 1, whereas the unfused ``-y/p + (1-y)/(1-p)`` divides by zero.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,17 +37,10 @@ class Loss:
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False) -> float:
         return self.value_and_grad(y_true, y_pred, from_logits)[0]
 
-    def value_and_grad(
-        self, y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False, out: np.ndarray | None = None
-    ) -> tuple[float, np.ndarray]:
+    def value_and_grad(self, y_true: np.ndarray, y_pred: np.ndarray, from_logits: bool = False,
+                       out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """The loss and its gradient wrt ``y_pred`` (written into ``out`` if given)."""
         raise NotImplementedError
-
-    def _scratch(self, like: np.ndarray) -> np.ndarray:
-        """A work array shaped like ``like``, reused while the batch shape stays the same."""
-        scratch = getattr(self, "_work", None)
-        if scratch is None or scratch.shape != like.shape or scratch.dtype != like.dtype:
-            scratch = self._work = np.empty_like(like)
-        return scratch
 
 
 class BinaryCrossEntropy(Loss):
@@ -58,18 +50,15 @@ class BinaryCrossEntropy(Loss):
     activation = Sigmoid
 
     def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
-        if from_logits:
-            z, scratch = y_pred, self._scratch(y_pred)
+        if from_logits:  # the gradient's array serves as work space first
+            z = y_pred
             # log(1 + exp(z)) - y z = max(z, 0) - y z + log(1 + exp(-|z|)): exp never overflows.
-            np.abs(z, out=scratch)
-            np.negative(scratch, out=scratch)
-            np.exp(scratch, out=scratch)
-            np.log1p(scratch, out=scratch)
-            total = scratch.sum()
-            np.maximum(z, 0, out=scratch)
-            total += scratch.sum()
+            work = np.abs(z, out=out)
+            np.negative(work, out=work)
+            np.exp(work, out=work)
+            total = np.log1p(work, out=work).sum() + np.maximum(z, 0, out=work).sum()
             value = (total - np.vdot(z, y_true)) / z.size
-            grad = sigmoid(z, out=out)
+            grad = sigmoid(z, out=work)
             grad -= y_true
         else:
             p = np.clip(y_pred, _EPS, 1 - _EPS)
@@ -108,7 +97,7 @@ class CrossEntropy(Loss):
 
     def value_and_grad(self, y_true, y_pred, from_logits=False, out=None):
         n = y_pred.shape[0]
-        rows = _arange(n)
+        rows = np.arange(n)
         if from_logits:
             # softmax and its log-sum-exp from one shifted exponential: log p = z - max - log(sum)
             grad = np.subtract(y_pred, y_pred.max(axis=1, keepdims=True), out=out)
@@ -126,14 +115,6 @@ class CrossEntropy(Loss):
         grad.fill(0.0)
         grad[rows, y_true] = -1.0 / (n * p)
         return float(value), grad
-
-
-@functools.lru_cache(maxsize=8)
-def _arange(n: int) -> np.ndarray:
-    """``np.arange(n)``, read-only and made once per batch size."""
-    rows = np.arange(n)
-    rows.flags.writeable = False
-    return rows
 
 
 LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (BinaryCrossEntropy, MeanSquaredError, CrossEntropy)}
