@@ -107,15 +107,10 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
     """
     from . import experiment
 
-    if (config_path is None) == (resume is None):
-        raise click.UsageError("give a CONFIG to train, or --resume RUN to continue a run (not both)")
-    if resume is not None and (overrides or output_dir or name or seed is not None):
-        raise click.UsageError("--resume continues a run as it was configured: drop --set, --output-dir, --name and --seed")
-    if name is not None and (not name.strip() or "/" in name or name in {".", ".."}):
-        raise click.BadParameter(f"{name!r} is not a plain folder name", param_hint="--name")
+    _check_train_options(config_path, resume, bool(overrides or output_dir or name or seed is not None), name)
     stop = experiment.StopRequest()
     if resume is not None:
-        epochs = experiment.runs.read_config(experiment.runs.find_run(resume)).training.epochs
+        epochs = experiment.planned_epochs(resume)
         call = lambda progress: experiment.resume(resume, progress, stop)  # noqa: E731
     else:
         config = _load(config_path, overrides, output_dir=output_dir, seed=seed)
@@ -144,26 +139,17 @@ def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: f
     Writes eval.json into the run (later evaluations get names that say which data they used)
     and roc_curve.png. RUN defaults to the newest run.
     """
-    from . import experiment
+    from . import saved as saved_runs
 
-    saved = experiment.SavedRun.open(run, output_dir or "outputs")
+    saved = saved_runs.SavedRun.open(run, output_dir or "outputs")
     if noise is not None and not math.isfinite(noise):
         raise click.BadParameter("must be a finite number", param_hint="--noise")
-    metrics, path = experiment.evaluate(saved, seed, n_samples, noise)
+    metrics, path = saved_runs.evaluate(saved, seed, n_samples, noise)
     if as_json:
         click.echo(json.dumps({"run_dir": str(saved.run_dir), "eval_file": str(path), "metrics": metrics}))
-        return
-    source = "held-out test split" if metrics["data"] != "fresh" else \
-        f"fresh data (seed {metrics['seed']}, noise {metrics['noise']:g})"
-    click.echo(f"{saved.run_dir}: {source}, {metrics['n_samples']} samples")
-    click.echo(f"  ROC AUC    {metrics['roc_auc']:.4f}")
-    click.echo(f"  accuracy   {metrics['accuracy']:.4f}")
-    click.echo(f"  log loss   {metrics['log_loss']:.4g}")
-    if "tp" in metrics:
-        click.echo("  confusion  predicted 0  predicted 1")
-        click.echo(f"  actual 0   {metrics['tn']:>11}  {metrics['fp']:>11}")
-        click.echo(f"  actual 1   {metrics['fn']:>11}  {metrics['tp']:>11}")
-    click.echo(f"written: {path}", err=True)
+    else:
+        _report_eval(saved.run_dir, metrics)
+        click.echo(f"written: {path}", err=True)
 
 
 @main.command(epilog="""\b
@@ -183,22 +169,22 @@ Examples:
 @output_dir_option
 def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons: bool, output_dir: Path | None) -> None:
     """Redraw a run's pictures from its files. RUN defaults to the newest run."""
-    from . import experiment
+    from . import saved as saved_runs
     from .data import DATASETS
 
-    saved = experiment.SavedRun.open(run, output_dir or "outputs")
+    saved = saved_runs.SavedRun.open(run, output_dir or "outputs")
     if animate or neurons:
         written = []  # the extra pictures alone, unless --what asks for more
         if what != "all":
-            written += experiment.redraw(saved, (what,), fmt, dpi)
+            written += saved_runs.redraw(saved, (what,), fmt, dpi)
     else:
-        written = experiment.redraw(saved, experiment.PICTURES if what == "all" else (what,), fmt, dpi)
+        written = saved_runs.redraw(saved, saved_runs.PICTURES if what == "all" else (what,), fmt, dpi)
         if what in ("all", "boundary") and DATASETS[saved.config.data.dataset].n_features != 2:
             click.echo("no decision boundary: the data is not 2-D", err=True)
     if animate:
-        written.append(experiment.animate(saved))
+        written.append(saved_runs.animate(saved))
     if neurons:
-        written.append(experiment.draw_neurons(saved, fmt, dpi))
+        written.append(saved_runs.draw_neurons(saved, fmt, dpi))
     for path in written:
         click.echo(str(path))
 
@@ -218,12 +204,13 @@ def predict(run: Path, input_csv: Path, output: Path | None, overwrite: bool) ->
     The features are the columns named x and y (x1 ... xn beyond two features), or all
     columns by position when there are exactly as many as the model takes.
     """
-    from . import experiment, runs
+    from . import runs
+    from . import saved as saved_runs
     from .data import DATASETS, read_points
 
-    saved = experiment.SavedRun.open(run)
+    saved = saved_runs.SavedRun.open(run)
     table = read_points(str(input_csv), DATASETS[saved.config.data.dataset].n_features)
-    result = experiment.predict_table(saved, table)
+    result = saved_runs.predict_table(saved, table)
     if output is None:
         click.echo(result.to_csv(index=False), nl=False)
         return
@@ -266,6 +253,16 @@ def _load(path: Path, overrides: tuple[str, ...], output_dir: Path | None = None
     return load_config(path, extra)
 
 
+def _check_train_options(config_path: Path | None, resume: Path | None, configures: bool, name: str | None) -> None:
+    """``train`` takes a CONFIG or --resume, and a resumed run takes no settings of its own."""
+    if (config_path is None) == (resume is None):
+        raise click.UsageError("give a CONFIG to train, or --resume RUN to continue a run (not both)")
+    if resume is not None and configures:
+        raise click.UsageError("--resume continues a run as it was configured: drop --set, --output-dir, --name and --seed")
+    if name is not None and (not name.strip() or "/" in name or name in {".", ".."}):
+        raise click.BadParameter(f"{name!r} is not a plain folder name", param_hint="--name")
+
+
 def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"run_dir": str(run_dir), "metrics": metrics}))
@@ -274,6 +271,19 @@ def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
     width = max(len(key) for key in metrics)
     for key, value in metrics.items():
         click.echo(f"  {key:<{width}}  {f'{value:.6g}' if isinstance(value, float) else value}")
+
+
+def _report_eval(run_dir: Path, metrics: dict[str, Any]) -> None:
+    source = "held-out test split" if metrics["data"] != "fresh" else \
+        f"fresh data (seed {metrics['seed']}, noise {metrics['noise']:g})"
+    click.echo(f"{run_dir}: {source}, {metrics['n_samples']} samples")
+    click.echo(f"  ROC AUC    {metrics['roc_auc']:.4f}")
+    click.echo(f"  accuracy   {metrics['accuracy']:.4f}")
+    click.echo(f"  log loss   {metrics['log_loss']:.4g}")
+    if "tp" in metrics:
+        click.echo("  confusion  predicted 0  predicted 1")
+        click.echo(f"  actual 0   {metrics['tn']:>11}  {metrics['fp']:>11}")
+        click.echo(f"  actual 1   {metrics['fn']:>11}  {metrics['tp']:>11}")
 
 
 @contextlib.contextmanager
