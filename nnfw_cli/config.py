@@ -1,5 +1,9 @@
 """The config: YAML -> validated, typed ``Config``, with ``--set`` overrides.
 
+The names a config may use (layers, losses, optimizers, initialisers, datasets) and the settings
+of each layer and optimizer come from the registries of ``nnfw_cli.nn`` and ``data.DATASETS``:
+registering a layer there is all a config needs to accept it.
+
 Every problem is found before anything runs and reported at once, each as
 ``FILE:LINE:COLUMN: field.path: what is wrong (got VALUE)``.
 """
@@ -7,18 +11,19 @@ Every problem is found before anything runs and reported at once, each as
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictInt, ValidationError,
+                      create_model, model_validator)
 
 from .data import DATASETS
 from .errors import ConfigError
-from .nn.initializers import INITIALIZERS
+from .nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, Optimizer
 
 
 def did_you_mean(word: str, choices: Any) -> str:
@@ -27,16 +32,23 @@ def did_you_mean(word: str, choices: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def _check_choice(kind: str, choices: Any, value: Any) -> Any:
+    """``value`` if it is one of the names ``choices``; else a ValueError with a did-you-mean message."""
+    if not isinstance(value, str) or value not in choices:
+        names = ", ".join(sorted(choices))
+        raise ValueError(f"unknown {kind} {value!r}{did_you_mean(value, choices)} (choose from: {names})")
+    return value
+
+
+def _names(kind: str, choices: Any) -> tuple:
+    """Checks (a did-you-mean message) and schema (an enum) for text that names one of ``choices``."""
+    return (BeforeValidator(lambda value: _check_choice(kind, choices, value)),
+            Field(json_schema_extra={"enum": sorted(choices)}))
+
+
 def _choice(kind: str, choices: Any) -> Any:
-    """A validator accepting only a name from ``choices``, with a did-you-mean message."""
-
-    def check(value: Any) -> Any:
-        if not isinstance(value, str) or value not in choices:
-            names = ", ".join(sorted(choices))
-            raise ValueError(f"unknown {kind} {value!r}{did_you_mean(value, choices)} (choose from: {names})")
-        return value
-
-    return BeforeValidator(check)
+    """Text that must be one of the names ``choices`` (a registry)."""
+    return Annotated[(str, *_names(kind, choices))]
 
 
 def _number(value: Any) -> Any:
@@ -52,7 +64,17 @@ def _number(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float, BeforeValidator(_number)]
+def _float(*limits: Any) -> Any:
+    """A finite number within ``limits`` (pydantic ``Field`` constraints); a whole number will do."""
+    return Annotated[(float, *limits, BeforeValidator(_number))]
+
+
+def _int(*limits: Any) -> Any:
+    """A whole number (not a float, text or boolean) within ``limits``."""
+    return Annotated[(int, Strict(), *limits)]
+
+
+Number = _float()
 
 
 class Section(BaseModel):
@@ -65,10 +87,10 @@ class Section(BaseModel):
 
 
 class DataConfig(Section):
-    dataset: Annotated[str, _choice("dataset", DATASETS)] = "circles"
+    dataset: _choice("dataset", DATASETS) = "circles"
     n_samples: StrictInt = Field(1000, ge=4, le=10_000_000)
-    noise: Number | None = Field(None, ge=0, description="default: the dataset's own")
-    factor: Number | None = Field(None, gt=0, lt=1, description="circles only: inner/outer radius, default 0.5")
+    noise: _float(Field(ge=0)) | None = Field(None, description="default: the dataset's own")
+    factor: _float(Field(gt=0, lt=1)) | None = Field(None, description="circles only: inner/outer radius, default 0.5")
     test_fraction: Number = Field(0.2, gt=0, lt=1)
 
     @model_validator(mode="after")
@@ -85,33 +107,74 @@ class DataConfig(Section):
         return {name: getattr(self, name) for name in DATASETS[self.dataset].options if getattr(self, name) is not None}
 
 
-# -- model ------------------------------------------------------------------------------------
+# -- layers and optimizers, from the registries of nnfw_cli.nn --------------------------------
+#
+# A layer's settings are the keyword arguments of its ``from_config`` (``Layer.settings()``), an
+# optimizer's those of its constructor after ``learning_rate``; names, types and defaults come
+# from there. What a signature cannot say is below: every key names a registered setting, which
+# tests/test_registries.py checks.
+
+LAYER_LIMITS: dict[tuple[str, str], Any] = {
+    ("linear", "units"): Field(ge=1, le=100_000),
+    ("linear", "init"): _names("initialiser", INITIALIZERS),
+    ("leaky_relu", "negative_slope"): Field(ge=0, lt=1),
+    ("dropout", "rate"): Field(ge=0, lt=1),
+}
+
+OPTIMIZER_LIMITS: dict[tuple[str, str], Any] = {
+    **{(name, "momentum"): Field(ge=0, lt=1) for name in ("sgd", "momentum")},
+    ("adam", "beta1"): Field(ge=0, lt=1),
+    ("adam", "beta2"): Field(ge=0, lt=1),
+    ("adam", "epsilon"): Field(gt=0),
+    **{(name, "weight_decay"): Field(ge=0) for name in ("sgd", "momentum", "adam")},
+}
+
+# The config type of a setting, by the annotation written in nn (text there, as nn modules use
+# ``from __future__ import annotations``), made with the setting's limits.
+_SETTING_TYPES: dict[Any, Any] = {
+    "float": _float, "int": _int, "str": lambda *limits: Annotated[(str, Strict(), *limits)],
+    "bool": lambda *limits: Annotated[(bool, Strict(), *limits)],
+}
 
 
-class LinearSpec(Section):
-    type: Literal["linear"]
-    units: StrictInt = Field(ge=1, le=100_000)
-    init: Annotated[str, _choice("initialiser", INITIALIZERS)] = "he"
+def optimizer_settings(cls: type[Optimizer]) -> dict[str, inspect.Parameter]:
+    """The settings a config may give an optimizer: its constructor's arguments after ``learning_rate``."""
+    parameters = list(inspect.signature(cls.__init__).parameters.values())
+    names = [p.name for p in parameters]
+    after = names.index("learning_rate") + 1 if "learning_rate" in names else 1
+    return {p.name: p for p in parameters[after:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-class ActivationSpec(Section):
-    type: Literal["relu", "tanh", "sigmoid", "softmax"]
+def _setting_type(owner: str, parameter: inspect.Parameter, limits: tuple) -> Any:
+    """The config type of a setting, from its annotation (or its default's type)."""
+    annotation = parameter.annotation
+    if annotation is parameter.empty and parameter.default is not parameter.empty:
+        annotation = type(parameter.default)
+    name = getattr(annotation, "__name__", annotation)
+    if name not in _SETTING_TYPES:
+        raise TypeError(f"{owner}: the setting {parameter.name!r} is annotated {annotation!r}, which a config "
+                        f"cannot give (it can give {', '.join(_SETTING_TYPES)})")
+    return _SETTING_TYPES[name](*limits)
 
 
-class LeakyReLUSpec(Section):
-    type: Literal["leaky_relu"]
-    negative_slope: Number = Field(0.01, ge=0, lt=1)
-
-
-class DropoutSpec(Section):
-    type: Literal["dropout"]
-    rate: Number = Field(0.5, ge=0, lt=1)
+def _spec(name: str, cls: type, settings: dict[str, inspect.Parameter], limits: dict) -> type[Section]:
+    """The config section of one registered layer or optimizer: ``type: name`` and its settings."""
+    fields: dict[str, Any] = {"type": (Literal[name], ...)}
+    for key, parameter in settings.items():
+        limit = limits.get((name, key), ())
+        limit = limit if isinstance(limit, tuple) else (limit,)
+        kind = _setting_type(f"{cls.__module__}.{cls.__qualname__}", parameter, limit)
+        fields[key] = (kind, ... if parameter.default is parameter.empty else parameter.default)
+    return create_model(f"{cls.__name__}Spec", __base__=Section, __module__=__name__, **fields)
 
 
 LAYER_SPECS: dict[str, type[Section]] = {
-    "linear": LinearSpec, "relu": ActivationSpec, "tanh": ActivationSpec, "sigmoid": ActivationSpec,
-    "softmax": ActivationSpec, "leaky_relu": LeakyReLUSpec, "dropout": DropoutSpec,
+    name: _spec(name, cls, cls.settings(), LAYER_LIMITS) for name, cls in LAYERS.items()
 }
+OPTIMIZER_SPECS: dict[str, type[Section]] = {
+    name: _spec(name, cls, optimizer_settings(cls), OPTIMIZER_LIMITS) for name, cls in OPTIMIZERS.items()
+}
+LOSS_NAMES = tuple(LOSSES)
 
 
 def _tagged(kind: str, specs: dict[str, Any]) -> Any:
@@ -125,16 +188,20 @@ def _tagged(kind: str, specs: dict[str, Any]) -> Any:
             if name is None:
                 article = "an" if kind[0] in "aeiou" else "a"
                 raise ValueError(f"{article} {kind} needs a 'type' (choose from: {', '.join(specs)})")
-            _choice(kind, specs).func(name)
+            _check_choice(kind, specs, name)
         return value
 
     return BeforeValidator(expand)
 
 
-LayerSpec = Annotated[
-    Union[LinearSpec, ActivationSpec, LeakyReLUSpec, DropoutSpec], Field(discriminator="type"),
-    _tagged("layer", LAYER_SPECS),
-]
+def _one_of(kind: str, specs: dict[str, type[Section]]) -> Any:
+    """A ``{type: name, ...}`` entry (or a bare name) read as the section registered under that name."""
+    return Annotated[Union[tuple(specs.values())], Field(discriminator="type"), _tagged(kind, specs)]
+
+
+# -- model ------------------------------------------------------------------------------------
+
+LayerSpec = _one_of("layer", LAYER_SPECS)
 
 DEFAULT_LAYERS = [
     {"type": "linear", "units": 16}, "relu", {"type": "linear", "units": 16}, "relu",
@@ -148,31 +215,12 @@ class ModelConfig(Section):
 
 # -- training ---------------------------------------------------------------------------------
 
+OptimizerSpec = _one_of("optimizer", OPTIMIZER_SPECS)
 
-class SGDSpec(Section):
-    type: Literal["sgd"]
-    momentum: Number = Field(0.0, ge=0, lt=1)
-    weight_decay: Number = Field(0.0, ge=0)
-
-
-class MomentumSpec(SGDSpec):
-    type: Literal["momentum"]  # type: ignore[assignment]
-    momentum: Number = Field(0.9, ge=0, lt=1)
-
-
-class AdamSpec(Section):
-    type: Literal["adam"]
-    beta1: Number = Field(0.9, ge=0, lt=1)
-    beta2: Number = Field(0.999, ge=0, lt=1)
-    epsilon: Number = Field(1e-8, gt=0)
-    weight_decay: Number = Field(0.0, ge=0)
-
-
-OPTIMIZER_SPECS: dict[str, type[Section]] = {"sgd": SGDSpec, "momentum": MomentumSpec, "adam": AdamSpec}
-
-OptimizerSpec = Annotated[
-    Union[SGDSpec, MomentumSpec, AdamSpec], Field(discriminator="type"), _tagged("optimizer", OPTIMIZER_SPECS)
-]
+# Without eval_every or snapshot_every, a run scores the test split about EVAL_POINTS times and
+# keeps about SNAPSHOT_POINTS boundary snapshots.
+EVAL_POINTS = 40
+SNAPSHOT_POINTS = 50
 
 
 class TrainingConfig(Section):
@@ -181,13 +229,23 @@ class TrainingConfig(Section):
     epochs: StrictInt = Field(100, ge=1, le=10_000_000)
     batch_size: StrictInt | None = Field(32, ge=1, description="null: full batch")
     dtype: Literal["float64", "float32"] = "float64"
-    eval_every: StrictInt | None = Field(None, ge=1, description="score the test split every N epochs; default: ~100 points")
-    snapshot_every: StrictInt | None = Field(None, ge=0, description="boundary snapshot every N epochs; default: ~50; 0: off")
+    eval_every: StrictInt | None = Field(None, ge=1, description="score the test split every N epochs; "
+                                         f"default: about {EVAL_POINTS} times over the run")
+    snapshot_every: StrictInt | None = Field(None, ge=0, description="boundary snapshot every N epochs; "
+                                             f"default: about {SNAPSHOT_POINTS} over the run; 0: off")
     checkpoint_every: StrictInt = Field(0, ge=0, description="write a checkpoint every N epochs; 0: only on interruption")
 
     def every(self, value: int | None, points: int) -> int:
         """``value``, or the interval that gives about ``points`` points over the run."""
         return value if value is not None else max(1, math.ceil(self.epochs / points))
+
+    def eval_interval(self) -> int:
+        """Epochs between two scorings of the test split."""
+        return self.every(self.eval_every, EVAL_POINTS)
+
+    def snapshot_interval(self) -> int:
+        """Epochs between two boundary snapshots (0: none)."""
+        return self.every(self.snapshot_every, SNAPSHOT_POINTS)
 
 
 def _folder(value: Any) -> Any:
@@ -200,16 +258,13 @@ class OutputConfig(Section):
     dir: Annotated[str, AfterValidator(_folder)] = "outputs"
 
 
-LOSS_NAMES = ("binary_cross_entropy", "mean_squared_error", "cross_entropy")
-
-
 class Config(Section):
     """A whole experiment: data, model, loss, training and where to write the run."""
 
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
-    loss: Annotated[str, _choice("loss", LOSS_NAMES)] = "binary_cross_entropy"
+    loss: _choice("loss", LOSSES) = "binary_cross_entropy"
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
@@ -384,7 +439,8 @@ def _mark(node: Any, loc: tuple, at_key: bool = False) -> Any:
 
 # -- checks across fields ---------------------------------------------------------------------
 
-_OUTPUT_ACTIVATION = {"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}
+# The output activation each loss is computed with (from the logits), by name.
+_OUTPUT_ACTIVATION = {name: loss.activation.name for name, loss in LOSSES.items() if loss.activation is not None}
 
 
 def check_model(config: Config) -> list[tuple[tuple, str]]:
@@ -512,13 +568,10 @@ def dump_yaml(config: Config) -> str:
 def json_schema() -> dict[str, Any]:
     """The config's JSON Schema, with the names each field accepts, for editors to complete."""
     schema = Config.model_json_schema()
-    defs, names = schema["$defs"], {"dataset": sorted(DATASETS), "loss": list(LOSS_NAMES), "init": sorted(INITIALIZERS)}
-    defs["DataConfig"]["properties"]["dataset"]["enum"] = names["dataset"]
-    schema["properties"]["loss"]["enum"] = names["loss"]
-    defs["LinearSpec"]["properties"]["init"]["enum"] = names["init"]
-    layers = defs["ModelConfig"]["properties"]["layers"]
+    properties = {name: defs["properties"] for name, defs in schema["$defs"].items()}
+    layers = properties["ModelConfig"]["layers"]
     layers["items"] = {"anyOf": [{"enum": sorted(LAYER_SPECS)}, layers["items"]]}
-    optimizer = defs["TrainingConfig"]["properties"]["optimizer"]
-    defs["TrainingConfig"]["properties"]["optimizer"] = {"anyOf": [{"enum": sorted(OPTIMIZER_SPECS)}, optimizer],
-                                                         "default": optimizer.get("default", "adam")}
+    optimizer = properties["TrainingConfig"]["optimizer"]
+    properties["TrainingConfig"]["optimizer"] = {"anyOf": [{"enum": sorted(OPTIMIZER_SPECS)}, optimizer],
+                                                 "default": optimizer.get("default", "adam")}
     return schema

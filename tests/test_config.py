@@ -154,3 +154,16 @@ def test_shipped_configs_follow_the_published_json_schema():
         jsonschema.validate({"model": {"layers": ["rleu"]}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"data": {"dataset": "cirles"}}, schema)
+    for wrong in ({"data": {"noise": -1}}, {"data": {"factor": 1}}, {"model": {"layers": [{"type": "dropout", "rate": 1}]}},
+                  {"training": {"optimizer": {"type": "adam", "epsilon": 0}}}):
+        with pytest.raises(jsonschema.ValidationError):  # limits are JSON Schema keywords an editor knows
+            jsonschema.validate(wrong, schema)
+
+
+def test_schema_says_how_often_a_run_is_scored_by_default():
+    from nnfw_cli.config import EVAL_POINTS, json_schema
+
+    training = json_schema()["$defs"]["TrainingConfig"]["properties"]
+    assert f"about {EVAL_POINTS} times" in training["eval_every"]["description"]
+    config = validate({"training": {"epochs": 4 * EVAL_POINTS}})
+    assert config.training.eval_interval() == 4
