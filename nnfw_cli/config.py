@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -23,6 +22,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from .data import DATASETS
 from .errors import ConfigError
+from .overrides import apply_override, format_path
 from .nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, Optimizer
 
 
@@ -302,7 +302,8 @@ def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
     if not isinstance(raw, dict):
         found = "a list" if isinstance(raw, list) else f"the single value {_show(raw)}"
         raise ConfigError(f"{path}: a config must be a YAML mapping of keys to values, not {found}")
-    set_paths = [apply_override(raw, item) for item in overrides]
+    defaults = Config().resolved() if overrides else {}
+    set_paths = [apply_override(raw, item, defaults) for item in overrides]
     return validate(raw, source=str(path), root=root, overridden=set_paths)
 
 
@@ -412,14 +413,6 @@ def _schema_loc(loc: tuple) -> tuple:
     return tuple(out)
 
 
-def format_path(loc: tuple) -> str:
-    """``("model", "layers", 2, "units")`` -> ``model.layers[2].units``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _mark(node: Any, loc: tuple, at_key: bool = False) -> Any:
     """The YAML position of the value at ``loc``, or of its key with ``at_key``."""
     mark = node.start_mark if node is not None else None
@@ -478,86 +471,6 @@ def _check_split(data: DataConfig, n_classes: int) -> list[tuple[tuple, str]]:
     if data.factor is not None and "factor" not in DATASETS[data.dataset].options:
         problems.append((("data", "factor"), f"only the circles dataset takes a factor (dataset is {data.dataset})"))
     return problems
-
-
-# -- overrides --------------------------------------------------------------------------------
-
-_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
-_FULL_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
-
-
-def parse_path(text: str) -> tuple:
-    """``model.layers[0].units`` -> ``("model", "layers", 0, "units")``."""
-    if not _FULL_PATH.fullmatch(text):
-        raise ConfigError(f"--set {text}: not a key path like training.epochs or model.layers[0].units")
-    return tuple(m.group(1) or int(m.group(2)) for m in _PATH_PART.finditer(text))
-
-
-def apply_override(raw: dict[str, Any], item: str) -> tuple:
-    """Apply ``key.path=value`` (value read as YAML) to ``raw`` in place; returns the path."""
-    key, sep, text = item.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set {item}: expected KEY=VALUE, for example --set training.epochs=50")
-    path = parse_path(key.strip())
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {item}: the value is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    node: Any = raw
-    for depth, part in enumerate(path[:-1]):
-        node = _step(node, part, path[: depth + 1], path[depth + 1], item)
-    _assign(node, path[-1], value, item, path)
-    return path
-
-
-def _step(node: Any, part: Any, so_far: tuple, next_part: Any, item: str) -> Any:
-    if isinstance(part, int):
-        if not isinstance(node, list):
-            raise ConfigError(f"--set {item}: {format_path(so_far[:-1]) or 'the config'} is not a list")
-        if part >= len(node):
-            raise ConfigError(f"--set {item}: {format_path(so_far)} does not exist (the list has {len(node)} entries)")
-        if isinstance(node[part], str) and not isinstance(next_part, int):
-            node[part] = {"type": node[part]}
-        return node[part]
-    if not isinstance(node, dict):
-        raise ConfigError(f"--set {item}: {format_path(so_far[:-1])} is not a mapping")
-    if node.get(part) is None:
-        default = _default_at(so_far)
-        if isinstance(next_part, int) and not isinstance(default, list):
-            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a list")
-        if default is not None and not isinstance(default, (dict, list)):
-            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a mapping")
-        # Lists and typed entries (`optimizer`) start from the default; sections start empty,
-        # so that dataset-specific defaults are still chosen by the dataset.
-        node[part] = default if isinstance(default, list) or isinstance(default, dict) and "type" in default else {}
-    elif isinstance(node[part], str) and not isinstance(next_part, int):
-        default = _default_at(so_far)
-        if not (isinstance(default, dict) and "type" in default):
-            raise ConfigError(f"--set {item}: {format_path(so_far)} is not a mapping")
-        node[part] = {"type": node[part]}  # `optimizer: adam` shorthand, now with settings
-    return node[part]
-
-
-def _default_at(path: tuple) -> Any:
-    """The default value at ``path`` (None where there is none), as plain data."""
-    node: Any = Config().resolved()
-    for part in path:
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            return None
-    return node
-
-
-def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:
-    if isinstance(part, int):
-        if not isinstance(node, list):
-            raise ConfigError(f"--set {item}: {format_path(path[:-1])} is not a list")
-        if part >= len(node):
-            raise ConfigError(f"--set {item}: {format_path(path)} does not exist (the list has {len(node)} entries)")
-    elif not isinstance(node, dict):
-        raise ConfigError(f"--set {item}: {format_path(path[:-1])} is not a mapping")
-    node[part] = value
 
 
 def dump_yaml(config: Config) -> str:

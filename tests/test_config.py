@@ -1,4 +1,4 @@
-"""The config schema: defaults, validation messages with lines and paths, overrides."""
+"""The config schema: defaults, validation messages with lines and paths, overrides applied before validation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nnfw_cli.config import Config, apply_override, dump_yaml, load_config, parse_path, validate
+from nnfw_cli.config import Config, dump_yaml, load_config, validate
 from nnfw_cli.errors import ConfigError
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
@@ -131,11 +131,6 @@ def test_overrides_apply_before_validation(tmp_path):
 def test_bad_overrides(tmp_path, override, expected):
     problems = _problems(tmp_path, "seed: 1\n", [override])
     assert any(expected in p for p in problems), problems
-
-
-def test_parse_path():
-    assert parse_path("model.layers[0].units") == ("model", "layers", 0, "units")
-    assert apply_override({}, "training.epochs=7") == ("training", "epochs")
 
 
 def test_schema_comes_from_the_validating_models():
