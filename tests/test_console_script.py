@@ -1,0 +1,91 @@
+"""The ``nnfw`` console script (``cli.run``) as a process: every byte arrives and the exit code is kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nnfw_cli.cli import main
+
+# What the installed ``nnfw`` script does, whatever ``python -m nnfw_cli`` happens to call.
+CONSOLE_SCRIPT = "import sys; from nnfw_cli.cli import run; sys.argv[0] = 'nnfw'; run()"
+
+DIVERGING = """\
+seed: 0
+data: {dataset: circles, n_samples: 200}
+model:
+  layers: [{type: linear, units: 8, init: uniform}, relu, {type: linear, units: 1, init: uniform}]
+loss: mean_squared_error
+training: {optimizer: sgd, learning_rate: 1.0e+6, epochs: 60, batch_size: null}
+output: {dir: OUTPUT}
+"""
+
+# Buffered as the script is for its users: output piped elsewhere waits in a buffer until flushed.
+BUFFERED = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+
+
+def _nnfw(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT, *args], capture_output=True, text=True,
+                          cwd=cwd, env=BUFFERED, timeout=120)
+
+
+def test_exit_0_delivers_all_of_a_long_stdout(runner, small_config, tmp_path):
+    trained = runner.invoke(main, ["train", str(small_config), "--quiet", "--name", "r"])
+    assert trained.exit_code == 0, trained.stderr
+    run_dir = tmp_path / "outputs" / "r"
+    rows = 20_000  # far more than a pipe's buffer, and a last block that only a flush delivers
+    points = tmp_path / "points.csv"
+    points.write_text("x,y\n" + "".join(f"{i / rows:.6f},{-i / rows:.6f}\n" for i in range(rows)))
+    result = _nnfw("predict", str(run_dir), str(points))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[0] == "x,y,probability,label" and len(lines) == rows + 2 and lines[-1] == ""
+    assert lines[-2].startswith(f"{(rows - 1) / rows:.6f},")
+
+
+def test_exit_2_a_bad_option_with_its_message(tmp_path):
+    result = _nnfw("check", "missing.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == "" and "missing.yaml: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_exit_1_a_diverged_run_with_its_progress_and_message(tmp_path):
+    config = tmp_path / "diverge.yaml"
+    config.write_text(DIVERGING.replace("OUTPUT", str(tmp_path / "outputs")))
+    result = _nnfw("train", str(config), "--name", "d")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    progress, _, message = result.stderr.partition("Error: ")
+    assert progress.startswith("epoch ") and progress.endswith("\n")
+    assert message.startswith("training diverged at epoch ") and message.endswith(f"{tmp_path / 'outputs' / 'd'}\n")
+
+
+@pytest.mark.parametrize(("ending", "code", "message"), [
+    ("return", 0, ""),
+    ("raise errors.ConfigError('bad config')", 2, "Error: bad config\n"),
+    ("raise errors.TrainingDiverged('diverged', '.')", 1, "Error: diverged\n"),
+    ("sys.exit(3)", 3, ""),
+    ("sys.exit('a message')", 1, "a message\n"),
+])
+def test_output_left_in_buffers_is_flushed_and_the_exit_code_kept(ending, code, message):
+    script = "\n".join([
+        "import sys",
+        "from nnfw_cli import cli, errors",
+        "@cli.main.command(name='x')",
+        "def x():",
+        "    for _ in range(10_000):",
+        "        print('o' * 10, end='')  # no flush: only run() delivers the last part",
+        "    sys.stderr.write('half a line ')",
+        f"    {ending}",
+        "sys.argv[0] = 'nnfw'",
+        "cli.run()",
+    ])
+    result = subprocess.run([sys.executable, "-c", script, "x"], capture_output=True, text=True, env=BUFFERED,
+                            timeout=60)
+    assert result.returncode == code, result.stderr
+    assert result.stdout == "o" * 100_000
+    assert result.stderr == "half a line " + message
