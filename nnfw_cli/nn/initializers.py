@@ -16,15 +16,13 @@ def uniform(shape: tuple, rng: np.random.Generator) -> np.ndarray:
 
 def xavier(shape: tuple, rng: np.random.Generator) -> np.ndarray:
     """Glorot/Xavier uniform: keeps the variance of activations and gradients for tanh/sigmoid."""
-    fan_in, fan_out = shape
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    limit = np.sqrt(6.0 / (shape[0] + shape[1]))  # fan_in + fan_out
     return rng.uniform(-limit, limit, size=shape)
 
 
 def he(shape: tuple, rng: np.random.Generator) -> np.ndarray:
     """He/Kaiming normal: std sqrt(2 / fan_in), made for ReLU layers."""
-    fan_in = shape[0]
-    return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+    return rng.normal(0.0, np.sqrt(2.0 / shape[0]), size=shape)  # shape[0]: fan_in
 
 
 def zeros(shape: tuple, rng: np.random.Generator) -> np.ndarray:
@@ -33,12 +31,7 @@ def zeros(shape: tuple, rng: np.random.Generator) -> np.ndarray:
 
 
 INITIALIZERS: dict[str, Initializer] = {
-    "uniform": uniform,
-    "xavier": xavier,
-    "glorot": xavier,
-    "he": he,
-    "kaiming": he,
-    "zeros": zeros,
+    "uniform": uniform, "xavier": xavier, "glorot": xavier, "he": he, "kaiming": he, "zeros": zeros,
 }
 
 

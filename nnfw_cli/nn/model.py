@@ -42,15 +42,10 @@ class Model:
         self.layers.append(layer)
         return self
 
-    # -- parameters -------------------------------------------------------------------------
-
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``(key, param, grad)`` for every parameter, keyed ``"{layer_index}.{name}"``."""
-        return [
-            (f"{i}.{name}", param, layer.grads[name])
-            for i, layer in enumerate(self.layers)
-            for name, param in layer.params.items()
-        ]
+        return [(f"{i}.{name}", param, layer.grads[name])
+                for i, layer in enumerate(self.layers) for name, param in layer.params.items()]
 
     def count_params(self) -> int:
         """The number of trainable numbers."""
@@ -99,8 +94,6 @@ class Model:
         for index, state in states.items():
             self.layers[int(index)].rng.bit_generator.state = state
 
-    # -- computation ------------------------------------------------------------------------
-
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Run ``x`` (n_samples, n_features) through the layers."""
         for layer in self.layers:
@@ -145,21 +138,10 @@ class Model:
             width = layer.output_width(width)
         return X, width
 
-    # -- training ---------------------------------------------------------------------------
-
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        loss: Loss,
-        optimizer: Optimizer,
-        epochs: int = 1,
-        batch_size: int | None = None,
-        seed: np.random.Generator | int | None = None,
-        validation: tuple[np.ndarray, np.ndarray] | None = None,
-        callbacks: Sequence[Callback] = (),
-        initial_epoch: int = 0,
-    ) -> History:
+    def fit(self, X: np.ndarray, y: np.ndarray, loss: Loss, optimizer: Optimizer, epochs: int = 1,
+            batch_size: int | None = None, seed: np.random.Generator | int | None = None,
+            validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: Sequence[Callback] = (),
+            initial_epoch: int = 0) -> History:
         """Train on ``X`` (n_samples, n_features) and targets ``y``; returns one log per epoch.
 
         Args:
@@ -172,10 +154,10 @@ class Model:
         """
         from ._step import TrainingStep
 
-        _check_count("epochs", epochs, 0)
-        _check_count("initial_epoch", initial_epoch, 0)
-        if batch_size is not None:
-            _check_count("batch_size", batch_size, 1)
+        for name, value, least in (("epochs", epochs, 0), ("initial_epoch", initial_epoch, 0),
+                                   ("batch_size", 1 if batch_size is None else batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}. Received: {name}={value!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         repeated = [i for i, layer in enumerate(self.layers) if any(layer is other for other in self.layers[:i])]
         if repeated:
@@ -201,8 +183,6 @@ class Model:
             if self.stop_training:
                 break
         return history
-
-    # -- persistence ------------------------------------------------------------------------
 
     def get_config(self) -> list[dict[str, Any]]:
         """The architecture: one ``{"type": name, **settings}`` per layer."""
@@ -233,8 +213,3 @@ class Model:
             if not np.all(np.isfinite(param)):
                 raise ValueError(f"array {key!r} holds NaN or infinite values (saved from a run that diverged?)")
         return model
-
-
-def _check_count(name: str, value: Any, least: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name} must be an integer >= {least}. Received: {name}={value!r}")
