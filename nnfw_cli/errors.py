@@ -27,6 +27,32 @@ class RunError(NnfwError):
     """A run folder that is missing, incomplete, or cannot be created."""
 
 
+class RunInUse(RunError):
+    """A run folder another process holds: its lock file names that process."""
+
+    def __init__(self, message: str, run_dir: str | None = None, pid: int | None = None,
+                 host: str | None = None) -> None:
+        self.run_dir, self.pid, self.host = run_dir, pid, host
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple:  # whole again after a process pool sends it back
+        return type(self), (str(self), self.run_dir, self.pid, self.host)
+
+
+class WriteError(RunError, OSError):
+    """A file that cannot be written (a read-only folder, a full disk); what was there is kept.
+
+    Also an OSError, so code that treats a failed write as one keeps working.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (str(self), self.path)
+
+
 class TrainingDiverged(NnfwError):
     """The loss stopped being a finite number; the run folder keeps what was done."""
 
