@@ -2,17 +2,17 @@
 
 Every layer follows one contract:
 
-- ``forward(x, training=False) -> y``, with ``x`` of shape ``(n_samples, in_features)``; it keeps
-  what ``backward`` needs in ``self.cache``;
-- ``backward(grad_y) -> grad_x``, the gradient of the loss with respect to ``x``, given the one
-  with respect to ``y``; it writes each parameter's gradient into ``self.grads[name]`` in place
-  (``grads[name][...] = ...``): the model may keep every parameter in one flat array;
+- ``forward(x, training=False) -> y``, ``x`` of shape ``(n_samples, in_features)``; it keeps what
+  ``backward`` needs in ``self.cache``;
+- ``backward(grad_y) -> grad_x``: the loss's gradient wrt ``x`` from the one wrt ``y``; it writes
+  each parameter's gradient into ``self.grads[name]`` in place (the model may keep all parameters
+  in one flat array);
 - ``params`` and ``grads``: the parameters and their gradients, by name;
 - ``get_config()``: the settings that rebuild the layer, ``type(layer)(**config)``;
 - ``from_config(in_features, rng, **settings)``: the layer a config file describes; its keyword
   arguments are the settings a config may give (``units`` and ``init`` for ``linear``).
 
-Writing a layer takes nothing more. A layer that scales each feature by a learned factor:
+Writing a layer takes nothing more. One that scales each feature by a learned factor:
 
 >>> class Scale(Layer):
 ...     name = "scale"
@@ -33,9 +33,9 @@ Writing a layer takes nothing more. A layer that scales each feature by a learne
 >>> np.round(model.layers[0].params["factor"], 3)
 array([3., 3.])
 
-A layer is registered by adding it to ``LAYERS`` below: configs, the JSON Schema and saved
-models find it there. Models train the built-in Linear and ReLU layers with faster code of their
-own (``_step.py``), which gives the same results; every other layer trains through this contract.
+Add a layer to ``LAYERS`` below, and configs, the JSON Schema and saved models find it there.
+``fit`` runs Linear and ReLU with faster kernels of its own (``_step.py``) that compute the same;
+every other layer trains through this contract.
 """
 
 from __future__ import annotations
@@ -92,17 +92,9 @@ class Layer:
 
 
 class Linear(Layer):
-    """Fully connected layer: ``y = x @ weight + bias``.
-
-    Args:
-        in_features: width of the input.
-        out_features: width of the output.
-        init: name of the weight initialiser (``he``, ``xavier``, ``uniform``); biases start at 0.
-        rng: a ``numpy.random.Generator`` or a seed for the initialiser.
-        dtype: floating type of the parameters.
-
-    Shapes: ``weight`` ``(in_features, out_features)``, ``bias`` ``(out_features,)``.
-    """
+    """Fully connected layer: ``y = x @ weight + bias``, ``weight`` of shape ``(in_features,
+    out_features)``, ``bias`` ``(out_features,)``. ``init`` names the weight initialiser (``he``,
+    ``xavier``, ``uniform``; biases start at 0); ``rng`` is a Generator or a seed for it."""
 
     name = "linear"
 
