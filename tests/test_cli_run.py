@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
+from nnfw_cli import experiment
 from nnfw_cli.cli import main
 from nnfw_cli.config import load_config
 from nnfw_cli.experiment import load_data
 from nnfw_cli.nn import Model
-
-
-@pytest.fixture
-def run_dir(runner, small_config, tmp_path):
-    """A finished small run, `outputs/r`."""
-    result = runner.invoke(main, ["train", str(small_config), "--quiet", "--name", "r"])
-    assert result.exit_code == 0, result.stderr
-    return tmp_path / "outputs" / "r"
 
 
 def _eval(runner, *args):
@@ -111,58 +106,134 @@ def test_predict_names_the_bad_cell(runner, run_dir, tmp_path):
     assert "row 2 (line 3), column 'y': 'abc' is not a finite number" in result.stderr
 
 
-def _train_in_process(small_config, tmp_path, name, epochs):
+# -- interrupting and resuming ----------------------------------------------------------------
+
+# Mini-batches and dropout: a resumed run must restore the shuffling and dropout streams too.
+RESUMABLE = {
+    "training.epochs": 12,
+    "model.layers": [{"type": "linear", "units": 8}, "relu", {"type": "dropout", "rate": 0.2},
+                     {"type": "linear", "units": 1, "init": "xavier"}, "sigmoid"],
+}
+
+
+class Crash(Exception):
+    """Stands for the process dying at once (a kill, a power cut): nothing more is written."""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, config_writer) -> Path:
+    """The RESUMABLE config trained in one go, for interrupted runs to be compared with."""
     from click.testing import CliRunner
 
-    result = CliRunner().invoke(main, ["train", str(small_config), "--quiet", "--name", name,
-                                       "--set", f"training.epochs={epochs}", "--set", "training.batch_size=null"])
+    root = tmp_path_factory.mktemp("uninterrupted")
+    config = config_writer(root / "resumable.yaml", root / "outputs", RESUMABLE)
+    result = CliRunner().invoke(main, ["train", str(config), "--quiet", "--name", "whole"])
     assert result.exit_code == 0, result.stderr
-    return tmp_path / "outputs" / name
+    return root / "outputs" / "whole"
+
+
+def _assert_same_training(resumed: Path, whole: Path) -> None:
+    """The two runs' weights, history, final metrics and boundary snapshots are the same."""
+    for name in ("model.npz", "snapshots.npz"):
+        with np.load(resumed / name) as a, np.load(whole / name) as b:
+            assert a.files == b.files
+            for key in a.files:
+                assert np.array_equal(a[key], b[key]), f"{name}: {key}"
+    pd.testing.assert_frame_equal(pd.read_csv(resumed / "history.csv"), pd.read_csv(whole / "history.csv"))
+    metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (resumed, whole)]
+    for m in metrics:
+        del m["train_seconds"]
+    assert metrics[0] == metrics[1]
+
+
+def _signal_during_training(monkeypatch, epoch: int, sig: int) -> None:
+    """Make `nnfw train` send this process ``sig`` at the end of ``epoch``, as Ctrl-C or kill would."""
+    train = experiment.train
+
+    def train_and_signal(config, stem="run", name=None, progress=None, stop=None):
+        def progress_then_signal(logs: dict) -> None:
+            if progress is not None:
+                progress(logs)
+            if logs["epoch"] == epoch:
+                os.kill(os.getpid(), sig)
+
+        return train(config, stem, name, progress_then_signal, stop)
+
+    monkeypatch.setattr(experiment, "train", train_and_signal)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_then_resumed_equals_uninterrupted(small_config, tmp_path, sig, code):
-    epochs = 15000
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nnfw_cli", "train", str(small_config), "--name", "cut",
-         "--set", f"training.epochs={epochs}", "--set", "training.batch_size=null"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    first_line = process.stderr.readline()  # the first progress line: training is under way
-    assert first_line.startswith("epoch"), first_line
-    process.send_signal(sig)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == code, stderr
+def test_interrupted_then_resumed_equals_uninterrupted(runner, make_config, tmp_path, monkeypatch, signal_guard,
+                                                       uninterrupted, sig, code):
+    _signal_during_training(monkeypatch, 4, sig)
+    result = runner.invoke(main, ["train", str(make_config(RESUMABLE)), "--name", "cut"])
+    assert result.exit_code == code, result.output + result.stderr
+    assert signal_guard == []  # the command took the signal itself
     cut = tmp_path / "outputs" / "cut"
-    assert "nnfw train --resume" in stderr and "Traceback" not in stderr
+    assert f"nnfw train --resume {cut}" in result.stderr and "Traceback" not in result.stderr
     metrics = json.loads((cut / "metrics.json").read_text())
-    assert metrics["status"] == "interrupted" and metrics["epochs"] < epochs
+    assert metrics["status"] == "interrupted" and metrics["epochs"] == 5  # the epoch under way is finished
+    assert len(pd.read_csv(cut / "history.csv")) == 5
     assert (cut / "checkpoint.npz").exists() and (cut / "loss_curve.png").exists()
 
-    resumed = subprocess.run([sys.executable, "-m", "nnfw_cli", "train", "--resume", str(cut), "--quiet"],
-                             capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = runner.invoke(main, ["train", "--resume", str(cut), "--quiet"])
+    assert resumed.exit_code == 0, resumed.stderr
     assert not (cut / "checkpoint.npz").exists()
-    whole = _train_in_process(small_config, tmp_path, "whole", epochs)
-    with np.load(cut / "model.npz") as a, np.load(whole / "model.npz") as b:
-        assert a.files == b.files
-        assert all(np.array_equal(a[key], b[key]) for key in a.files)
-    history = [pd.read_csv(folder / "history.csv") for folder in (cut, whole)]
-    pd.testing.assert_frame_equal(*history)
+    _assert_same_training(cut, uninterrupted)
 
 
-def test_periodic_checkpoints_survive_a_kill(runner, small_config, tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nnfw_cli", "train", str(small_config), "--name", "killed",
-         "--set", "training.epochs=15000", "--set", "training.batch_size=null",
-         "--set", "training.checkpoint_every=1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    process.stderr.readline()
-    process.kill()
-    process.communicate(timeout=60)
-    killed = tmp_path / "outputs" / "killed"
-    assert (killed / "checkpoint.npz").exists()
-    result = runner.invoke(main, ["train", "--resume", str(killed), "--quiet"])
+def _crash_at_epoch_8(run_config: Path, tmp_path: Path) -> Path:
+    """Train with a checkpoint every 3 epochs and crash during epoch 8; returns the run folder."""
+    config = load_config(run_config)
+
+    def crash(logs: dict) -> None:
+        if logs["epoch"] == 8:
+            raise Crash
+
+    with pytest.raises(Crash):
+        experiment.train(config, "resumable", "crashed", crash)
+    return tmp_path / "outputs" / "crashed"
+
+
+def test_periodic_checkpoints_survive_a_crash(runner, make_config, tmp_path):
+    crashed = _crash_at_epoch_8(make_config({**RESUMABLE, "training.checkpoint_every": 3}), tmp_path)
+    assert (crashed / "checkpoint.npz").exists() and not (crashed / "metrics.json").exists()
+    assert not list(crashed.glob(".*.tmp"))
+    result = runner.invoke(main, ["train", "--resume", str(crashed), "--quiet"])
     assert result.exit_code == 0, result.stderr
-    assert json.loads((killed / "metrics.json").read_text())["epochs"] == 15000
+    assert json.loads((crashed / "metrics.json").read_text())["epochs"] == 12
+    assert not (crashed / "checkpoint.npz").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="a periodic checkpoint's history holds only the epoch it is written at, "
+                                       "so the resumed run starts over at epoch 2 from the later weights")
+def test_a_run_resumed_from_a_periodic_checkpoint_equals_uninterrupted(runner, make_config, tmp_path, uninterrupted):
+    crashed = _crash_at_epoch_8(make_config({**RESUMABLE, "training.checkpoint_every": 3}), tmp_path)
+    result = runner.invoke(main, ["train", "--resume", str(crashed)])
+    assert result.exit_code == 0, result.stderr
+    progress = [line.split()[1] for line in result.stderr.splitlines() if line.startswith("epoch")]
+    assert progress[0] == "7/12"  # what the crash lost: the epochs since the last checkpoint, at 6
+    _assert_same_training(crashed, uninterrupted)
+
+
+def test_ctrl_c_stops_a_training_process_that_can_then_resume(runner, make_config, tmp_path):
+    # The first progress line comes a tenth of the way in; the rest of the run leaves time for the
+    # signal to arrive while the process still trains.
+    config = make_config({"training.epochs": 3000, "training.batch_size": None})
+    process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "train", str(config), "--name", "cut"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = process.stderr.readline()  # the first progress line: training is under way
+        assert first_line.startswith("epoch"), first_line
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    cut = tmp_path / "outputs" / "cut"
+    assert f"nnfw train --resume {cut}" in stderr and "Traceback" not in stderr
+    assert json.loads((cut / "metrics.json").read_text())["status"] == "interrupted"
+    assert (cut / "checkpoint.npz").exists()
+    result = runner.invoke(main, ["train", "--resume", str(cut), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((cut / "metrics.json").read_text())["epochs"] == 3000
