@@ -42,9 +42,7 @@ def test_train_writes_every_file_of_the_run_folder(runner, small_config, tmp_pat
     assert (tmp_path / "outputs" / "latest").resolve() == run_dir.resolve()
 
 
-def test_saved_model_reproduces_the_metrics(runner, small_config, tmp_path):
-    _train(runner, small_config, "--name", "r")
-    run_dir = tmp_path / "outputs" / "r"
+def test_saved_model_reproduces_the_metrics(run_dir):
     model = Model.load(run_dir / "model.npz")
     assert model.get_config()[0] == {"type": "linear", "in_features": 2, "out_features": 8, "init": "he"}
     from nnfw_cli.config import load_config
@@ -56,21 +54,19 @@ def test_saved_model_reproduces_the_metrics(runner, small_config, tmp_path):
     assert roc_auc(data.y_test, model.predict(data.X_test)) == metrics["roc_auc"]
 
 
-def test_same_seed_same_metrics(runner, small_config, tmp_path):
-    _train(runner, small_config, "--name", "a")
-    _train(runner, small_config, "--name", "b")
-    first, second = (json.loads((tmp_path / "outputs" / n / "metrics.json").read_text()) for n in "ab")
+def test_same_seed_same_metrics(runner, small_config, run_dir, tmp_path):
+    _train(runner, small_config, "--name", "b")  # run_dir, "r", is the same config trained earlier
+    first, second = (json.loads((tmp_path / "outputs" / n / "metrics.json").read_text()) for n in ("r", "b"))
     for metrics in (first, second):
         assert metrics.pop("train_seconds") > 0
     assert first == second
-    weights = [np.load(tmp_path / "outputs" / n / "model.npz")["0.weight"] for n in "ab"]
+    weights = [np.load(tmp_path / "outputs" / n / "model.npz")["0.weight"] for n in ("r", "b")]
     assert np.array_equal(*weights)
 
 
-def test_seed_option_changes_the_run(runner, small_config, tmp_path):
-    _train(runner, small_config, "--name", "a")
+def test_seed_option_changes_the_run(runner, small_config, run_dir, tmp_path):
     _train(runner, small_config, "--name", "b", "--seed", "11")
-    weights = [np.load(tmp_path / "outputs" / n / "model.npz")["0.weight"] for n in "ab"]
+    weights = [np.load(tmp_path / "outputs" / n / "model.npz")["0.weight"] for n in ("r", "b")]
     assert not np.array_equal(*weights)
     assert "seed: 11" in (tmp_path / "outputs" / "b" / "config.yaml").read_text()
 
@@ -90,13 +86,12 @@ def test_output_dir_option(runner, small_config, tmp_path):
     assert "elsewhere" in result.stdout
 
 
-def test_a_run_name_is_never_reused(runner, small_config, tmp_path):
-    _train(runner, small_config, "--name", "same")
-    before = (tmp_path / "outputs" / "same" / "model.npz").read_bytes()
-    result = runner.invoke(main, ["train", str(small_config), "--name", "same"])
+def test_a_run_name_is_never_reused(runner, small_config, run_dir):
+    before = (run_dir / "model.npz").read_bytes()
+    result = runner.invoke(main, ["train", str(small_config), "--name", run_dir.name])
     assert result.exit_code == 2
     assert "a run of that name exists" in result.stderr and "Traceback" not in result.output
-    assert (tmp_path / "outputs" / "same" / "model.npz").read_bytes() == before
+    assert (run_dir / "model.npz").read_bytes() == before
 
 
 def test_runs_without_name_get_distinct_folders(runner, small_config, tmp_path):
@@ -162,10 +157,24 @@ def test_as_a_process_exit_codes_and_output_arrive_whole(tmp_path, args, code, s
         assert json.loads(result.stdout)["title"] == "Config"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["check", "CONFIG"], ["schema"]])
-def test_light_commands_do_not_import_heavy_libraries(args, small_config):
-    args = [str(small_config) if a == "CONFIG" else a for a in args]
-    code = f"import sys; from nnfw_cli.cli import main; main({args!r}, standalone_mode=False); " \
-           "print('heavy:', sorted(m for m in ('sklearn', 'matplotlib', 'pandas') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
-    assert out.strip().splitlines()[-1] == "heavy: []"
+LIGHT_COMMANDS = [["--help"], ["train", "--help"], ["check", "CONFIG"], ["schema"]]
+
+
+def test_light_commands_do_not_import_heavy_libraries(small_config):
+    # One process runs them all in turn: a heavy import by any of them stays in sys.modules
+    # and shows in the report after it.
+    commands = [[str(small_config) if a == "CONFIG" else a for a in args] for args in LIGHT_COMMANDS]
+    code = f"""if True:
+        import sys
+        from nnfw_cli.cli import main
+        for args in {commands!r}:
+            try:
+                main(args, standalone_mode=False)
+            finally:
+                heavy = sorted(m for m in ('sklearn', 'matplotlib', 'pandas') if m in sys.modules)
+                print('heavy after', args[0], args[-1], heavy, file=sys.stderr)
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = [line for line in result.stderr.splitlines() if line.startswith("heavy after")]
+    assert len(report) == len(LIGHT_COMMANDS) and all(line.endswith(" []") for line in report), report
