@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # about 10 s: the script probes the CPU for contention and times every framework
 def test_benchmark_runs_and_reports_every_framework_it_has():
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--cases", "article", "--repeats", "3",
