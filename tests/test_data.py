@@ -1,0 +1,154 @@
+"""nnfw_cli.data: datasets made from a seed, the stratified split, points read from CSV files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnfw_cli.data import DATASETS, make_dataset, read_points, split
+from nnfw_cli.errors import DataError
+
+NAMES = sorted(DATASETS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_dataset_is_reproducible_from_its_seed(name):
+    first, again, other = (make_dataset(name, 200, 0.1, seed) for seed in (7, 7, 8))
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], other[0])
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("n_samples", [201, 1000])
+def test_shapes_types_and_class_balance(name, n_samples):
+    X, y = make_dataset(name, n_samples, DATASETS[name].default_noise, 0)
+    assert X.shape == (n_samples, DATASETS[name].n_features) and X.dtype == np.float64
+    assert y.shape == (n_samples,) and y.dtype == np.int64
+    counts = np.bincount(y, minlength=DATASETS[name].n_classes)
+    assert len(counts) == DATASETS[name].n_classes
+    # xor's classes are the quadrants uniform points fall in: even only on average (four standard
+    # deviations of the binomial difference allowed); the others are made even.
+    tolerance = 4 * np.sqrt(n_samples) if name == "xor" else 1
+    assert np.ptp(counts) <= tolerance, counts
+    assert np.isfinite(X).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_noise_spreads_the_points(name):
+    X, _ = make_dataset(name, 500, 0.0, 0)
+    noisy, _ = make_dataset(name, 500, 0.5, 0)
+    assert np.std(noisy) > np.std(X)
+
+
+def test_noise_free_circles_lie_on_their_two_circles():
+    X, y = make_dataset("circles", 400, 0.0, 0, factor=0.3)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(radius[y == 0], 1.0)
+    np.testing.assert_allclose(radius[y == 1], 0.3)
+
+
+def test_noise_free_xor_labels_by_quadrant():
+    X, y = make_dataset("xor", 400, 0.0, 0)
+    assert np.abs(X).max() <= 1
+    np.testing.assert_array_equal(y, (X[:, 0] * X[:, 1] > 0).astype(int))
+
+
+def test_noise_free_spirals_lie_in_the_unit_disc_half_a_turn_apart():
+    X, y = make_dataset("spiral", 2000, 0.0, 0)
+    assert np.hypot(X[:, 0], X[:, 1]).max() <= 1
+    # Half a turn apart: each arm turned by 180 degrees lies on the other.
+    turned = -X[y == 1]
+    gaps = np.linalg.norm(turned[:, None, :] - X[y == 0][None, :, :], axis=2).min(axis=1)
+    assert gaps.max() < 0.05
+    across = np.linalg.norm(X[y == 1][:, None, :] - X[y == 0][None, :, :], axis=2).min(axis=1)
+    assert np.median(across) > 4 * np.median(gaps)  # and the arms themselves are apart
+
+
+def test_gaussian_blobs_sit_around_their_centres():
+    X, y = make_dataset("gaussian", 2000, 0.5, 0)
+    np.testing.assert_allclose(X[y == 0].mean(axis=0), [-1, -1], atol=0.1)
+    np.testing.assert_allclose(X[y == 1].mean(axis=0), [1, 1], atol=0.1)
+
+
+# -- split ------------------------------------------------------------------------------------
+
+
+def _rows(X: np.ndarray) -> set[tuple]:
+    return {tuple(row) for row in X}
+
+
+@pytest.mark.parametrize("test_fraction", [0.2, 0.5])
+def test_split_is_disjoint_complete_and_stratified(test_fraction):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 2))
+    y = (rng.random(500) < 0.3).astype(np.int64)  # 30% of class 1
+    X_train, X_test, y_train, y_test = split(X, y, test_fraction, seed=1)
+    assert len(X_test) == round(500 * test_fraction) and len(X_train) + len(X_test) == 500
+    assert not _rows(X_train) & _rows(X_test)
+    assert _rows(X_train) | _rows(X_test) == _rows(X)
+    for X_part, y_part in ((X_train, y_train), (X_test, y_test)):  # rows keep their labels
+        lookup = {tuple(row): label for row, label in zip(X, y)}
+        assert all(lookup[tuple(row)] == label for row, label in zip(X_part, y_part))
+    assert abs(y_test.mean() - y.mean()) < 1 / len(y_test) + 1e-12
+    assert abs(y_train.mean() - y.mean()) < 1 / len(y_train) + 1e-12
+
+
+def test_split_is_reproducible_from_its_seed():
+    X, y = make_dataset("moons", 300, 0.1, 0)
+    first, again, other = (split(X, y, 0.2, seed) for seed in (3, 3, 4))
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[1], other[1])
+
+
+# -- read_points ------------------------------------------------------------------------------
+
+
+def _csv(tmp_path, text: str) -> str:
+    path = tmp_path / "points.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_read_points_by_name_keeps_every_column(tmp_path):
+    table = read_points(_csv(tmp_path, "id,y,x\na,2,1\nb,4.5,-3\n"), 2)
+    assert list(table.columns) == ["id", "y", "x"]
+    features = table.attrs["features"]
+    assert list(features.columns) == ["x", "y"]
+    np.testing.assert_array_equal(features.to_numpy(), [[1.0, 2.0], [-3.0, 4.5]])
+
+
+def test_read_points_by_position_when_the_count_fits(tmp_path):
+    features = read_points(_csv(tmp_path, "a,b\n1, 2\n3,4e-1\n"), 2).attrs["features"]
+    np.testing.assert_array_equal(features.to_numpy(), [[1.0, 2.0], [3.0, 0.4]])
+
+
+def test_read_points_with_more_features(tmp_path):
+    features = read_points(_csv(tmp_path, "x3,x1,x2\n3,1,2\n"), 3).attrs["features"]
+    assert list(features.columns) == ["x1", "x2", "x3"]
+    np.testing.assert_array_equal(features.to_numpy(), [[1.0, 2.0, 3.0]])
+
+
+@pytest.mark.parametrize("text, needles", [
+    ("x,y\n0,0\n1,abc\n", ["row 2 (line 3), column 'y': 'abc' is not a finite number"]),
+    ("x,y\n0,inf\n", ["row 1 (line 2), column 'y': 'inf' is not a finite number"]),
+    ("x,y\n0,\n", ["row 1 (line 2), column 'y'"]),
+    ("", ["the file is empty"]),
+    ("x,y\n", ["the header has no rows below it"]),
+    ("a,b,c\n1,2,3\n", ["expected 2 feature columns (x, y)", "found 3: a, b, c"]),
+    ("x,y\n1,2,3\n", ["line 2 has more cells than the header"]),
+    ("x,y\n1,2\n3,4,5\n", ["line 3"]),
+], ids=["text", "infinite", "empty-cell", "empty-file", "header-only", "columns", "long-first-row", "long-row"])
+def test_read_points_names_what_is_wrong(tmp_path, text, needles):
+    path = _csv(tmp_path, text)
+    with pytest.raises(DataError) as caught:
+        read_points(path, 2)
+    assert str(caught.value).startswith(path)
+    for needle in needles:
+        assert needle in str(caught.value)
+
+
+def test_read_points_of_a_missing_file(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_points(str(tmp_path / "nowhere.csv"), 2)
