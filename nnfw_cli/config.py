@@ -22,7 +22,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from .data import DATASETS
 from .errors import ConfigError
-from .overrides import apply_override, format_path
+from .overrides import YAMLLimitError, apply_override, format_path, load_yaml
 from .nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, Optimizer
 
 
@@ -288,15 +288,7 @@ _SECTIONS: dict[tuple, type[BaseModel]] = {
 def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Config:
     """Read, override and validate the config at ``path``; raises ConfigError listing every problem."""
     path = Path(path)
-    text = _read(path)
-    try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    raw, root = _parse(path, _read(path))
     if raw is None:
         raise ConfigError(f"{path}: the file is empty; a config is a YAML mapping (see `nnfw check --help`)")
     if not isinstance(raw, dict):
@@ -305,6 +297,17 @@ def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
     defaults = Config().resolved() if overrides else {}
     set_paths = [apply_override(raw, item, defaults) for item in overrides]
     return validate(raw, source=str(path), root=root, overridden=set_paths)
+
+
+def _parse(path: Path, text: str) -> tuple[Any, yaml.Node | None]:
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        what = "" if isinstance(exc, YAMLLimitError) else "not valid YAML: "
+        raise ConfigError(f"{where}: {what}{problem}") from None
 
 
 def _read(path: Path) -> str:

@@ -1,5 +1,9 @@
 """The ``--set`` path language: ``key.path[0].name=value``, the value read as YAML.
 
+The YAML of values and of whole config files is read by ``load_yaml``: safe tags only, no key
+given twice in a mapping, at most ``MAX_DEPTH`` levels of nesting and whole numbers short
+enough to print.
+
 ``apply_override(raw, "model.layers[0].units=32", defaults)`` changes the plain data ``raw`` (a
 config as read from its file, before validation) in place. A path may go where the file says
 nothing: sections start empty, and a list or a typed entry (``training.optimizer``) starts from
@@ -12,11 +16,21 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode
+from yaml.resolver import Resolver
 
 from .errors import ConfigError
+
+try:  # libyaml's parser, when PyYAML was built with it: several times faster than the Python one
+    from yaml.cyaml import CParser as _FastParser
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    _FastParser = None
 
 _PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 _FULL_PATH = re.compile(r"[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*")
@@ -40,7 +54,9 @@ def format_path(loc: tuple) -> str:
 def parse_value(item: str, text: str) -> Any:
     """The value of ``--set item`` (its text after ``=``), read as YAML; empty text is null."""
     try:
-        return yaml.safe_load(text) if text.strip() else None
+        return load_yaml(text)[0] if text.strip() else None
+    except YAMLLimitError as exc:
+        raise ConfigError(f"--set {item}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {item}: the value is not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
@@ -115,3 +131,120 @@ def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:
     elif not isinstance(node, dict):
         raise ConfigError(f"--set {item}: {format_path(path[:-1])} is not a mapping")
     node[part] = value
+
+
+# -- reading YAML -----------------------------------------------------------------------------
+
+MAX_DEPTH = 100  # levels of nesting; a config needs 4 (model.layers[0].units)
+# Whole numbers longer than Python prints (4300 digits unless the interpreter was told otherwise).
+MAX_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
+_MAX_BITS = int(MAX_DIGITS * 3.3219)  # log2(10): fewer bits than that always print
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """Valid YAML that nnfw will not read: nested too deep, or a number too long."""
+
+
+class _Checks(Composer, SafeConstructor, Resolver):
+    """PyYAML's composer and safe constructor, with nnfw's limits and no duplicate keys.
+
+    The composer is PyYAML's Python one even over libyaml's parser: it recurses once per level,
+    so it can stop at MAX_DEPTH, where libyaml's would exhaust the C stack.
+    """
+
+    def __init__(self) -> None:
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise YAMLLimitError(problem=f"nested more than {MAX_DEPTH} levels deep",
+                                     problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE:  # `<<: *base`: the mapping's own keys may override those
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: the constructor reports it
+                    continue
+                if first is not key_node:
+                    mark = first.start_mark
+                    raise ConstructorError(problem=f"duplicate key {key!r} (first at line {mark.line + 1}, "
+                                                   f"column {mark.column + 1})", problem_mark=key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_int(self, node: Any) -> int:
+        digits = len(node.value.lstrip("+-").replace("_", ""))
+        if digits > MAX_DIGITS:  # refused before converting: int() of it raises, or (1:0:0:...) takes long
+            self._too_long(node, f"{digits} digits")
+        value = super().construct_yaml_int(node)
+        if value.bit_length() > _MAX_BITS:  # 0x... with fewer digits than decimal needs
+            self._too_long(node, f"more than {MAX_DIGITS} digits")
+        return value
+
+    @staticmethod
+    def _too_long(node: Any, size: str) -> None:
+        raise YAMLLimitError(problem=f"a whole number of {size}; at most {MAX_DIGITS} digits can be read",
+                             problem_mark=node.start_mark)
+
+
+_Checks.add_constructor("tag:yaml.org,2002:int", _Checks.construct_yaml_int)
+
+
+class _PythonLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, _Checks):
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        _Checks.__init__(self)
+
+
+if _FastParser is not None:
+    class _FastLoader(_Checks, _FastParser):  # _Checks first: its composer, not libyaml's
+        def __init__(self, text: str) -> None:
+            _FastParser.__init__(self, text)
+            _Checks.__init__(self)
+
+
+def _load(loader_class: type, text: str) -> tuple[Any, yaml.Node | None]:
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
+    finally:
+        loader.dispose()
+
+
+def load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    """``text`` as plain data, and its node tree (for positions); None for an empty document.
+
+    Raises yaml.YAMLError (with a ``problem`` and a ``problem_mark``) for text that is not valid
+    YAML or gives a key twice, and its subclass YAMLLimitError for valid YAML beyond the limits.
+    """
+    if _FastParser is None:
+        return _load(_PythonLoader, text)
+    try:
+        return _load(_FastLoader, text)
+    except YAMLLimitError:
+        raise
+    except yaml.YAMLError as fast_error:
+        if len(text) > 65_536:
+            raise
+        try:  # PyYAML's own parser says what is wrong in more words: "found character '\t' ..."
+            _load(_PythonLoader, text)
+        except yaml.YAMLError as error:
+            raise error from None
+        raise fast_error

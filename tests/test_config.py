@@ -162,3 +162,83 @@ def test_schema_says_how_often_a_run_is_scored_by_default():
     assert f"about {EVAL_POINTS} times" in training["eval_every"]["description"]
     config = validate({"training": {"epochs": 4 * EVAL_POINTS}})
     assert config.training.eval_interval() == 4
+
+
+# -- loading hostile or broken files ----------------------------------------------------------
+
+
+def _check(runner, path, *args):
+    """``nnfw check PATH``, as a user runs it: exit 2, one message, no traceback; returns stderr."""
+    from nnfw_cli.cli import main
+
+    result = runner.invoke(main, ["check", str(path), *args])
+    assert result.exit_code == 2, (result.exit_code, result.stderr, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("Error: ") == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    "text, where, key, first",
+    [
+        ("training:\n  epochs: 3\nseed: 1\ntraining:\n  epochs: 5\n", ":4:1:", "training", "line 1, column 1"),
+        ("training:\n  epochs: 3\n  learning_rate: 0.1\n  epochs: 5\n", ":4:3:", "epochs", "line 2, column 3"),
+        ("model:\n  layers:\n    - {type: linear, units: 1, units: 2}\n    - sigmoid\n", ":3:32:", "units",
+         "line 3, column 22"),
+        ("seed: 1\n'seed': 2\n", ":2:1:", "seed", "line 1, column 1"),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path, runner, text, where, key, first):
+    problems = _problems(tmp_path, text)
+    assert len(problems) == 1 and where in problems[0], problems
+    assert problems[0].endswith(f": not valid YAML: duplicate key {key!r} (first at {first})")
+    assert where in _check(runner, tmp_path / "c.yaml")
+
+
+def test_merged_keys_may_be_overridden(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("training:\n  <<: {epochs: 3, learning_rate: 0.1}\n  epochs: 5\n")
+    assert load_config(path).training.epochs == 5  # YAML's merge key: the mapping's own keys win
+
+
+def test_a_key_given_twice_in_a_set_value_is_refused(tmp_path):
+    problems = _problems(tmp_path, "seed: 1\n", ["training={epochs: 1, epochs: 2}"])
+    assert problems == ["--set training={epochs: 1, epochs: 2}: the value is not valid YAML: "
+                        "duplicate key 'epochs' (first at line 1, column 2)"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "data: " + "[" * 500 + "]" * 500 + "\n",
+        "data: " + "{a: " * 500 + "1" + "}" * 500 + "\n",
+        "".join(" " * i + "a:\n" for i in range(500)) + " " * 500 + "1\n",
+        "seed: " + "[" * 200_000 + "\n",
+    ],
+    ids=["lists", "mappings", "block", "unclosed"],
+)
+def test_deep_nesting_is_one_clear_error(tmp_path, runner, text):
+    problems = _problems(tmp_path, text)
+    assert len(problems) == 1 and "nested more than 100 levels deep" in problems[0], problems
+    assert "nested more than 100 levels deep" in _check(runner, tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("text, where", [
+    ("seed: " + "1" * 4301 + "\n", ":1:7:"),
+    ("training:\n  learning_rate: -" + "7" * 5000 + "\n", ":2:18:"),
+])
+def test_whole_numbers_too_long_to_read_are_one_clear_error(tmp_path, runner, text, where):
+    problems = _problems(tmp_path, text)
+    assert len(problems) == 1 and where in problems[0] and "digits" in problems[0], problems
+    assert "digits" in _check(runner, tmp_path / "c.yaml")
+
+
+def test_set_values_have_the_same_limits(tmp_path):
+    assert "nested more than 100 levels deep" in _problems(tmp_path, "seed: 1\n", ["seed=" + "[" * 600])[0]
+    assert "digits" in _problems(tmp_path, "seed: 1\n", ["seed=" + "9" * 5000])[0]
+
+
+def test_a_long_whole_number_within_the_limit_is_checked_as_usual(tmp_path):
+    assert "seed: must be <= 4294967295" in _problems(tmp_path, "seed: " + "1" * 4300 + "\n")[0]
+
