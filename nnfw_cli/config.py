@@ -65,8 +65,12 @@ def _number(value: Any) -> Any:
 
 
 def _float(*limits: Any) -> Any:
-    """A finite number within ``limits`` (pydantic ``Field`` constraints); a whole number will do."""
-    return Annotated[(float, *limits, BeforeValidator(_number))]
+    """A finite number within ``limits`` (pydantic ``Field`` constraints); a whole number will do.
+
+    ``allow_inf_nan=False`` refuses text that reads as no finite number ('nan', '1e400') before
+    the limits are compared, so the message says so instead of "must be <= ...".
+    """
+    return Annotated[(float, Field(allow_inf_nan=False), *limits, BeforeValidator(_number))]
 
 
 def _int(*limits: Any) -> Any:
@@ -404,15 +408,18 @@ def _show(value: Any) -> str:
 
 
 def _schema_loc(loc: tuple) -> tuple:
-    """Drop the union-member tags pydantic inserts (``model.layers.2.linear.units``)."""
+    """Drop the union-member tags pydantic inserts (``model.layers.2.linear.units``).
+
+    A tag is the part right after a layer's index or after ``optimizer``; a setting with the
+    name of a tag stays (``training.optimizer.sgd.momentum`` -> ``training.optimizer.momentum``).
+    """
     out: list = []
-    for part in loc:
-        prev = tuple(p for p in out if not isinstance(p, int))
-        if (prev == ("model", "layers") and part in LAYER_SPECS) or (
-            prev == ("training", "optimizer") and part in OPTIMIZER_SPECS
-        ):
-            continue
-        out.append(part)
+    for i, part in enumerate(loc):
+        before = tuple(p for p in loc[:i] if not isinstance(p, int))
+        layer_tag = before == ("model", "layers") and isinstance(loc[i - 1], int) and part in LAYER_SPECS
+        optimizer_tag = before == ("training", "optimizer") and loc[i - 1] == "optimizer" and part in OPTIMIZER_SPECS
+        if not (layer_tag or optimizer_tag):
+            out.append(part)
     return tuple(out)
 
 

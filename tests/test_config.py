@@ -80,6 +80,7 @@ def test_every_problem_reported_with_line_and_path(tmp_path):
         ("model:\n  layers:\n    - {type: linear, units: 1}\n    - relu\n", "model.layers[1]: binary_cross_entropy needs a sigmoid as the last layer"),
         ("training:\n  optimizer: {type: adam, beta: 0.9}\n", "training.optimizer.beta: unknown key; did you mean 'beta"),
         ("training:\n  optimizer: adamw\n", "training.optimizer: unknown optimizer 'adamw'; did you mean 'adam'?"),
+        ("training:\n  optimizer: {type: sgd, momentum: -1}\n", "training.optimizer.momentum: must be >= 0 (got -1)"),
         ("training:\n  epochs: 1.5\n", "training.epochs: must be a whole number (got 1.5)"),
         ("seed: -1\n", "seed: must be >= 0 (got -1)"),
         ("loss: hinge\n", "loss: unknown loss 'hinge'"),
@@ -206,6 +207,50 @@ def test_a_key_given_twice_in_a_set_value_is_refused(tmp_path):
     problems = _problems(tmp_path, "seed: 1\n", ["training={epochs: 1, epochs: 2}"])
     assert problems == ["--set training={epochs: 1, epochs: 2}: the value is not valid YAML: "
                         "duplicate key 'epochs' (first at line 1, column 2)"]
+
+
+def _float_settings() -> list:
+    """Every setting a config reads as a float: a param of (config with VALUE there, its path)."""
+    from typing import Annotated, get_args, get_origin
+
+    from nnfw_cli.config import LAYER_SPECS, OPTIMIZER_SPECS, DataConfig, TrainingConfig
+
+    def floats(model):
+        def kinds(annotation):
+            if get_origin(annotation) is Annotated:
+                return kinds(get_args(annotation)[0])
+            return [annotation, *(k for arg in get_args(annotation) for k in kinds(arg))]
+
+        return [name for name, field in model.model_fields.items() if float in kinds(field.annotation)]
+
+    found = [({"data": {name: "VALUE"}}, f"data.{name}", "data") for name in floats(DataConfig)]
+    found += [({"training": {name: "VALUE"}}, f"training.{name}", "training") for name in floats(TrainingConfig)]
+    for tag, spec in LAYER_SPECS.items():
+        layer = {"type": tag, **({"units": 1} if tag == "linear" else {})}
+        found += [({"model": {"layers": [{**layer, name: "VALUE"}]}}, f"model.layers[0].{name}", tag)
+                  for name in floats(spec)]
+    for tag, spec in OPTIMIZER_SPECS.items():
+        found += [({"training": {"optimizer": {"type": tag, name: "VALUE"}}}, f"training.optimizer.{name}", tag)
+                  for name in floats(spec)]
+    return [pytest.param(raw, path, id=f"{tag}:{path}") for raw, path, tag in found]
+
+
+FLOAT_SETTINGS = _float_settings()
+
+
+def test_every_float_setting_is_checked_below():
+    paths = [param.values[1] for param in FLOAT_SETTINGS]
+    assert {"data.noise", "data.factor", "data.test_fraction", "training.learning_rate", "model.layers[0].rate",
+            "model.layers[0].negative_slope", "training.optimizer.epsilon", "training.optimizer.beta2"} <= set(paths)
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", ".nan", "'nan'", "'NaN'", ".inf", "-.inf", "'inf'", "'-infinity'",
+                                   "1.0e+400", "1" + "0" * 400])
+@pytest.mark.parametrize("raw, field", FLOAT_SETTINGS)
+def test_numbers_that_are_not_finite_are_refused(tmp_path, raw, field, value):
+    text = yaml.safe_dump(raw, sort_keys=False).replace("VALUE", value)
+    problems = _problems(tmp_path, text)
+    assert any(f"{field}: must be a finite number" in p for p in problems), problems
 
 
 @pytest.mark.parametrize(
