@@ -13,6 +13,8 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -289,6 +291,9 @@ _SECTIONS: dict[tuple, type[BaseModel]] = {
 # -- loading ----------------------------------------------------------------------------------
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a config is a few hundred bytes; this is far beyond any real one
+
+
 def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Config:
     """Read, override and validate the config at ``path``; raises ConfigError listing every problem."""
     path = Path(path)
@@ -314,15 +319,39 @@ def _parse(path: Path, text: str) -> tuple[Any, yaml.Node | None]:
         raise ConfigError(f"{where}: {what}{problem}") from None
 
 
+_FILE_KINDS = {stat.S_ISFIFO: "a named pipe", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+               stat.S_ISSOCK: "a socket"}
+
+
 def _read(path: Path) -> str:
-    if not path.exists():
-        raise ConfigError(f"{path}: no such file")
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory, not a config file")
+    """The text of a regular file of at most MAX_CONFIG_BYTES; never waits on a pipe or reads a device."""
     try:
-        return path.read_text(encoding="utf-8")
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    _check_file(path, info)
+    try:
+        # O_NONBLOCK: should the path become a pipe after the check, opening it does not wait for a writer.
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
+            _check_file(path, os.fstat(file.fileno()))
+            data = file.read(MAX_CONFIG_BYTES + 1)
+        _check_file(path, info, size=len(data))
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
+
+
+def _check_file(path: Path, info: os.stat_result, size: int | None = None) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{path}: is a directory, not a config file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _FILE_KINDS.items() if test(info.st_mode)), "not a file")
+        raise ConfigError(f"{path}: not a regular file ({kind}); a config is a YAML file")
+    size = info.st_size if size is None else size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: too large for a config ({size:,} bytes; at most {MAX_CONFIG_BYTES:,})")
 
 
 def validate(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -286,4 +289,33 @@ def test_set_values_have_the_same_limits(tmp_path):
 
 def test_a_long_whole_number_within_the_limit_is_checked_as_usual(tmp_path):
     assert "seed: must be <= 4294967295" in _problems(tmp_path, "seed: " + "1" * 4300 + "\n")[0]
+
+
+def _nnfw_check(path: str) -> subprocess.CompletedProcess:
+    """``python -m nnfw_cli check PATH`` in its own process, which must end within a minute."""
+    return subprocess.run([sys.executable, "-m", "nnfw_cli", "check", path], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).parent.parent)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_a_device_is_not_read(tmp_path):
+    done = _nnfw_check("/dev/zero")
+    assert done.returncode == 2 and "/dev/zero: not a regular file" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_not_waited_on(tmp_path):
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)
+    done = _nnfw_check(str(fifo))
+    assert done.returncode == 2 and "not a regular file (a named pipe)" in done.stderr, done.stderr
+
+
+def test_a_file_over_a_megabyte_is_not_read(tmp_path, runner):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 1\n" + "#" * 1_000_000 + "\n")
+    problems = _problems(tmp_path, path.read_text())
+    assert problems == [f"{path}: too large for a config (1,000,009 bytes; at most 1,000,000)"]
+    _check(runner, path)
 
