@@ -370,14 +370,14 @@ def validate(
 
 
 def _located(problems: list[tuple[tuple, str]], source: str, root: Any, overridden: list[tuple]) -> list[str]:
-    lines = []
+    lines, keys = [], {}
     for loc, message in problems:
         mark = None
         # An override is to blame for a problem at its path, below it, or on the way to it.
         if any(loc[: len(p)] == p or (loc and p[: len(loc)] == loc) for p in overridden):
             where = f"{source} (--set {format_path(loc)})"
         else:
-            mark = _mark(root, loc, at_key=message.startswith("unknown key"))
+            mark = _mark(root, loc, at_key=message.startswith("unknown key"), keys=keys)
             where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         position = (mark.line, mark.column) if mark else (-1, -1)
         lines.append((position, f"{where}: {format_path(loc) or 'config'}: {message}"))
@@ -452,12 +452,19 @@ def _schema_loc(loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _mark(node: Any, loc: tuple, at_key: bool = False) -> Any:
-    """The YAML position of the value at ``loc``, or of its key with ``at_key``."""
+def _mark(node: Any, loc: tuple, at_key: bool = False, keys: dict | None = None) -> Any:
+    """The YAML position of the value at ``loc``, or of its key with ``at_key``.
+
+    ``keys`` keeps each mapping's keys by text, found once per mapping for all the problems
+    of a config (a scan per problem took minutes for a file of many unknown keys).
+    """
+    keys = {} if keys is None else keys
     mark = node.start_mark if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if id(node) not in keys:  # the last of equal keys, as in the data (merged keys come first)
+                keys[id(node)] = {k.value: (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+            match = keys[id(node)].get(str(part))
             if match is None:
                 return mark
             mark, node = match[0].start_mark, match[1]

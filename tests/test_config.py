@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,15 @@ def test_a_file_over_a_megabyte_is_not_read(tmp_path, runner):
     assert problems == [f"{path}: too large for a config (1,000,009 bytes; at most 1,000,000)"]
     _check(runner, path)
 
+
+def test_many_unknown_keys_are_reported_in_linear_time(tmp_path):
+    count = 40_000
+    path = tmp_path / "c.yaml"
+    path.write_text("".join(f"key{i}: 1\n" for i in range(count)))
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    seconds = time.perf_counter() - start
+    assert len(info.value.problems) == count
+    assert info.value.problems[-1].startswith(f"{path}:{count}:1: key{count - 1}: unknown key")
+    assert seconds < 15, f"{seconds:.1f} s for {count} unknown keys"  # 243 s when each key was looked up by a scan
