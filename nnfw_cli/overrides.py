@@ -135,7 +135,7 @@ def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:
 
 # -- reading YAML -----------------------------------------------------------------------------
 
-MAX_DEPTH = 100  # levels of nesting; a config needs 4 (model.layers[0].units)
+MAX_DEPTH = 100  # nodes one inside another, the value at the end counted; a config needs 5 (model.layers[0].units)
 # Whole numbers longer than Python prints (4300 digits unless the interpreter was told otherwise).
 MAX_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
 _MAX_BITS = int(MAX_DIGITS * 3.3219)  # log2(10): fewer bits than that always print

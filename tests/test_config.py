@@ -154,7 +154,8 @@ def test_shipped_configs_follow_the_published_json_schema():
         jsonschema.validate({"model": {"layers": ["rleu"]}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"data": {"dataset": "cirles"}}, schema)
-    for wrong in ({"data": {"noise": -1}}, {"data": {"factor": 1}}, {"model": {"layers": [{"type": "dropout", "rate": 1}]}},
+    for wrong in ({"data": {"noise": -1}}, {"data": {"factor": 1}},
+                  {"model": {"layers": [{"type": "dropout", "rate": 1}]}},
                   {"training": {"optimizer": {"type": "adam", "epsilon": 0}}}):
         with pytest.raises(jsonschema.ValidationError):  # limits are JSON Schema keywords an editor knows
             jsonschema.validate(wrong, schema)

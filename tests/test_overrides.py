@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from nnfw_cli.config import Config
 from nnfw_cli.errors import ConfigError
@@ -141,3 +142,73 @@ def test_paths_that_cannot_be_followed(raw, item, message):
     assert message in str(info.value) and str(info.value).startswith("--set ")
     if "not valid YAML" in message or "KEY=VALUE" in message or "key path" in message:
         assert raw == before  # nothing is changed before the item is known to be well formed
+
+
+# -- the YAML reader shared with config files -------------------------------------------------
+
+
+@pytest.fixture(params=["libyaml", "python"])
+def parser(request, monkeypatch):
+    """``load_yaml`` with libyaml's parser (when PyYAML has it) and with PyYAML's own."""
+    from nnfw_cli import overrides
+
+    if request.param == "python":
+        monkeypatch.setattr(overrides, "_FastParser", None)
+    elif overrides._FastParser is None:
+        pytest.skip("PyYAML was built without libyaml")
+    return overrides.load_yaml
+
+
+def test_both_parsers_read_the_same_data(parser):
+    text = "a: 1\nb: [x, {c: 0x10, d: 1:30}]\nbase: &b {e: 1.5}\nf: {<<: *b, e: 2}\ng: null\nh: 2001-12-14\n"
+    data, root = parser(text)
+    assert data == yaml.safe_load(text) and root.start_mark.line == 0
+    assert parser("") == (None, None)
+
+
+@pytest.mark.parametrize(
+    "text, problem, line",
+    [
+        ("a: 1\nb: 2\na: 3\n", "duplicate key 'a' (first at line 1, column 1)", 3),
+        ("a:\n  b: 1\n  b: 1\n", "duplicate key 'b' (first at line 2, column 3)", 3),
+        ("- {1: a, 1: b}\n", "duplicate key 1 (first at line 1, column 4)", 1),
+        ("[a, " * 101 + "]" * 101, "nested more than 100 levels deep", 1),
+        ("- " * 101 + "x\n", "nested more than 100 levels deep", 1),
+        ("a: " + "9" * 4301, "a whole number of 4301 digits; at most 4300 digits can be read", 1),
+        ("a: 0x" + "f" * 3600, "a whole number of more than 4300 digits; at most 4300 digits can be read", 1),
+        ("a: [1,\n", None, 2),
+    ],
+)
+def test_what_the_reader_refuses(parser, text, problem, line):
+    with pytest.raises(yaml.YAMLError) as info:
+        parser(text)
+    assert info.value.problem_mark.line + 1 == line
+    if problem:
+        assert info.value.problem == problem
+
+
+def test_nesting_up_to_the_limit_is_read(parser):
+    """A hundred nodes, one inside the other (the mapping, 98 lists and the number), is the most read."""
+    data = parser("a: " + "[" * 98 + "1" + "]" * 98)[0]
+    for _ in range(99):
+        data = data["a"] if isinstance(data, dict) else data[0]
+    assert data == 1
+    with pytest.raises(yaml.YAMLError, match="nested more than 100 levels deep"):
+        parser("a: " + "[" * 99 + "1" + "]" * 99)
+
+
+def test_merged_keys_may_be_given_again(parser):
+    assert parser("base: &b {x: 1, y: 2}\nuse: {<<: *b, x: 3}\n")[0]["use"] == {"x": 3, "y": 2}
+
+
+def test_a_set_value_with_a_key_given_twice_is_refused():
+    with pytest.raises(ConfigError, match=r"^--set training=\{epochs: 1, epochs: 2\}: the value is not valid YAML: "
+                                          r"duplicate key 'epochs' \(first at line 1, column 2\)$"):
+        apply_override({}, "training={epochs: 1, epochs: 2}", DEFAULTS)
+
+
+def test_set_values_beyond_the_limits_are_refused():
+    with pytest.raises(ConfigError, match=r"^--set seed=\[\[.*: nested more than 100 levels deep$"):
+        apply_override({}, "seed=" + "[" * 200, DEFAULTS)
+    with pytest.raises(ConfigError, match=r"^--set seed=9+: a whole number of 5000 digits"):
+        apply_override({}, "seed=" + "9" * 5000, DEFAULTS)

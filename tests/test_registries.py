@@ -33,7 +33,8 @@ from nnfw_cli.nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
-REGISTRIES = {"layer": (LAYERS, LAYER_SPECS, LAYER_LIMITS), "optimizer": (OPTIMIZERS, OPTIMIZER_SPECS, OPTIMIZER_LIMITS)}
+REGISTRIES = {"layer": (LAYERS, LAYER_SPECS, LAYER_LIMITS),
+              "optimizer": (OPTIMIZERS, OPTIMIZER_SPECS, OPTIMIZER_LIMITS)}
 
 
 def _settings(kind: str, cls: type) -> dict[str, inspect.Parameter]:
@@ -260,7 +261,8 @@ def _dotted_fields(model: type = Config, prefix: str = "") -> list[str]:
 
 def test_readme_documents_every_field_with_its_default():
     rows = _table(FIELDS)
-    assert [_backticked(key)[0] for key in rows] == _dotted_fields(), "README.md: the fields table, in the schema's order"
+    documented = [_backticked(key)[0] for key in rows]
+    assert documented == _dotted_fields(), "README.md: the fields table, in the schema's order"
     defaults = Config().resolved()
     for key, (number, cells) in rows.items():
         shown = re.fullmatch(r"`([^`]+)`", cells[1])
