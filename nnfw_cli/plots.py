@@ -1,4 +1,4 @@
-"""Report-ready pictures of a run: loss curve, decision boundary, ROC curve (matplotlib, Agg)."""
+"""Report-ready pictures of a run: loss curve, decision boundary, ROC curve, confusion matrix (matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -32,6 +32,18 @@ DIGIT_EM = 0.64  # a digit's width in DejaVu Sans, in ems: tick labels are mostl
 BOUNDARY_MARGINS = (0.7, 1.0, 0.95, 0.4)  # inches left, right (the colour bar), bottom (the legend), top
 COLOUR_BAR = (0.13, 0.15)  # inches: the gap between the map and its colour bar, and the bar's width
 TITLE_LINE = 0.25  # inches for each line of a title after the first (a quarter: whole pixels at any dpi)
+# A picture draws at most this many points of a class (train and test together; a seeded random subset
+# beyond), so a million rows draw as fast as a thousand. The shipped configs have at most 2,500 a class.
+MAX_POINTS_PER_CLASS = 3000
+SUBSAMPLE_SEED = 0
+NAME_CHARS = 24  # a longer class name is cut to this many characters ("…" last) in legends and on axes
+CHAR_WIDTH = 0.55  # an average character's width in DejaVu Sans, in ems: to estimate the room a name needs
+REGION_STRENGTH = (0.08, 0.48)  # k-class map: a class colour this opaque over white at the lowest and full confidence
+LEGEND_ROW = 0.2  # inches a row of a legend takes, at legend.fontsize
+ROC_MARGINS = (0.75, 0.25, 0.6, 0.4)  # k-class ROC, inches: left, right (before the legend), bottom, top
+LEGEND_WIDTH = 5.7  # inches of a 6-inch decision-boundary figure a legend below it may span
+CONFUSION_CELL = (0.36, 0.9)  # inches: the side of a confusion matrix's cell, smallest and largest
+CONFUSION_SIDE = 4.2  # inches a confusion matrix's panel aims at, before CONFUSION_CELL's limits
 STYLE = {
     "font.size": 10,
     "axes.titlesize": 11,
@@ -95,9 +107,9 @@ def _fit_tick_labels(fig: Figure, axis: Any, side: str) -> None:
         fig.subplots_adjust(right=1 - need)
 
 
-def _bottom_legend(fig: Figure, handles: list[Any], labels: list[str], ncol: int) -> None:
+def _bottom_legend(fig: Figure, handles: list[Any], labels: list[str], ncol: int, title: str | None = None) -> None:
     """A frameless legend centred along the bottom edge of the figure, below the axes' labels."""
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False)
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False, title=title)
 
 
 def _class_colors() -> tuple[Any, Any]:
@@ -106,6 +118,70 @@ def _class_colors() -> tuple[Any, Any]:
 
     cmap = matplotlib.colormaps[CMAP]
     return cmap(CLASS_SHADES[0]), cmap(CLASS_SHADES[1])
+
+
+def class_colors(n_classes: int) -> list[Any]:
+    """One RGBA colour per class, the same in every picture: for two classes the ends of the
+    probability map; up to 10, matplotlib's tab10; up to 20, tab20's dark shades, then its light
+    ones; beyond, evenly spaced hues."""
+    import matplotlib
+
+    if n_classes <= 2:
+        return list(_class_colors())
+    if n_classes <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n_classes)]
+    if n_classes <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in [*range(0, 20, 2), *range(1, 20, 2)][:n_classes]]
+    return [matplotlib.colormaps["hsv"](i / n_classes) for i in range(n_classes)]
+
+
+def _short(name: str, limit: int = NAME_CHARS) -> str:
+    """``name``, cut to ``limit`` characters with "…" when longer."""
+    return name if len(name) <= limit else name[:limit - 1].rstrip() + "…"
+
+
+def _class_labels(n_classes: int, class_names: Sequence[str] | None) -> list[str]:
+    """Legend names: "class i" when no name is given or the name is just the number i; long ones cut."""
+    if class_names is not None and len(class_names) != n_classes:
+        raise ValueError(f"class_names has {len(class_names)} names for {n_classes} classes. "
+                         f"Received {list(class_names)}")
+    names = [str(label) for label in range(n_classes)] if class_names is None else [str(n) for n in class_names]
+    return [f"class {label}" if name == str(label) else _short(name) for label, name in enumerate(names)]
+
+
+def _n_classes(*labels: np.ndarray) -> int:
+    """The number of classes the integer labels imply: the largest label plus one, at least 2."""
+    largest = [int(np.max(y)) for y in labels if np.size(y)]
+    return max([2] + [top + 1 for top in largest])
+
+
+def _thin(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+          cap: int = MAX_POINTS_PER_CLASS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """At most ``cap`` points of each class, train and test together, each split keeping its share;
+    also the number of points left out. A seeded random subset, so a redraw shows the same points;
+    the arrays come back as they are when no class has more than ``cap``."""
+    y_train, y_test = np.asarray(y_train).ravel(), np.asarray(y_test).ravel()
+    labels, counts = np.unique(np.concatenate([y_train, y_test]), return_counts=True)
+    if counts.max(initial=0) <= cap:
+        return X_train, y_train, X_test, y_test, 0
+    rng = np.random.default_rng(SUBSAMPLE_SEED)
+    keep: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    for label, count in zip(labels, counts):
+        train, test = np.flatnonzero(y_train == label), np.flatnonzero(y_test == label)
+        if count > cap:
+            n_train = min(len(train), round(cap * len(train) / count))
+            n_test = min(len(test), cap - n_train)
+            train, test = rng.choice(train, n_train, replace=False), rng.choice(test, n_test, replace=False)
+        keep[0].append(train)
+        keep[1].append(test)
+    train, test = np.sort(np.concatenate(keep[0])), np.sort(np.concatenate(keep[1]))
+    hidden = len(y_train) + len(y_test) - len(train) - len(test)
+    return np.asarray(X_train)[train], y_train[train], np.asarray(X_test)[test], y_test[test], hidden
+
+
+def _thinned_note(shown: int, hidden: int) -> str:
+    """The legend's word on a subsample: how many points it shows, of how many."""
+    return f"{shown:,} of {shown + hidden:,} points shown (≤ {MAX_POINTS_PER_CLASS:,} a class)"
 
 
 def _column(history: pd.DataFrame, name: str) -> np.ndarray | None:
@@ -275,37 +351,184 @@ def decision_boundary(
     X_test: np.ndarray,
     y_test: np.ndarray,
     title: str,
+    class_names: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> Figure:
-    """P(class 1) over the plane, its 0.5 contour, and the train (filled) and test (hollow) points."""
+    """The model's classes over the plane, with the train (filled) and test (hollow) points.
+
+    ``proba_grid`` holds the output on ``grid``'s points: P(class 1), flat or ``(n_points, 1)``
+    (or two softmax columns), draws P(class 1) as a map with its 0.5 contour; ``(n_points, k)``
+    with k > 2 draws each class's region in its colour, lighter where the model is less sure (the
+    largest probability), with the boundaries between regions. ``class_names`` and
+    ``feature_names`` (the two axes) replace "class i", x₁ and x₂. At most MAX_POINTS_PER_CLASS
+    points of a class are drawn, and the legend says when points were left out.
+    """
     xx, yy = grid[0], grid[1]
     proba = np.asarray(proba_grid, dtype=float)
-    if proba.size != xx.size:
-        raise ValueError(f"proba_grid has {proba.size} values but the grid has {xx.size} points")
+    if proba.ndim == 2 and proba.shape[0] == xx.size and proba.shape[1] == 2:
+        proba = proba[:, 1]  # P(class 1) of a two-column softmax
     with _style():
-        fig, ax, _, _ = _boundary_figure(xx, yy, proba.reshape(xx.shape), X_train, y_train, X_test, y_test)
+        if proba.ndim == 2 and proba.shape[0] == xx.size and proba.shape[1] > 2:
+            fig, ax = _regions_figure(xx, yy, proba.reshape(*xx.shape, -1), (X_train, y_train, X_test, y_test),
+                                      class_names, feature_names)
+        elif proba.size != xx.size:
+            raise ValueError(f"proba_grid has {proba.size} values but the grid has {xx.size} points")
+        else:
+            fig, ax, _, _ = _boundary_figure(xx, yy, proba.reshape(xx.shape), X_train, y_train, X_test, y_test,
+                                             class_names=class_names, feature_names=feature_names)
         ax.set_title(title)
     return fig
 
 
 def _boundary_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, X_train: np.ndarray, y_train: np.ndarray,
-                     X_test: np.ndarray, y_test: np.ndarray, title_lines: int = 1) -> tuple[Figure, Axes, Any, Any]:
-    """The untitled decision-boundary figure, with room for a title of ``title_lines`` lines;
-    ``(fig, ax, image, colour bar)``."""
+                     X_test: np.ndarray, y_test: np.ndarray, title_lines: int = 1,
+                     class_names: Sequence[str] | None = None,
+                     feature_names: Sequence[str] | None = None) -> tuple[Figure, Axes, Any, Any]:
+    """The untitled two-class decision-boundary figure, with room for a title of ``title_lines``
+    lines; ``(fig, ax, image, colour bar)``."""
+    names = _class_labels(2, class_names)
+    X_train, y_train, X_test, y_test, hidden = _thin(X_train, y_train, X_test, y_test)
+    handles, labels = _boundary_legend(names)
+    ncol = min(3, _fit_columns(labels, LEGEND_WIDTH))
+    if ncol < 3:  # long class names: a row for each class, the boundary last
+        handles, labels = _rows_first([(handles[:2], labels[:2]), (handles[2:4], labels[2:4]),
+                                       (handles[4:], labels[4:])], ncol)
+    note = _thinned_note(len(y_train) + len(y_test), hidden) if hidden else None
+    legend_room = LEGEND_ROW * (math.ceil(len(labels) / ncol) - 2 + (1 if note else 0))
     left, right, bottom, top = BOUNDARY_MARGINS
-    height = _boundary_height(np.ptp(yy) / np.ptp(xx)) + TITLE_LINE * (title_lines - 1)
-    fig = _new_figure(6.0, height, (left, right, bottom, top + TITLE_LINE * (title_lines - 1)))
+    height = _boundary_height(np.ptp(yy) / np.ptp(xx)) + TITLE_LINE * (title_lines - 1) + legend_room
+    fig = _new_figure(6.0, height, (left, right, bottom + legend_room, top + TITLE_LINE * (title_lines - 1)))
     ax = fig.add_subplot()
     image = _heat_map(ax, proba, xx, yy, _background_cmap(), 0.0, 1.0)
     _scatter_classes(ax, X_train, y_train, X_test, y_test)
+    _plane_axes(fig, ax, xx, yy, feature_names)
+    bar = _colour_bar(fig, ax, image, f"P({names[1]})")
+    _half_contour(ax, bar, xx, yy, proba)
+    _bottom_legend(fig, handles, labels, ncol=ncol, title=note)
+    return fig, ax, image, bar
+
+
+def _plane_axes(fig: Figure, ax: Axes, xx: np.ndarray, yy: np.ndarray, feature_names: Sequence[str] | None) -> None:
+    """The grid's extent, the axis labels (x₁, x₂ unless named), room for the y tick labels."""
     ax.set_xlim(xx[0, 0], xx[0, -1])
     ax.set_ylim(yy[0, 0], yy[-1, 0])
-    ax.set_xlabel("x₁")
-    ax.set_ylabel("x₂")
+    x_label, y_label = ("x₁", "x₂") if feature_names is None else (_short(str(n), 40) for n in feature_names)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
     _fit_tick_labels(fig, ax.yaxis, "left")
-    bar = _colour_bar(fig, ax, image)
-    _half_contour(ax, bar, xx, yy, proba)
-    _bottom_legend(fig, *_boundary_legend(), ncol=3)
-    return fig, ax, image, bar
+
+
+# -- decision regions of k > 2 classes -----------------------------------------------------------
+
+
+def _regions_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, points: tuple[np.ndarray, ...],
+                    class_names: Sequence[str] | None, feature_names: Sequence[str] | None) -> tuple[Figure, Axes]:
+    """The untitled k-class figure: ``proba`` is ``(rows, columns, k)`` over the grid, ``points``
+    ``(X_train, y_train, X_test, y_test)``; ``(fig, ax)``."""
+    k = proba.shape[-1]
+    colors, names = class_colors(k), _class_labels(k, class_names)
+    X_train, y_train, X_test, y_test, hidden = _thin(*points)
+    handles, labels = _regions_legend(names, colors)
+    fit = _fit_columns(labels, LEGEND_WIDTH)
+    ncol = max(math.ceil(k / math.ceil(k / fit)), min(3, fit))  # even columns of classes, the key in one row
+    handles, labels = _rows_first([(handles[:k], labels[:k]), (handles[k:], labels[k:])], ncol)
+    rows = len(labels) // ncol + (1 if hidden else 0)
+    left, right, bottom, top = BOUNDARY_MARGINS
+    legend_room = 0.55 + LEGEND_ROW * rows - bottom  # beyond the two-class figure's two legend rows
+    height = _quarter_inches(_boundary_height(np.ptp(yy) / np.ptp(xx)) + legend_room)
+    fig = _new_figure(6.0, height, (left, right, bottom + legend_room, top))
+    ax = fig.add_subplot()
+    dx, dy = (xx[0, 1] - xx[0, 0]) / 2, (yy[1, 0] - yy[0, 0]) / 2
+    ax.imshow(_region_colours(proba, colors), extent=(xx[0, 0] - dx, xx[0, -1] + dx, yy[0, 0] - dy, yy[-1, 0] + dy),
+              origin="lower", interpolation="bilinear", aspect="equal")
+    _scatter_classes(ax, X_train, y_train, X_test, y_test, colors)
+    _plane_axes(fig, ax, xx, yy, feature_names)
+    _confidence_bar(fig, ax, k)
+    _region_edges(ax, xx, yy, proba)
+    note = _thinned_note(len(y_train) + len(y_test), hidden) if hidden else None
+    _bottom_legend(fig, handles, labels, ncol=ncol, title=note)
+    return fig, ax
+
+
+def _region_colours(proba: np.ndarray, colors: Sequence[Any]) -> np.ndarray:
+    """An RGB image: each point in its most probable class's colour, the fainter the nearer the
+    largest probability is to 1/k (a guess); white where the output is not finite."""
+    k = proba.shape[-1]
+    finite = np.isfinite(proba).all(axis=-1)
+    safe = np.where(finite[..., None], proba, 0.0)
+    sure = np.clip((safe.max(axis=-1) - 1 / k) / (1 - 1 / k), 0.0, 1.0)
+    low, high = REGION_STRENGTH
+    strength = (low + (high - low) * sure)[..., None]
+    image = 1.0 - strength * (1.0 - np.asarray(colors)[:, :3][safe.argmax(axis=-1)])
+    image[~finite] = 1.0
+    return image
+
+
+def _confidence_bar(fig: Figure, ax: Axes, k: int) -> Any:
+    """The colour bar of the k-class map: the largest probability, from 1/k to 1, as grey shades
+    as light as the regions' colours at that confidence."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    low, high = REGION_STRENGTH
+    shades = 1.0 - np.linspace(low, high, 256)[:, None] * (1.0 - np.array([[0.3, 0.3, 0.3]]))
+    scale = ScalarMappable(Normalize(1 / k, 1.0), ListedColormap(np.column_stack([shades, np.ones(256)])))
+    ticks = [1 / k] + [t for t in (0.25, 0.5, 0.75, 1.0) if t > 1 / k + 0.08]
+    bar = _colour_bar(fig, ax, scale, "largest class probability", ticks)
+    bar.set_ticks(ticks, labels=[f"{t:.2g}" if i == 0 else f"{t:g}" for i, t in enumerate(ticks)])
+    return bar
+
+
+def _region_edges(ax: Axes, xx: np.ndarray, yy: np.ndarray, proba: np.ndarray) -> None:
+    """The boundaries between the classes' regions: where a class's probability equals the
+    largest of the others (drawn from both sides, the two lines coincide)."""
+    finite = np.isfinite(proba).all(axis=-1)
+    if not finite.any():
+        return
+    ordered = np.sort(np.where(finite[..., None], proba, 0.0), axis=-1)
+    first, second = ordered[..., -1], ordered[..., -2]
+    for label in range(proba.shape[-1]):
+        p = proba[..., label]
+        margin = np.ma.masked_array(p - np.where(p >= first, second, first), ~finite)
+        if margin.min() < 0 < margin.max():
+            ax.contour(xx, yy, margin, levels=[0.0], colors="0.15", linewidths=0.9)
+
+
+def _regions_legend(names: Sequence[str], colors: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """Proxy legend entries: each class's colour and name, then train and test markers, the boundary."""
+    from matplotlib.lines import Line2D
+
+    def marker(face: Any, edge: Any) -> Line2D:
+        return Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor=face,
+                      markeredgecolor=edge, markeredgewidth=1.3)
+
+    handles = [marker(color, color) for color in colors]
+    handles += [marker("0.15", "0.15"), marker("none", "0.15"), Line2D([], [], color="0.15", linewidth=0.9)]
+    return handles, [*names, "train", "test", "class boundary"]
+
+
+def _fit_columns(labels: Sequence[str], width: float) -> int:
+    """How many legend columns, each as wide as the longest label's entry, fit across ``width`` inches."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    em = FontProperties(size=matplotlib.rcParams["legend.fontsize"]).get_size_in_points() / 72
+    entry = 0.6 + max(map(len, labels)) * CHAR_WIDTH * em  # the marker, gaps and the label
+    return max(1, min(len(labels), int(width // entry)))
+
+
+def _rows_first(groups: list[tuple[list[Any], list[str]]], ncol: int) -> tuple[list[Any], list[str]]:
+    """Legend entries in ``ncol`` columns, reordered so that they read row by row, each group from
+    a new row (matplotlib fills a legend column by column); blank entries fill the gaps."""
+    from matplotlib.lines import Line2D
+
+    cells: list[tuple[Any, str]] = []
+    for handles, labels in groups:
+        cells += list(zip(handles, labels))
+        cells += [(Line2D([], [], linestyle="none"), "")] * (-len(cells) % ncol)
+    rows = len(cells) // ncol
+    ordered = [cells[row * ncol + col] for col in range(ncol) for row in range(rows)]
+    return [handle for handle, _ in ordered], [label for _, label in ordered]
 
 
 def _boundary_height(aspect: float) -> float:
@@ -316,14 +539,15 @@ def _boundary_height(aspect: float) -> float:
     return float(np.clip(round(4 * (4.2 * aspect + 1.5)) / 4, 3.5, 6.5))
 
 
-def _colour_bar(fig: Figure, ax: Axes, image: Any) -> Any:
+def _colour_bar(fig: Figure, ax: Axes, image: Any, label: str = "P(class 1)",
+                ticks: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)) -> Any:
     """A colour bar as tall as the (equal-aspect) axes and COLOUR_BAR inches wide, beside it."""
     ax.apply_aspect()  # the margins are fixed: the axes' final box is known now
     width = ax.get_position().width * fig.get_figwidth()
     gap, thickness = COLOUR_BAR
     bar = fig.colorbar(image, cax=ax.inset_axes((1.0 + gap / width, 0.0, thickness / width, 1.0)))
-    bar.set_label("P(class 1)")
-    bar.set_ticks([0.0, 0.25, 0.5, 0.75, 1.0])
+    bar.set_label(label)
+    bar.set_ticks(list(ticks))
     return bar
 
 
@@ -363,29 +587,31 @@ def _marker_style(n_points: int) -> dict[str, float]:
             "alpha": float(np.clip(1.1 - 0.06 * math.log(max(n_points, 1)), 0.55, 0.95))}
 
 
-def _scatter_classes(ax: Axes, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> None:
-    """Training points filled, test points hollow, coloured by their true class."""
+def _scatter_classes(ax: Axes, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+                     colors: Sequence[Any] | None = None) -> None:
+    """Training points filled, test points hollow, coloured by their true class (``colors``, one a
+    class; the two-class colours by default)."""
     style = _marker_style(len(X_train) + len(X_test))
     edge = 0.8 if style["s"] < 15 else 1.0
     X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     y_train, y_test = np.asarray(y_train).ravel(), np.asarray(y_test).ravel()
-    for label, color in enumerate(_class_colors()):
+    for label, color in enumerate(_class_colors() if colors is None else colors):
         train = X_train[y_train == label]
         test = X_test[y_test == label]
         ax.scatter(train[:, 0], train[:, 1], facecolors=[color], edgecolors="white", linewidths=0.3 * edge, **style)
         ax.scatter(test[:, 0], test[:, 1], facecolors="none", edgecolors=[color], linewidths=edge, **style)
 
 
-def _boundary_legend() -> tuple[list[Any], list[str]]:
+def _boundary_legend(names: Sequence[str] = ("class 0", "class 1")) -> tuple[list[Any], list[str]]:
     """Proxy legend entries: class 0/1 x train/test, and the 0.5 contour."""
     from matplotlib.lines import Line2D
 
     handles, labels = [], []
-    for label, color in enumerate(_class_colors()):
+    for name, color in zip(names, _class_colors()):
         for split, face in (("train", color), ("test", "none")):
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor=face,
                                   markeredgecolor=color, markeredgewidth=1.3))
-            labels.append(f"class {label} · {split}")
+            labels.append(f"{name} · {split}")
     handles.append(Line2D([], [], color="0.1", linewidth=1.6))
     labels.append("P = 0.5 boundary")
     return handles, labels
@@ -394,12 +620,21 @@ def _boundary_legend() -> tuple[list[Any], list[str]]:
 # -- ROC curve --------------------------------------------------------------------------------
 
 
-def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "") -> Figure:
-    """The ROC curve of ``proba`` (P(class 1), or an (n, k) output) against ``y_true``, with its AUC."""
+def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "",
+              class_names: Sequence[str] | None = None) -> Figure:
+    """The ROC curve of ``proba`` against ``y_true`` (integer labels), with its AUC.
+
+    ``proba`` is P(class 1), flat or as one or two output columns: one curve. An ``(n, k)`` output
+    with k > 2 draws one curve per class, one-vs-rest, each with its AUC and name (``class_names``)
+    in the legend, and their macro average, whose AUC is the mean of theirs (``metrics.macro_roc_auc``).
+    A class absent from ``y_true`` has no curve; the legend says so.
+    """
     from sklearn import metrics
 
     y_true = np.asarray(y_true).ravel()
     scores = np.asarray(proba, dtype=float)
+    if scores.ndim == 2 and scores.shape[1] > 2:
+        return _roc_curves(y_true, scores, title, class_names)
     scores = scores[:, -1] if scores.ndim == 2 else scores
     if len(np.unique(y_true)) != 2:
         raise ValueError("a ROC curve needs y_true with exactly two classes")
@@ -416,17 +651,216 @@ def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "") -> Figure:
     return fig
 
 
-def _roc_axes(ax: Axes, title: str) -> None:
-    """Square unit axes with labels, grid and legend."""
+def _roc_axes(ax: Axes, title: str, legend: bool = True) -> None:
+    """Square unit axes with labels, grid and (inside, lower right) legend."""
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, 1.0)
     ax.set_aspect("equal")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.grid(True)
-    ax.legend(loc="lower right")
+    if legend:
+        ax.legend(loc="lower right")
     if title:
         ax.set_title(title)
+
+
+def _roc_curves(y_true: np.ndarray, scores: np.ndarray, title: str, class_names: Sequence[str] | None) -> Figure:
+    """One-vs-rest ROC curves of the k columns of ``scores``, their macro average, the legend beside."""
+    from sklearn import metrics
+
+    k = scores.shape[1]
+    y = _integer_labels(y_true, k)
+    if len(np.unique(y)) < 2:
+        raise ValueError("a ROC curve needs y_true with at least two classes")
+    if not np.isfinite(scores).all():
+        raise ValueError("a ROC curve needs finite scores")
+    curves = {label: metrics.roc_curve(y == label, scores[:, label])[:2] for label in np.unique(y)}
+    aucs = {label: metrics.auc(*curve) for label, curve in curves.items()}
+    labels = [f"macro average · AUC {np.mean(list(aucs.values())):.4f}"]
+    labels += [f"{name} · AUC {aucs[c]:.4f}" if c in aucs else f"{name} · not in the data"
+               for c, name in enumerate(_class_labels(k, class_names))]
+    labels.append("chance (AUC = 0.5)")
+    with _style():
+        fig, ax, corner = _roc_figure(_legend_width(labels))
+        handles = [_macro_curve(ax, list(curves.values()))]
+        for label, color in enumerate(class_colors(k)):
+            # clip_on=False: a perfect curve runs along the frame and must still show over it
+            handles += ax.plot(*curves.get(label, ([], [])), color=color, linewidth=1.3, clip_on=False, zorder=3)
+        handles += ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1.0)
+        _roc_axes(ax, title, legend=False)
+        fig.legend(handles, labels, loc="upper left", borderaxespad=0.0, bbox_to_anchor=corner)
+    return fig
+
+
+def _roc_figure(legend_width: float) -> tuple[Figure, Axes, tuple[float, float]]:
+    """A figure with square ROC axes and room for a legend ``legend_width`` inches wide at their
+    right; the figure, the axes and the legend's top-left corner (figure fraction)."""
+    left, right, bottom, top = ROC_MARGINS
+    height = 4.8
+    side = height - bottom - top
+    fig = _new_figure(_quarter_inches(left + side + right + legend_width), height, (left, 0.0, bottom, top))
+    width = fig.get_figwidth()
+    fig.subplots_adjust(right=(left + side) / width)
+    return fig, fig.add_subplot(), ((left + side + right) / width, 1 - top / height)
+
+
+def _macro_curve(ax: Axes, curves: list[tuple[np.ndarray, np.ndarray]]) -> Any:
+    """The mean true positive rate of the curves at every false positive rate any of them has, on
+    both sides of each vertical step, so that the area under it is the mean of their areas; the line drawn."""
+    fpr = np.unique(np.concatenate([curve[0] for curve in curves]))
+    below, above = np.mean([_steps(fpr, *curve) for curve in curves], axis=0)
+    (line,) = ax.plot(np.repeat(fpr, 2), np.column_stack([below, above]).ravel(), color="0.1", linewidth=2.2,
+                      clip_on=False, zorder=4)
+    return line
+
+
+def _steps(at: np.ndarray, fpr: np.ndarray, tpr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A ROC curve's true positive rate at the false positive rates ``at``, reached from the left
+    and from the right: the lowest and highest of a vertical step there, else the same value."""
+    first = np.minimum(np.searchsorted(fpr, at, side="left"), len(fpr) - 1)
+    last = np.searchsorted(fpr, at, side="right") - 1
+    between = np.interp(at, fpr, tpr)  # off the curve's own points, the segment's value
+    return (np.where(fpr[first] == at, tpr[first], between),
+            np.where(fpr[np.maximum(last, 0)] == at, tpr[np.maximum(last, 0)], between))
+
+
+def _legend_width(labels: Sequence[str]) -> float:
+    """Inches a one-column legend of ``labels`` takes, its frame and the gap before it included."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    em = FontProperties(size=matplotlib.rcParams["legend.fontsize"]).get_size_in_points() / 72
+    return 0.65 + max(map(len, labels)) * CHAR_WIDTH * em
+
+
+def _integer_labels(y_true: np.ndarray, n_classes: int) -> np.ndarray:
+    """``y_true`` as integer labels, checked to lie in 0..n_classes-1."""
+    y = np.asarray(y_true).ravel()
+    if y.size and (not np.issubdtype(y.dtype, np.number) or np.any(y != np.round(y))
+                   or y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"y_true must hold integer labels 0..{n_classes - 1}. Received {np.unique(y)[:10].tolist()}")
+    return y.astype(np.int64)
+
+
+# -- confusion matrix -------------------------------------------------------------------------
+
+
+def confusion_matrix(counts: np.ndarray, class_names: Sequence[str] | None = None, title: str = "") -> Figure:
+    """The confusion matrix twice, side by side: the counts, and each true class's row as shares of it.
+
+    ``counts`` is ``(k, k)``: row i the samples of true class i, column j those predicted as class
+    j (``metrics.confusion_counts(...)["counts"]``). A class with no samples has a blank row of
+    shares. Names longer than NAME_CHARS are cut; the predicted classes' names turn 45° when they
+    would not fit across a cell.
+    """
+    counts = np.asarray(counts)
+    if (counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.size == 0
+            or not np.issubdtype(counts.dtype, np.number) or (counts < 0).any() or (counts != np.round(counts)).any()):
+        raise ValueError(f"counts must be a square (k, k) array of counts. Received shape {counts.shape}")
+    k = len(counts)
+    if class_names is not None and len(class_names) != k:
+        raise ValueError(f"class_names has {len(class_names)} names for {k} classes. Received {list(class_names)}")
+    names = [_short(str(name)) for name in (range(k) if class_names is None else class_names)]
+    counts = counts.astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = counts / counts.sum(axis=1, keepdims=True)
+    with _style():
+        cell, turn, axes = _confusion_figure(names, bool(title))
+        fig = axes[0].figure
+        _confusion_panel(axes[0], counts / max(counts.max(), 1), [_count_text(n) for n in counts.ravel()], cell)
+        _confusion_panel(axes[1], shares, [_share_text(s, k) for s in shares.ravel()], cell)
+        for ax, panel_title in zip(axes, ("counts", "share of each true class")):
+            ax.set_title(panel_title)
+            ax.set_xticks(range(k), names, rotation=45 if turn else 0, ha="right" if turn else "center",
+                          rotation_mode="anchor")
+            ax.set_xlabel("predicted class")
+        axes[0].set_yticks(range(k), names)
+        axes[0].set_ylabel("true class")
+        axes[1].tick_params(labelleft=False)
+        if title:
+            fig.suptitle(title, y=1 - 0.1 / fig.get_figheight(), va="top")
+    return fig
+
+
+def _confusion_figure(names: Sequence[str], titled: bool) -> tuple[float, bool, list[Axes]]:
+    """The figure's two panels placed by hand, sized for ``names``: a cell's side (inches), whether
+    the column names turn 45°, and the two axes."""
+    import matplotlib
+
+    k = len(names)
+    cell = float(np.clip(CONFUSION_SIDE / k, *CONFUSION_CELL))
+    points = matplotlib.rcParams["xtick.labelsize"]
+    longest = _text_width(names, points)
+    turn = longest > 0.9 * cell
+    drop = 0.7071 * (longest + points / 72) if turn else points / 72  # the column names' depth below the panel
+    left = 0.5 + longest  # the axis label, the row names
+    gap = max(0.35, drop) if turn else 0.35  # the right panel's turned names reach back into it
+    bottom, top = drop + 0.55, (0.65 if titled else 0.4)
+    side = cell * k
+    width, height = left + 2 * side + gap + 0.25, top + side + bottom
+    fig = _new_figure(_quarter_inches(max(width, 5.0)), _quarter_inches(height))
+    fig.set_layout_engine("none")
+    W, H = fig.get_size_inches()
+    left += (W - width) / 2  # centred in what rounding and the least width added
+    box = (side / W, side / H)
+    first = fig.add_axes((left / W, bottom / H, *box))
+    second = fig.add_axes(((left + side + gap) / W, bottom / H, *box), sharey=first)
+    return cell, turn, [first, second]
+
+
+def _text_width(texts: Sequence[str], points: float) -> float:
+    """Inches the widest of ``texts`` takes at ``points`` in the default font, measured without drawing."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop, measure = FontProperties(size=points), TextToPath()
+    return max(measure.get_text_width_height_descent(text, prop, ismath=False)[0] for text in texts) / 72
+
+
+def _confusion_panel(ax: Axes, shade: np.ndarray, texts: list[str], cell: float) -> None:
+    """One panel: cells shaded by ``shade`` (0-1, NaN blank), each with its text."""
+    import matplotlib
+
+    k = len(shade)
+    cmap = matplotlib.colormaps["Blues"].with_extremes(bad="0.94")
+    ax.imshow(np.ma.masked_invalid(shade), cmap=cmap, vmin=0.0, vmax=1.0, aspect="equal")
+    size = float(np.clip(cell * 72 * 0.3, 6.5, 10.0))
+    for (row, col), value, text in zip(np.ndindex(k, k), shade.ravel(), texts):
+        color = "white" if value > 0.55 else ("0.6" if text in ("0", "") else "0.1")
+        ax.text(col, row, text, ha="center", va="center", fontsize=size, color=color)
+    ax.set_xticks(np.arange(k + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(k + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.0)
+    ax.tick_params(which="minor", length=0)
+    ax.tick_params(which="major", length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _count_text(count: int) -> str:
+    """A count short enough for a cell: 1234, 12.3k, 123k, 1.2M."""
+    if count < 10_000:
+        return str(count)
+    value = float(count)
+    for suffix in "kMG":
+        value /= 1000
+        if round(value, 1) < 100:
+            return f"{value:.1f}{suffix}"
+        if round(value) < 1000:
+            return f"{value:.0f}{suffix}"
+    return f"{value:.0f}T"
+
+
+def _share_text(share: float, k: int) -> str:
+    """A share as a percentage, to a tenth for a few classes; "" for a row with no samples."""
+    if not math.isfinite(share):
+        return ""
+    if share == 0:
+        return "0"
+    digits = 1 if k <= 5 else 0
+    text = f"{100 * share:.{digits}f}%"
+    return text if float(text[:-1]) > 0 else f"<{10.0 ** -digits:g}%"
 
 
 # -- training animation -----------------------------------------------------------------------
@@ -663,10 +1097,12 @@ def _unit_map(ax: Axes, values: np.ndarray, xx: np.ndarray, yy: np.ndarray, kind
 
 
 def _scatter_tiny(ax: Axes, X: np.ndarray, y: np.ndarray) -> None:
-    """The data points as tiny dots in their class colours, over a small heat map."""
+    """The data points (at most MAX_POINTS_PER_CLASS a class) as tiny dots in their class colours,
+    over a small heat map."""
     X, y = np.asarray(X), np.asarray(y).ravel()
+    X, y, _, _, _ = _thin(X, y, X[:0], y[:0])
     limits = ax.get_xlim(), ax.get_ylim()
-    for label, color in enumerate(_class_colors()):
+    for label, color in enumerate(class_colors(_n_classes(y))):
         points = X[y == label]
         ax.scatter(points[:, 0], points[:, 1], s=0.6, color=[color], linewidths=0, alpha=0.8)
     ax.set_xlim(*limits[0])  # the map, not the points, sets the view
