@@ -25,7 +25,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from .data import DATASETS
 from .errors import ConfigError
 from .overrides import YAMLLimitError, apply_override, format_path, load_yaml
-from .nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, Optimizer
+from .nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, Layer, Optimizer
 
 
 def did_you_mean(word: str, choices: Any) -> str:
@@ -115,7 +115,7 @@ class DataConfig(Section):
 
 # -- layers and optimizers, from the registries of nnfw_cli.nn --------------------------------
 #
-# A layer's settings are the keyword arguments of its ``from_config`` (``Layer.settings()``), an
+# A layer's settings are the keyword arguments of its ``from_config`` (or constructor), an
 # optimizer's those of its constructor after ``learning_rate``; names, types and defaults come
 # from there. What a signature cannot say is below: every key names a registered setting, which
 # tests/test_registries.py checks.
@@ -141,6 +141,15 @@ _SETTING_TYPES: dict[Any, Any] = {
     "float": _float, "int": _int, "str": lambda *limits: Annotated[(str, Strict(), *limits)],
     "bool": lambda *limits: Annotated[(bool, Strict(), *limits)],
 }
+
+
+def layer_settings(cls: type) -> dict[str, inspect.Parameter]:
+    """The settings a config may give a layer: the keyword arguments of its own ``from_config``,
+    or else of its constructor (``in_features`` and ``rng`` come from the model being built)."""
+    own = cls.from_config.__func__ is not Layer.from_config.__func__
+    signature = inspect.signature(cls.from_config if own else cls.__init__)
+    return {name: p for name, p in signature.parameters.items()
+            if name not in {"self", "in_features", "rng"} and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def optimizer_settings(cls: type[Optimizer]) -> dict[str, inspect.Parameter]:
@@ -175,7 +184,7 @@ def _spec(name: str, cls: type, settings: dict[str, inspect.Parameter], limits: 
 
 
 LAYER_SPECS: dict[str, type[Section]] = {
-    name: _spec(name, cls, cls.settings(), LAYER_LIMITS) for name, cls in LAYERS.items()
+    name: _spec(name, cls, layer_settings(cls), LAYER_LIMITS) for name, cls in LAYERS.items()
 }
 OPTIMIZER_SPECS: dict[str, type[Section]] = {
     name: _spec(name, cls, optimizer_settings(cls), OPTIMIZER_LIMITS) for name, cls in OPTIMIZERS.items()

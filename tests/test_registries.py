@@ -25,7 +25,7 @@ import yaml
 from annotated_types import Ge, Gt, Le, Lt
 
 from nnfw_cli.config import (LAYER_LIMITS, LAYER_SPECS, OPTIMIZER_LIMITS, OPTIMIZER_SPECS, Config, Section,
-                             TrainingConfig, json_schema, optimizer_settings, validate)
+                             TrainingConfig, json_schema, layer_settings, optimizer_settings, validate)
 from nnfw_cli.data import DATASETS
 from nnfw_cli.errors import ConfigError
 from nnfw_cli.nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS
@@ -38,8 +38,8 @@ REGISTRIES = {"layer": (LAYERS, LAYER_SPECS, LAYER_LIMITS),
 
 
 def _settings(kind: str, cls: type) -> dict[str, inspect.Parameter]:
-    """What the framework says a config may give: ``Layer.settings()``, or an optimizer's constructor."""
-    return cls.settings() if kind == "layer" else optimizer_settings(cls)
+    """What the framework says a config may give: a layer's from_config or constructor, or an optimizer's constructor."""
+    return layer_settings(cls) if kind == "layer" else optimizer_settings(cls)
 
 
 def _registered(kind: str) -> list[tuple[str, type, str, inspect.Parameter]]:
@@ -328,7 +328,7 @@ def test_readme_layers_and_their_settings():
     schema = json_schema()["$defs"]
     for key, (number, cells) in rows.items():
         for name in _backticked(key):
-            settings, text = LAYERS[name].settings(), cells[1]
+            settings, text = layer_settings(LAYERS[name]), cells[1]
             where = f"README.md:{number}: {name}"
             if text == "none":
                 assert settings == {}, where

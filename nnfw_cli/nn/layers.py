@@ -40,7 +40,6 @@ every other layer trains through this contract.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -76,15 +75,6 @@ class Layer:
     def from_config(cls, in_features: int, rng: np.random.Generator, **settings: Any) -> "Layer":
         """The layer a config file describes; ``settings`` are the constructor's arguments."""
         return cls(**settings)
-
-    @classmethod
-    def settings(cls) -> dict[str, inspect.Parameter]:
-        """The settings a config file may give this layer, with their defaults."""
-        own = cls.from_config.__func__ is not Layer.from_config.__func__
-        signature = inspect.signature(cls.from_config if own else cls.__init__)
-        skip = {"self", "in_features", "rng"}
-        return {name: p for name, p in signature.parameters.items()
-                if name not in skip and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
