@@ -60,6 +60,13 @@ class RunFolder(click.Path):
         ]
 
 
+class RunOrModelFile(RunFolder):
+    """A run folder, or a file: predict takes a bare model file, eval and plot say they cannot."""
+
+    def __init__(self) -> None:
+        click.Path.__init__(self, path_type=Path)
+
+
 @click.group(cls=NnfwGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nnfw", message="nnfw %(version)s")
 def main() -> None:
@@ -74,7 +81,7 @@ def main() -> None:
 
 
 config_argument = click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=True, path_type=Path))
-run_argument = click.argument("run", metavar="[RUN]", required=False, type=RunFolder())
+run_argument = click.argument("run", metavar="[RUN]", required=False, type=RunOrModelFile())
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value, e.g. --set training.epochs=50 (repeatable).")
 output_dir_option = click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -137,19 +144,24 @@ def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: f
     """Score a saved run again: on its held-out split, or on fresh data of the same kind.
 
     Writes eval.json into the run (later evaluations get names that say which data they used)
-    and roc_curve.png. RUN defaults to the newest run.
+    and roc_curve.png. RUN defaults to the newest run (under --output-dir). Fresh data is made
+    and scored a million samples at a time, at most 10,000,000 samples.
     """
+    from . import runs
     from . import saved as saved_runs
 
-    saved = saved_runs.SavedRun.open(run, output_dir or "outputs")
+    saved = _open_run(run, output_dir, "eval")
     if noise is not None and not math.isfinite(noise):
         raise click.BadParameter("must be a finite number", param_hint="--noise")
     metrics, path = saved_runs.evaluate(saved, seed, n_samples, noise)
     if as_json:
-        click.echo(json.dumps({"run_dir": str(saved.run_dir), "eval_file": str(path), "metrics": metrics}))
+        printed = {"run_dir": str(saved.run_dir), "eval_file": str(path), "metrics": metrics}
+        click.echo(json.dumps(runs.json_safe(printed), allow_nan=False))
     else:
         _report_eval(saved.run_dir, metrics)
         click.echo(f"written: {path}", err=True)
+    if "tp" in metrics and 0 in (metrics["tn"] + metrics["fp"], metrics["fn"] + metrics["tp"]):
+        click.echo("no ROC curve: the data holds one class only, so ROC AUC is undefined", err=True)
 
 
 @main.command(epilog="""\b
@@ -168,11 +180,14 @@ Examples:
 @click.option("--neurons", is_flag=True, help="Also draw neurons.png: each hidden unit over the input plane.")
 @output_dir_option
 def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons: bool, output_dir: Path | None) -> None:
-    """Redraw a run's pictures from its files. RUN defaults to the newest run."""
+    """Redraw a run's pictures from its files. RUN defaults to the newest run (under --output-dir).
+
+    --neurons draws at most 32 units of a layer, the first ones; the layer's label says so.
+    """
     from . import saved as saved_runs
     from .data import DATASETS
 
-    saved = saved_runs.SavedRun.open(run, output_dir or "outputs")
+    saved = _open_run(run, output_dir, "plot")
     if animate or neurons:
         written = []  # the extra pictures alone, unless --what asks for more
         if what != "all":
@@ -193,34 +208,62 @@ def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons
 Examples:
   nnfw predict outputs/latest points.csv              # CSV with columns x,y; result on stdout
   nnfw predict outputs/latest points.csv -o scored.csv
+  nnfw predict --output-dir runs points.csv           # the newest run under runs/
+  nnfw predict model.npz points.csv                   # a model saved with model.save("model.npz")
 """)
-@click.argument("run", metavar="RUN", type=RunFolder())
-@click.argument("input_csv", metavar="INPUT.csv", type=click.Path(dir_okay=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-@click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
-def predict(run: Path, input_csv: Path, output: Path | None, overwrite: bool) -> None:
-    """Probabilities for new points: INPUT.csv's rows with `probability` and `label` added.
+@click.argument("run", metavar="[RUN]", required=False, type=RunOrModelFile())
+@click.argument("input_csv", metavar="INPUT.csv", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write here instead of stdout: a new file, or with --overwrite a regular file (a link to "
+                   "one is written through: the file it leads to is replaced, the link kept).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace --output if it exists. Never INPUT.csv itself, a device, a FIFO or a folder.")
+@output_dir_option
+def predict(run: Path | None, input_csv: Path | None, output: Path | None, overwrite: bool,
+            output_dir: Path | None) -> None:
+    """Probabilities for new points: INPUT.csv, every column as it was, with two added:
+    `probability` (of class 1) and `predicted` (the class).
 
-    The features are the columns named x and y (x1 ... xn beyond two features), or all
-    columns by position when there are exactly as many as the model takes.
+    RUN is a run folder, or a model file saved with Model.save (it has no config: its n
+    features are x1 ... xn, or the n columns by position); without RUN, the newest run (under
+    --output-dir). A first row of numbers is a point, not a header: the columns are then named
+    x, y (x1 ... xn). The features are the columns named x and y (x1 ... xn beyond two
+    features), other columns kept and ignored, or all columns by position when there are
+    exactly as many as the model takes. A column named probability or predicted already is
+    kept; the new one gets a suffix (probability_1).
     """
-    from . import runs
     from . import saved as saved_runs
-    from .data import DATASETS, read_points
+    from .data import read_points
 
-    saved = saved_runs.SavedRun.open(run)
-    table = read_points(str(input_csv), DATASETS[saved.config.data.dataset].n_features)
-    result = saved_runs.predict_table(saved, table)
+    if input_csv is None:
+        if run is None or run.is_dir():
+            raise click.UsageError("Missing argument 'INPUT.csv'.")
+        run, input_csv = None, run  # `nnfw predict points.csv`: the newest run
+    model, n_features, note = saved_runs.open_model(run, output_dir or "outputs")
+    if note:
+        click.echo(note, err=True)
+    result, notes = saved_runs.predict_table(model, read_points(str(input_csv), n_features))
+    for line in notes:
+        click.echo(line, err=True)
     if output is None:
         click.echo(result.to_csv(index=False), nl=False)
         return
-    if output.exists() and not overwrite:
-        raise UserError(f"{output}: exists; choose another name or pass --overwrite")
-    if not output.parent.is_dir():
-        raise UserError(f"{output.parent}: no such folder")
-    with runs.atomic_path(output) as tmp:
-        result.to_csv(tmp, index=False)
-    click.echo(f"written: {output} ({len(result)} rows)", err=True)
+    written = saved_runs.write_table(result, output, input_csv, overwrite)
+    through = f" (through the link {output})" if written != output else ""
+    click.echo(f"written: {written}{through} ({len(result)} rows)", err=True)
+
+
+def _open_run(run: Path | None, output_dir: Path | None, command: str) -> Any:
+    """The saved run ``eval`` or ``plot`` works on; stderr says which it is when it was not named as it is."""
+    from . import saved as saved_runs
+
+    if run is not None and run.is_file():
+        raise UserError(f"{run}: is a file, not a run folder; {command} needs a run folder (its config says "
+                        f"which data to use). A bare model file works with `nnfw predict {run} POINTS.csv`")
+    saved = saved_runs.SavedRun.open(run, output_dir or "outputs")
+    if saved.note:
+        click.echo(saved.note, err=True)
+    return saved
 
 
 @main.command(epilog="\b\nExample:\n  nnfw check configs/circles.yaml --set training.epochs=10")

@@ -1,7 +1,17 @@
-"""Using a saved run: score it again, redraw its pictures, animate its training, predict."""
+"""Using a saved run: score it again, redraw its pictures, animate its training, predict.
+
+The work is bounded whatever the run or the request: rows go through a model in batches whose
+activations stay under ACTIVATION_BYTES, fresh data is made and scored FRESH_CHUNK samples at a
+time up to MAX_FRESH_SAMPLES, and neurons.png draws at most MAX_UNITS_DRAWN units of a layer.
+Files written into a run folder are written with its lock held (``runs.lock``).
+"""
 
 from __future__ import annotations
 
+import os
+import stat
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +21,19 @@ import numpy as np
 from . import runs
 from .config import Config
 from .data import make_dataset
-from .errors import DataError, RunError
-from .experiment import Split, Streams, build_model, draw_decision_boundary, draw_loss_curve, load_data, picture_title
-from .nn import Model, get_loss
+from .errors import DataError, ModelFileError, RunError, WriteError
+from .experiment import (Split, Streams, build_model, draw_decision_boundary, draw_loss_curve, input_width,
+                         load_data, picture_title)
+from .nn import Loss, Model, get_loss
+
+ACTIVATION_BYTES = 256 * 2**20  # one batch's activations, every layer's output together
+MAX_BATCH = 8192  # Model.predict's own batch: a model of usual width is scored as training scored it
+FRESH_CHUNK = 10**6  # fresh samples made and scored at a time: 16 MB of 2-D points
+# Every fresh sample's output and label are kept (ROC AUC ranks them all), 16 bytes a sample, and
+# scikit-learn's ranking takes a few times that again: 10^7 samples stay near 1 GB. A larger sample
+# says nothing more: ROC AUC's standard error on 10^7 samples is below 3 * 10^-4 already.
+MAX_FRESH_SAMPLES = 10**7
+MAX_UNITS_DRAWN = 32  # heat maps of one layer in neurons.png: four rows of eight
 
 
 @dataclass
@@ -23,27 +43,70 @@ class SavedRun:
     run_dir: Path
     config: Config
     model: Model
+    note: str | None = None  # which run this is, for people, when it was not named as it is
 
     @classmethod
     def open(cls, run_dir: str | Path | None, output_dir: str | Path = "outputs") -> "SavedRun":
-        path = runs.find_run(run_dir, output_dir)
+        """The run ``run_dir`` (a link is followed), or with None the newest under ``output_dir``."""
+        path, note = runs.choose_run(run_dir, output_dir)
         runs.require(path, runs.HISTORY)  # every run writes one: a folder without it is not a whole run
         config, model = runs.read_config(path), runs.read_model(path)
         expected = build_model(config, np.random.default_rng(0)).get_config()
         if model.get_config() != expected:
             raise RunError(f"{path / runs.MODEL}: its architecture does not match {path / runs.CONFIG}")
-        return cls(path, config, model)
+        return cls(path, config, model, note)
 
     def data(self) -> Split:
         return load_data(self.config)
+
+
+# -- bounded work -----------------------------------------------------------------------------
+
+
+def model_input_width(model: Model) -> int | None:
+    """The number of features ``model`` takes, from its first layer that states it; None if none does."""
+    for layer in model.layers:
+        width = layer.get_config().get("in_features")
+        if width is not None:
+            return int(width)
+    return None
+
+
+def batch_size(model: Model, in_features: int | None = None) -> int:
+    """Rows per forward pass so that one pass's activations stay under ACTIVATION_BYTES.
+
+    An activation keeps its output for backward (a leaky ReLU its input) until its next forward
+    pass, so every layer's output may be alive at once, the previous batch's too: a row costs
+    twice the input's width plus every layer's output width. At most MAX_BATCH rows, at least one.
+    """
+    width = in_features or model_input_width(model)
+    if width is None:
+        return MAX_BATCH
+    widths = [width]
+    for layer in model.layers:
+        widths.append(layer.output_width(widths[-1]))
+    return int(max(1, min(MAX_BATCH, ACTIVATION_BYTES // (2 * sum(widths) * model.dtype.itemsize))))
+
+
+def _mean_loss(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, rows: int) -> float:
+    """The loss over ``(X, y)`` in batches of ``rows``: losses average over the batch (and over the
+    outputs, which every row has as many of), so the mean of batch losses weighted by size is it."""
+    if len(X) <= rows:
+        return model.evaluate(X, y, loss)
+    total = sum(model.evaluate(X[i : i + rows], y[i : i + rows], loss) * len(X[i : i + rows])
+                for i in range(0, len(X), rows))
+    return float(total / len(X))
+
+
+# -- eval -------------------------------------------------------------------------------------
 
 
 def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = None,
              noise: float | None = None) -> tuple[dict[str, Any], Path]:
     """Score the model on the run's held-out split, or on fresh data; writes ``eval*.json``.
 
-    Fresh data (any argument given) is scored whole; its seed defaults to one other than the
-    training data's.
+    Fresh data (any argument given) is made and scored FRESH_CHUNK samples at a time, at most
+    MAX_FRESH_SAMPLES; its seed defaults to one other than the training data's.
     """
     from .metrics import evaluation_metrics
 
@@ -51,25 +114,56 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
     _require_usable(saved)
     if seed is None and n_samples is None and noise is None:
         data, tag = saved.data(), "test"
-        X, y = data.X_test, data.y_test
+        y, (output, loss) = data.y_test, _score(saved, data.X_test, data.y_test, None)
         described: dict[str, Any] = {"data": "held-out test split", "n_samples": len(y)}
     else:
         seed = Streams.from_seed(config.seed).data_seed + 1 if seed is None else seed
         n_samples = n_samples or config.data.n_samples
         noise = config.data.noise if noise is None else noise
-        X, y = make_dataset(config.data.dataset, n_samples, noise, seed, **config.data.options())
+        if n_samples > MAX_FRESH_SAMPLES:
+            raise DataError(f"{n_samples:,} samples are more than eval scores (at most {MAX_FRESH_SAMPLES:,}): "
+                            "every sample's probability is kept to rank them for ROC AUC, and on that many "
+                            "ROC AUC is exact to about 3e-4 already")
+        y, output, loss = _score_fresh(saved, seed, n_samples, noise)
         tag = f"seed{seed}-n{n_samples}-noise{noise:g}"
         described = {"data": "fresh", "seed": seed, "n_samples": n_samples, "noise": noise}
+    metrics = {**evaluation_metrics(y, output), "loss": loss, **described}
+    with runs.lock(saved.run_dir):
+        path = _free_name(saved.run_dir, "eval", tag, ".json")
+        runs.write_json(path, metrics)
+        if len(np.unique(y)) > 1:  # a sample of one class has no ROC curve (and a ROC AUC of None)
+            draw_roc_curve(saved, y, output, "roc_curve.png" if tag == "test" else f"roc_curve-{tag}.png")
+    return metrics, path
+
+
+def _score(saved: SavedRun, X: np.ndarray, y: np.ndarray, noise: float | None) -> tuple[np.ndarray, float]:
+    """The model's output for ``X`` and its loss on ``(X, y)``, in batches; a DataError if not finite."""
+    model, rows = saved.model, batch_size(saved.model, X.shape[1])
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, once
-        output = saved.model.predict(X)
+        output = model.predict(X, batch_size=rows)
     if not np.all(np.isfinite(output)):
         raise DataError(f"{saved.run_dir}: the model's output is not a finite number on this data"
                         + (f" (noise {noise:g}: try less)" if noise is not None else ""))
-    metrics = {**evaluation_metrics(y, output), "loss": saved.model.evaluate(X, y, get_loss(config.loss)), **described}
-    path = _free_name(saved.run_dir, "eval", tag, ".json")
-    runs.write_json(path, metrics)
-    draw_roc_curve(saved, y, output, "roc_curve.png" if tag == "test" else f"roc_curve-{tag}.png")
-    return metrics, path
+    return output, _mean_loss(model, X, y, get_loss(saved.config.loss), rows)
+
+
+def _score_fresh(saved: SavedRun, seed: int, n_samples: int, noise: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Labels, outputs and mean loss on fresh data, made and scored FRESH_CHUNK samples at a time.
+
+    Data that fits one chunk is made with ``seed`` itself, as it always was; the chunks of more
+    data each have a seed of their own, drawn from ``seed``.
+    """
+    data, starts = saved.config.data, range(0, n_samples, FRESH_CHUNK)
+    labels, outputs, total = [], [], 0.0
+    for index, start in enumerate(starts):
+        size = min(FRESH_CHUNK, n_samples - start)
+        chunk_seed = seed if len(starts) == 1 else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+        X, y = make_dataset(data.dataset, size, noise, chunk_seed, **data.options())
+        output, loss = _score(saved, X, y, noise)
+        labels.append(y)
+        outputs.append(output)
+        total += loss * size
+    return np.concatenate(labels), np.concatenate(outputs), float(total / n_samples)
 
 
 def draw_roc_curve(saved: SavedRun, y: np.ndarray, output: np.ndarray, name: str, dpi: int = 150) -> Path:
@@ -78,7 +172,8 @@ def draw_roc_curve(saved: SavedRun, y: np.ndarray, output: np.ndarray, name: str
     from .metrics import positive_proba
 
     figure = plots.roc_curve(y, positive_proba(output), title=picture_title(saved.config, saved.model))
-    return plots.save_figure(figure, saved.run_dir / name, dpi)
+    with runs.lock(saved.run_dir):
+        return plots.save_figure(figure, saved.run_dir / name, dpi)
 
 
 def _free_name(folder: Path, stem: str, tag: str, suffix: str) -> Path:
@@ -86,6 +181,8 @@ def _free_name(folder: Path, stem: str, tag: str, suffix: str) -> Path:
     candidates = [f"{stem}{suffix}", f"{stem}-{tag}{suffix}"] + [f"{stem}-{tag}-{i}{suffix}" for i in range(2, 10_000)]
     return next(folder / name for name in candidates if not (folder / name).exists())
 
+
+# -- pictures ---------------------------------------------------------------------------------
 
 PICTURES = ("loss", "boundary", "roc")
 
@@ -96,17 +193,19 @@ def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", 
 
     config, model, suffix = saved.config, saved.model, f".{fmt}"
     written: list[Path] = []
-    if "loss" in what:
-        history = runs.read_history(saved.run_dir)
-        written.append(draw_loss_curve(saved.run_dir, config, model, history, suffix, dpi))
-    if "boundary" in what or "roc" in what:
-        data = saved.data()
-        output = model.predict(data.X_test)
-        if "boundary" in what:
-            path = draw_decision_boundary(saved.run_dir, config, model, data, roc_auc(data.y_test, output), suffix, dpi)
-            written += [path] if path else []
-        if "roc" in what:
-            written.append(draw_roc_curve(saved, data.y_test, output, f"roc_curve{suffix}", dpi))
+    with runs.lock(saved.run_dir):
+        if "loss" in what:
+            history = runs.read_history(saved.run_dir)
+            written.append(draw_loss_curve(saved.run_dir, config, model, history, suffix, dpi))
+        if "boundary" in what or "roc" in what:
+            data = saved.data()
+            output = model.predict(data.X_test, batch_size=batch_size(model, data.X_test.shape[1]))
+            if "boundary" in what:
+                path = draw_decision_boundary(saved.run_dir, config, model, data, roc_auc(data.y_test, output),
+                                              suffix, dpi)
+                written += [path] if path else []
+            if "roc" in what:
+                written.append(draw_roc_curve(saved, data.y_test, output, f"roc_curve{suffix}", dpi))
     return written
 
 
@@ -120,36 +219,62 @@ def animate(saved: SavedRun, fps: int = 8) -> Path:
                        "(the default) on 2-D data to record the boundary as it forms")
     xx, yy = grid
     data = saved.data()
-    return plots.boundary_animation(snapshots, xx, yy, data.X_train, data.y_train, data.X_test,
-                                    data.y_test, saved.run_dir / "decision_boundary.gif",
-                                    title=picture_title(saved.config, saved.model), fps=fps)
+    with runs.lock(saved.run_dir):
+        return plots.boundary_animation(snapshots, xx, yy, data.X_train, data.y_train, data.X_test,
+                                        data.y_test, saved.run_dir / "decision_boundary.gif",
+                                        title=picture_title(saved.config, saved.model), fps=fps)
 
 
 def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150) -> Path:
-    """``neurons.png``: each hidden unit's activation over the input plane, then the output."""
+    """``neurons.png``: hidden units' activations over the input plane (at most MAX_UNITS_DRAWN a
+    layer, the first ones; the layer's label says so), then the output."""
     from . import plots
 
     data = saved.data()
     if data.X_train.shape[1] != 2:
         raise RunError(f"{saved.run_dir}: the data is not 2-D, so there is no plane to draw neurons on")
-    grid = plots.boundary_grid(data.X_all, 80)
-    panels = hidden_activations(saved.model, grid[2])
-    figure = plots.neurons(panels, grid[0], grid[1], data.X_all, np.concatenate([data.y_train, data.y_test]),
-                           title=picture_title(saved.config, saved.model))
-    return plots.save_figure(figure, saved.run_dir / f"neurons.{fmt}", dpi)
+    with runs.lock(saved.run_dir):  # before the work: a run in use is refused at once
+        grid = plots.boundary_grid(data.X_all, 80)
+        panels = hidden_activations(saved.model, grid[2])
+        figure = plots.neurons(panels, grid[0], grid[1], data.X_all, np.concatenate([data.y_train, data.y_test]),
+                               title=picture_title(saved.config, saved.model))
+        return plots.save_figure(figure, saved.run_dir / f"neurons.{fmt}", dpi)
 
 
-def hidden_activations(model: Model, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """``(label, activations)`` after each hidden layer's activation, then the output."""
+def hidden_activations(model: Model, X: np.ndarray, max_units: int = MAX_UNITS_DRAWN,
+                       rows: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """``(label, activations)`` after each hidden layer's activation, then the output.
+
+    Only the first ``max_units`` units of a layer are kept, and the label of a layer cut so says
+    which (``layer 1 (relu), units 1-32 of 30000``); ``X`` (n_points, n_features) goes through
+    in batches of ``rows`` (default: ``batch_size``), so the work is bounded by the widest layer.
+    """
+    X = np.asarray(X, dtype=model.dtype)
+    rows = rows or batch_size(model, X.shape[1])
+    labels: list[str] = []
+    kept: list[list[np.ndarray]] = []
+    for start in range(0, max(len(X), 1), rows):
+        panels = _panels(model, X[start : start + rows])
+        labels = [label if h.shape[1] <= max_units else f"{label}, units 1-{max_units} of {h.shape[1]}"
+                  for label, h in panels]
+        kept.append([np.array(h[:, :max_units]) for _, h in panels])
+    return [(label, np.concatenate(parts)) for label, parts in zip(labels, zip(*kept))]
+
+
+def _panels(model: Model, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Every hidden layer's activations for ``X``, whole, then the output."""
     panels: list[tuple[str, np.ndarray]] = []
-    h, depth = np.asarray(X, dtype=model.dtype), 0
+    h, depth = X, 0
     for index, layer in enumerate(model.layers):
         h = layer.forward(h)
         last_of_block = index + 1 == len(model.layers) or model.layers[index + 1].params
         if not layer.params and last_of_block and index + 1 < len(model.layers):
             depth += 1
-            panels.append((f"layer {depth} ({layer.name})", np.array(h)))
-    return panels + [("output", np.array(h))]
+            panels.append((f"layer {depth} ({layer.name})", h))
+    return panels + [("output", h)]
+
+
+# -- predict ----------------------------------------------------------------------------------
 
 
 def _require_usable(saved: SavedRun) -> None:
@@ -159,19 +284,115 @@ def _require_usable(saved: SavedRun) -> None:
                        "train again with a smaller training.learning_rate")
 
 
-def predict_table(saved: SavedRun, table: Any) -> Any:
-    """``table`` from ``data.read_points`` with ``probability`` and ``label`` columns added."""
+def open_model(run: str | Path | None, output_dir: str | Path = "outputs") -> tuple[Model, int, str | None]:
+    """The model to predict with, the number of features it takes, and a note saying which run it is.
+
+    ``run`` is a run folder (None: the newest run under ``output_dir``) or a model file saved
+    with ``Model.save``; a bare model file has no config, so its features are only counted.
+    """
+    path = None if run is None else Path(run)
+    if path is not None and not path.is_dir():
+        if not os.path.lexists(path):
+            raise RunError(f"{path}: no such run folder or model file")
+        model = read_model_file(path)
+        width = model_input_width(model)
+        if width is None:
+            raise ModelFileError(f"{path}: no layer of the model says how many features it takes (a linear layer does)")
+        return model, width, None
+    saved = SavedRun.open(path, output_dir)
+    _require_usable(saved)
+    return saved.model, input_width(saved.config), saved.note
+
+
+def read_model_file(path: Path) -> Model:
+    """A model file saved with ``Model.save``, checked as a run's model.npz is (``runs.read_model``)."""
+    with runs.open_regular(path, ModelFileError) as handle:
+        runs._check_npz(handle, path, f"{path}: is a file, not a run folder, and not a usable model file",
+                        ModelFileError)
+        try:
+            return Model.load(handle)
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ModelFileError(f"{path}: not a usable model file: {exc}") from None
+        except RecursionError:
+            raise ModelFileError(f"{path}: not a usable model file: its architecture is nested too deeply "
+                                 "to be read") from None
+
+
+PREDICTION_COLUMNS = {"probability": "probabilities of class 1", "predicted": "predicted classes"}
+
+
+def predict_table(model: Model, table: Any) -> tuple[Any, list[str]]:
+    """``table`` from ``data.read_points``, every column as it was, with two columns added:
+    ``probability`` (of class 1) and ``predicted`` (the most probable class).
+
+    A name the table has already is never overwritten: the new column gets a suffix
+    (``probability_1``, ...). Returns the new table and a note for people about each such name.
+    """
     from .metrics import positive_proba, predicted_labels
 
-    _require_usable(saved)
+    features = table.attrs["features"].to_numpy(dtype=np.float64)
+    source = table.attrs.get("path", "input")
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, once
-        output = saved.model.predict(table.attrs["features"].to_numpy(dtype=np.float64))
+        output = model.predict(features, batch_size=batch_size(model, features.shape[1]))
     bad = ~np.isfinite(output).all(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{table.attrs.get('path', 'input')}: row {row + 1} (line {row + 2}): the model's output "
-                        "for this point is not a finite number; are its values far too large?")
+        raise DataError(f"{source}: row {row + 1} (line {row + 1 + table.attrs.get('header', True)}): the model's "
+                        "output for this point is not a finite number; are its values far too large?")
     result = table.copy()
-    result["probability"] = positive_proba(output)
-    result["label"] = predicted_labels(output)
-    return result
+    result.attrs = {}
+    notes = []
+    for name, values in zip(PREDICTION_COLUMNS, (positive_proba(output), predicted_labels(output))):
+        column = _free_column(result.columns, name)
+        if column != name:
+            notes.append(f"{source}: has a column named {name!r} already; the {PREDICTION_COLUMNS[name]} "
+                         f"are in column {column!r}")
+        result.insert(len(result.columns), column, values)
+    return result, notes
+
+
+def _free_column(columns: Any, name: str) -> str:
+    """``name``, or ``name_1``, ``name_2``, ...: the first that is not a column yet."""
+    taken = {str(column) for column in columns}
+    return next(c for c in [name] + [f"{name}_{i}" for i in range(1, len(taken) + 2)] if c not in taken)
+
+
+def write_table(table: Any, output: Path, input_path: Path, overwrite: bool) -> Path:
+    """Write ``table`` as CSV to ``output``, atomically; returns the file written.
+
+    Only a regular file is replaced, with ``overwrite``, and never the input itself; a link to a
+    regular file is written through (the file it leads to is replaced, the link kept). A device,
+    a FIFO, a folder, a link to none of these or to nothing is a WriteError, and is left as it was.
+    """
+    target = _output_file(output, input_path, overwrite)
+    with runs.atomic_path(target) as tmp:
+        table.to_csv(tmp, index=False)
+        _output_file(output, input_path, overwrite)  # again: something may have been put there meanwhile
+    return target
+
+
+def _output_file(output: Path, input_path: Path, overwrite: bool) -> Path:
+    """The regular file to write for ``output`` (the file a link leads to), checked as ``write_table`` says."""
+    target = Path(os.path.realpath(output)) if output.is_symlink() else output
+    shown = str(output) if target == output else f"{output}: a link to {target}"
+    try:
+        info = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        if target != output:
+            raise WriteError(f"{shown}, which does not exist; name a file to write", str(output)) from None
+        if not target.parent.is_dir():
+            raise WriteError(f"{target.parent}: no such folder", str(output)) from None
+        return target
+    except OSError as exc:
+        raise WriteError(f"{shown}: cannot be checked: {exc.strerror or exc}", str(output)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise WriteError(f"{shown}: is a directory; name a file to write", str(output))
+    if not stat.S_ISREG(info.st_mode):
+        raise WriteError(f"{shown}: {runs._what(info.st_mode)}; predictions are written to regular files only",
+                         str(output))
+    source = os.stat(input_path)
+    if (info.st_dev, info.st_ino) == (source.st_dev, source.st_ino):
+        raise WriteError(f"{shown}: is the input file itself; write the predictions to another file", str(output))
+    if not overwrite:
+        raise WriteError(f"{output}: exists; choose another name or pass --overwrite", str(output))
+    return target

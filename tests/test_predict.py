@@ -1,0 +1,320 @@
+"""``nnfw predict``: what it reads, what it adds, and where it may write.
+
+The user's input is never changed: every column comes back as it was, in order, with the
+predictions added as new columns; the output is only ever a regular file (or the regular file a
+link leads to), never the input itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from nnfw_cli.cli import main
+from nnfw_cli.nn import Linear, Model, ReLU, Sigmoid
+
+CONFIG = """\
+seed: 3
+data: {dataset: circles, n_samples: 300, noise: 0.05}
+model:
+  layers: [{type: linear, units: 8}, relu, {type: linear, units: 1, init: xavier}, sigmoid]
+training: {optimizer: adam, learning_rate: 0.02, epochs: 5, batch_size: 64}
+output: {dir: OUTPUT}
+"""
+
+POINTS = "x,y\n0.1,0.2\n-0.5,0.7\n"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """One small run, trained once for the module."""
+    root = tmp_path_factory.mktemp("predict")
+    config = root / "small.yaml"
+    config.write_text(CONFIG.replace("OUTPUT", str(root / "outputs")))
+    result = CliRunner().invoke(main, ["train", str(config), "--quiet", "--name", "r"])
+    assert result.exit_code == 0, result.stderr
+    return root / "outputs" / "r"
+
+
+@pytest.fixture
+def run(trained, tmp_path) -> Path:
+    """A copy of the trained run of the test's own, ``tmp_path/outputs/r``, and ``points.csv`` beside it."""
+    shutil.copytree(trained.parent, tmp_path / "outputs", symlinks=True)
+    (tmp_path / "points.csv").write_text(POINTS)
+    return tmp_path / "outputs" / "r"
+
+
+def _predict(*args: str):
+    return CliRunner().invoke(main, ["predict", *map(str, args)])
+
+
+def _refused(result, *needles: str) -> None:
+    shown = f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    assert result.exit_code == 2, shown
+    assert "Traceback" not in result.stderr and result.stderr.startswith("Error: "), shown
+    assert result.stderr.count("Error: ") == 1, shown
+    for needle in needles:
+        assert needle in result.stderr, shown
+
+
+def _model_output(run: Path, X: np.ndarray) -> np.ndarray:
+    return Model.load(str(run / "model.npz")).predict(np.asarray(X, dtype=float))[:, 0]
+
+
+# -- 1. where the result may be written -------------------------------------------------------
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _device(path: Path) -> Path:
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # what /dev/null is
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    return path
+
+
+def _link_to_device(path: Path) -> Path:
+    path.symlink_to("/dev/null")
+    return path
+
+
+@pytest.mark.parametrize(("make", "needles"), [
+    pytest.param(_device, ["a device, not a regular file"], id="device"),
+    pytest.param(_link_to_device, ["/dev/null", "a device, not a regular file"], id="link-to-a-device"),
+    pytest.param(_fifo, ["a FIFO (named pipe), not a regular file"], id="fifo"),
+])
+def test_a_special_file_is_never_replaced(run, tmp_path, make, needles):
+    target = make(tmp_path / "out.csv")
+    before = os.lstat(target)
+    result = _predict(run, tmp_path / "points.csv", "-o", target, "--overwrite")
+    _refused(result, str(target), *needles)
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("as_link", [False, True], ids=["folder", "link-to-a-folder"])
+def test_a_folder_is_refused_as_output(run, tmp_path, as_link):
+    (tmp_path / "folder").mkdir()
+    target = tmp_path / "folder"
+    if as_link:
+        target = tmp_path / "out.csv"
+        target.symlink_to(tmp_path / "folder")
+    result = _predict(run, tmp_path / "points.csv", "-o", target, "--overwrite")
+    _refused(result, "is a directory")
+    assert (tmp_path / "folder").is_dir() and list((tmp_path / "folder").iterdir()) == []
+    assert target.is_symlink() == as_link
+
+
+def test_a_link_to_a_regular_file_is_written_through(run, tmp_path):
+    (tmp_path / "real.csv").write_text("the user's old results\n")
+    link = tmp_path / "out.csv"
+    link.symlink_to("real.csv")
+    result = _predict(run, tmp_path / "points.csv", "-o", link)
+    _refused(result, "exists; choose another name or pass --overwrite")
+    assert (tmp_path / "real.csv").read_text() == "the user's old results\n"
+
+    result = _predict(run, tmp_path / "points.csv", "-o", link, "--overwrite")
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == "real.csv"  # the link is kept
+    assert (tmp_path / "real.csv").read_text().startswith("x,y,probability,predicted\n")
+    assert str(tmp_path / "real.csv") in result.stderr
+
+
+def test_a_dangling_link_is_refused(run, tmp_path):
+    link = tmp_path / "out.csv"
+    link.symlink_to(tmp_path / "nowhere" / "out.csv")
+    result = _predict(run, tmp_path / "points.csv", "-o", link, "--overwrite")
+    _refused(result, str(link), "which does not exist")
+    assert link.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("how", ["same-path", "hard-link", "symbolic-link"])
+def test_the_input_is_never_the_output(run, tmp_path, how):
+    points = tmp_path / "points.csv"
+    output = {"same-path": points, "hard-link": tmp_path / "hard.csv", "symbolic-link": tmp_path / "soft.csv"}[how]
+    if how == "hard-link":
+        os.link(points, output)
+    elif how == "symbolic-link":
+        output.symlink_to(points)
+    inode = os.stat(points).st_ino
+    result = _predict(run, points, "-o", output, "--overwrite")
+    _refused(result, str(output), "is the input file")
+    assert points.read_text() == POINTS and os.stat(points).st_ino == inode
+
+
+# -- 2. the user's columns are kept; predictions are added --------------------------------------
+
+
+def test_a_headerless_file_keeps_its_first_point(run, tmp_path):
+    points = tmp_path / "bare.csv"
+    points.write_text("0.1,0.2\n-0.5,0.7\n")
+    result = _predict(run, points)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "x,y,probability,predicted"
+    assert [line.split(",")[:2] for line in lines[1:]] == [["0.1", "0.2"], ["-0.5", "0.7"]]
+    scored = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    np.testing.assert_allclose(scored["probability"], _model_output(run, [[0.1, 0.2], [-0.5, 0.7]]), atol=1e-12)
+
+
+def test_a_first_row_with_any_text_is_a_header(run, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("1,b\n0.1,0.2\n")  # a header naming its columns "1" and "b": features by position
+    result = _predict(run, points)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "1,b,probability,predicted" and lines[1].startswith("0.1,0.2,") and len(lines) == 2
+
+
+def test_columns_named_like_the_predictions_are_kept(run, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x,y,probability,label,predicted,probability_1\n0.1,0.2,keep,me,as,is\n")
+    result = _predict(run, points, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    scored = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert list(scored.columns) == ["x", "y", "probability", "label", "predicted", "probability_1",
+                                    "probability_2", "predicted_1"]
+    assert scored.iloc[0, :6].tolist() == ["0.1", "0.2", "keep", "me", "as", "is"]
+    assert float(scored["probability_2"][0]) == pytest.approx(_model_output(run, [[0.1, 0.2]])[0], abs=1e-12)
+    assert "'probability' already" in result.stderr and "'probability_2'" in result.stderr
+    assert "'predicted' already" in result.stderr and "'predicted_1'" in result.stderr
+
+
+def test_every_input_column_is_kept_as_it_was_in_order(run, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("id,y,note,x\n007,1.50,\"a, b\",-0\n008,2e0,,3\n")
+    result = _predict(run, points, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    scored = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert list(scored.columns) == ["id", "y", "note", "x", "probability", "predicted"]
+    assert scored[["id", "y", "note", "x"]].values.tolist() == [["007", "1.50", "a, b", "-0"], ["008", "2e0", "", "3"]]
+    expected = _model_output(run, [[0.0, 1.5], [3.0, 2.0]])  # features by name: x, then y
+    np.testing.assert_allclose(scored["probability"].astype(float), expected, atol=1e-12)
+    assert scored["predicted"].tolist() == [str(int(p >= 0.5)) for p in expected]
+
+
+@pytest.mark.parametrize(("content", "needles"), [
+    pytest.param("1,2,3\n4,5,6\n", ["no header", "3 columns", "exactly 2"], id="headerless-three-columns"),
+    pytest.param("x,x,y\n1,2,3\n", ["column 'x' appears 2 times"], id="a-feature-named-twice"),
+])
+def test_columns_that_cannot_be_matched(run, tmp_path, content, needles):
+    points = tmp_path / "p.csv"
+    points.write_text(content)
+    _refused(_predict(run, points), str(points), *needles)
+
+
+# -- 3. a bare model file, saved from the Python API --------------------------------------------
+
+
+def _bare_model(path: Path, n_features: int, units: int = 4) -> Model:
+    model = Model([Linear(n_features, units, rng=0), ReLU(), Linear(units, 1, init="xavier", rng=1), Sigmoid()])
+    model.save(str(path))
+    return model
+
+
+@pytest.mark.parametrize(("n_features", "content"), [
+    pytest.param(2, "0.1,0.2\n-0.5,0.7\n", id="two-features-headerless"),
+    pytest.param(3, "a,b,c\n0.1,0.2,0.3\n-0.5,0.7,1\n", id="three-features-by-position"),
+    pytest.param(3, "id,x3,x1,x2\nA,0.3,0.1,0.2\nB,1,-0.5,0.7\n", id="three-features-by-name"),
+])
+def test_predict_with_a_bare_model_file(tmp_path, n_features, content):
+    model = _bare_model(tmp_path / "m.npz", n_features)
+    points = tmp_path / "p.csv"
+    points.write_text(content)
+    result = _predict(tmp_path / "m.npz", points, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    scored = pd.read_csv(tmp_path / "out.csv")
+    X = [[0.1, 0.2, 0.3], [-0.5, 0.7, 1.0]] if n_features == 3 else [[0.1, 0.2], [-0.5, 0.7]]
+    np.testing.assert_allclose(scored["probability"], model.predict(np.array(X))[:, 0], atol=1e-12)
+    if content[0].isdigit():
+        assert list(scored.columns)[:n_features] == (["x", "y"] if n_features == 2 else ["x1", "x2", "x3"])
+
+
+@pytest.mark.parametrize(("make", "needles"), [
+    pytest.param(lambda p: p.write_text("not a model\n"), ["is a file", "not an .npz archive"], id="text"),
+    pytest.param(lambda p: np.savez(p, weights=np.zeros(3)), ["no 'architecture' array"], id="other-arrays"),
+    pytest.param(_fifo, ["a FIFO (named pipe), not a regular file"], id="fifo"),
+    pytest.param(lambda p: None, ["no such run folder or model file"], id="missing"),
+])
+def test_a_bare_file_that_is_not_a_model(tmp_path, make, needles):
+    path = tmp_path / "m.npz"
+    make(path)
+    (tmp_path / "p.csv").write_text(POINTS)
+    _refused(_predict(path, tmp_path / "p.csv"), str(path), *needles)
+
+
+def test_a_wide_model_predicts_in_bounded_memory(tmp_path):
+    _bare_model(tmp_path / "wide.npz", 2, units=100_000)
+    points = tmp_path / "p.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(3000, 2)), columns=["x", "y"]).to_csv(points, index=False)
+    tracemalloc.start()
+    try:
+        result = _predict(tmp_path / "wide.npz", points, "-o", tmp_path / "out.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.stderr
+    assert peak < 400 * 2**20, f"peak {peak / 2**20:.0f} MiB"  # 3000 rows at once would be 2.4 GB an array
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 3000
+
+
+# -- 7. what the input may be, and what a message may echo --------------------------------------
+
+
+def test_a_huge_bad_cell_is_cut_in_the_message(run, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n0,0\n1," + "9z" * 500_000 + "\n")
+    result = _predict(run, points)
+    _refused(result, "row 2 (line 3), column 'y'", "1,000,000 characters", "is not a finite number")
+    assert len(result.stderr) < 400
+
+
+def test_a_huge_column_name_is_cut_in_the_message(run, tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("a,b," + "c" * 1_000_000 + "\n1,2,3\n")
+    result = _predict(run, points)
+    _refused(result, "expected 2 feature columns", "found 3")
+    assert len(result.stderr) < 500
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(_fifo, id="fifo"),
+    pytest.param(_link_to_device, id="link-to-a-device"),
+])
+def test_a_special_input_is_refused_before_it_is_opened(run, tmp_path, make):
+    path = make(tmp_path / "in.csv")
+    done = threading.Event()
+
+    def unblock() -> None:  # if predict opened the FIFO, it would wait for a writer for ever
+        if not done.wait(5) and stat.S_ISFIFO(os.lstat(path).st_mode):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+
+    helper = threading.Thread(target=unblock)
+    helper.start()
+    started = time.monotonic()
+    try:
+        result = _predict(run, path)
+    finally:
+        done.set()
+        helper.join()
+    _refused(result, str(path), "not a regular file")
+    assert time.monotonic() - started < 5
