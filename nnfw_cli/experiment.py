@@ -5,6 +5,7 @@ Using a run once it is saved (eval, pictures, predictions) is in ``saved.py``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -14,14 +15,23 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import runs
+from . import __version__, runs
 from .config import Config, dump_yaml
 from .data import DATASETS, make_dataset, split
-from .errors import RunError, TrainingDiverged, TrainingInterrupted
+from .errors import RunError, TrainingDiverged, TrainingInterrupted, WriteError
 from .nn import LAYERS, OPTIMIZERS, Layer, Loss, Model, Optimizer, get_loss
 
 ProgressCallback = Callable[[dict], None]
 SNAPSHOT_RESOLUTION = 100
+# At most this many boundary snapshots are kept (about 10 kB each), whatever training.epochs and
+# training.snapshot_every ask for: a longer run keeps every k-th of the epochs asked for, spread
+# evenly over the run, so snapshot_every: 1 over millions of epochs cannot exhaust memory.
+MAX_SNAPSHOTS = 500
+# Scoring a split runs the network on batches of rows whose activations stay under this, so a
+# large test split or a wide network is scored in bounded memory; at most MAX_BATCH rows, as
+# Model.predict's own batches, so that a model of usual width is scored as it always was.
+ACTIVATION_BYTES = 256 * 2**20
+MAX_BATCH = 8192
 
 
 @dataclass
@@ -49,9 +59,15 @@ class Run:
 
 @dataclass
 class StopRequest:
-    """Set ``signum`` (from a signal handler) to stop training at the end of the current epoch."""
+    """Set ``signum`` (from a signal handler) to stop training at the end of the current epoch.
+
+    ``run_dir`` is set by ``train`` and ``resume`` once the run has a folder that stopping would
+    leave a checkpoint in; until then nothing of the run is written, and a caller's signal
+    handler may stop at once instead.
+    """
 
     signum: int | None = None
+    run_dir: Path | None = None
 
 
 @dataclass
@@ -134,12 +150,15 @@ def train(config: Config, stem: str = "run", name: str | None = None,
     """Train the config's model and write its run folder; returns the finished run.
 
     Raises TrainingDiverged when the loss stops being finite and TrainingInterrupted when
-    ``stop`` is set, in both cases after writing what was done.
+    ``stop`` is set, in both cases after writing what was done. The run folder is locked
+    (``runs.lock``) while it is written.
     """
+    stop = stop or StopRequest()
     session = Session(config)
-    session.run_dir = runs.create_run_dir(config.output.dir, stem, name)
-    runs.write_text(session.run_dir / "config.yaml", dump_yaml(config))
-    return session.run(progress, stop or StopRequest())
+    session.run_dir = stop.run_dir = runs.create_run_dir(config.output.dir, stem, name)
+    with runs.lock(session.run_dir):
+        runs.write_text(session.run_dir / runs.CONFIG, dump_yaml(config))
+        return session.run(progress, stop)
 
 
 def planned_epochs(run_dir: str | Path) -> int:
@@ -148,19 +167,36 @@ def planned_epochs(run_dir: str | Path) -> int:
 
 
 def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: StopRequest | None = None) -> Run:
-    """Continue an interrupted run from its checkpoint, in its own folder."""
+    """Continue an interrupted run from its checkpoint, in its own folder (locked meanwhile).
+
+    A link (``outputs/latest``) is followed to the folder. A run that completed or diverged is
+    refused, and so is a checkpoint written for another config than the run's config.yaml.
+    """
+    stop = stop or StopRequest()
     run_dir = runs.find_run(run_dir)
-    session = Session(runs.read_config(run_dir))
-    session.run_dir = run_dir
-    session.restore(runs.read_checkpoint(run_dir))
-    return session.run(progress, stop or StopRequest())
+    with runs.lock(run_dir):
+        session = Session(runs.read_config(run_dir))
+        session.run_dir = run_dir
+        checkpoint = runs.read_checkpoint(run_dir)
+        status = runs.read_status(run_dir)
+        if status in ("completed", "diverged"):
+            raise RunError(f"{run_dir}: the run has already {status} (its metrics.json says so); there is nothing "
+                           f"to resume. {run_dir / runs.CHECKPOINT} is left over: delete it")
+        session.restore(checkpoint)
+        stop.run_dir = run_dir
+        return session.run(progress, stop)
 
 
 class Session:
-    """A run being trained: data, model, optimizer, random streams, history and snapshots."""
+    """A run being trained: data, model, optimizer, random streams, history and snapshots.
+
+    ``history`` is the one record of the epochs trained, one dict each, appended as each epoch
+    ends; so a checkpoint written at any epoch holds the whole history up to it.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.fingerprint = config_fingerprint(config)
         self.streams = Streams.from_seed(config.seed)
         self.data = load_data(config)
         self.model = build_model(config, self.streams.init)
@@ -170,20 +206,24 @@ class Session:
         self.snapshots: list[dict] = []
         self.run_dir = Path()
         self.seconds = 0.0
+        self._started: float | None = None  # perf_counter() when this process began training
         two_d = self.data.X_train.shape[1] == 2
         self.grid = _snapshot_grid(self.data.X_all) if two_d else None
 
     def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
         tracker = _Tracker(self, progress, stop)
-        started = time.perf_counter()
-        history = self.model.fit(
+        self._started = time.perf_counter()
+        self.model.fit(
             self.data.X_train, self.data.y_train, loss=self.loss, optimizer=self.optimizer,
             epochs=self.config.training.epochs, batch_size=self.config.training.batch_size,
             seed=self.streams.shuffle, callbacks=[tracker], initial_epoch=len(self.history),
         )
-        self.seconds += time.perf_counter() - started
-        self.history += list(history)
+        self.seconds, self._started = self.elapsed(), None
         return self._finish(tracker)
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, over every session of the run."""
+        return self.seconds + (time.perf_counter() - self._started if self._started is not None else 0.0)
 
     def _finish(self, tracker: "_Tracker") -> Run:
         if tracker.diverged is not None:
@@ -196,8 +236,12 @@ class Session:
         metrics = self._metrics(status, tracker.diverged)
         write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics)
         self._write_snapshots()
-        if status == "completed":
-            (self.run_dir / runs.CHECKPOINT).unlink(missing_ok=True)
+        # metrics.json comes after every other file, so a run it calls completed has them all;
+        # then the checkpoint goes: a finished run is not resumed (resume also refuses one whose
+        # metrics.json says so, should the process die in between).
+        runs.write_json(self.run_dir / runs.METRICS, metrics)
+        if status != "interrupted":
+            self._remove_checkpoint()
         runs.mark_latest(self.run_dir)
         if status == "diverged":
             raise TrainingDiverged(
@@ -221,19 +265,29 @@ class Session:
     # -- checkpoints and snapshots ------------------------------------------------------------
 
     def write_checkpoint(self) -> None:
-        """Weights, optimizer state, random generator states and history, in one file."""
+        """Weights, optimizer state, random generator states, history and the config they belong to."""
+        self._write_snapshots()  # first: a checkpoint never counts on snapshots not yet on disk
         arrays = {f"model.{key}": param for key, param, _ in self.model.parameters()}
         arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
         generators = {"shuffle": self.streams.shuffle.bit_generator.state, **self.model.random_state()}
-        state = {"history": self.history, "generators": generators, "seconds": self.seconds}
+        state = {"history": self.history, "generators": generators, "seconds": self.elapsed(),
+                 "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__}
         arrays["state"] = np.array(json.dumps(state))
         runs.save_arrays(self.run_dir / runs.CHECKPOINT, arrays)
-        self._write_snapshots()
+
+    def _remove_checkpoint(self) -> None:
+        path = self.run_dir / runs.CHECKPOINT
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise WriteError(f"{path}: cannot be removed: {exc.strerror or exc}; the run is finished: "
+                             "delete it by hand", str(path)) from None
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Put the session back where ``write_checkpoint`` left it."""
         try:
             state = json.loads(str(arrays["state"]))
+            self._check_config(state)
             self.model.set_weights({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
             self.optimizer.load_state_dict({k[10:]: v for k, v in arrays.items() if k.startswith("optimizer.")})
             generators = dict(state["generators"])
@@ -243,6 +297,8 @@ class Session:
             if not (isinstance(self.history, list) and all(isinstance(logs, dict) for logs in self.history)
                     and len(self.history) <= self.config.training.epochs and isinstance(self.seconds, (int, float))):
                 raise ValueError("its history is not a list of at most training.epochs epochs")
+            if [logs.get("epoch") for logs in self.history] != list(range(1, len(self.history) + 1)):
+                raise ValueError("its history does not number its epochs 1, 2, 3, ...")
             needed = [(self.model.count_params(),)]
             for key, values in self.optimizer.state.items():
                 if values and [value.shape for value in values] != needed:
@@ -252,11 +308,29 @@ class Session:
         saved, _ = runs.read_snapshots(self.run_dir)
         self.snapshots = [s for s in saved if s["epoch"] <= len(self.history)]
 
+    def _check_config(self, state: dict) -> None:
+        """Refuse a checkpoint written for another config: copied from another run, or config.yaml edited since.
+
+        A checkpoint from an nnfw that did not record its config yet is taken as it is.
+        """
+        if "config_sha256" not in state:
+            return
+        if state["config_sha256"] == _digest(self.fingerprint):
+            return
+        saved = state.get("config")
+        found = _differences(saved, self.fingerprint) if isinstance(saved, dict) else []
+        version = state.get("nnfw_version")
+        raise ValueError(
+            "it was written for another config than this run's config.yaml"
+            + (f" ({'; '.join(found[:5])}{'; ...' if len(found) > 5 else ''})" if found else "")
+            + (f", by nnfw {version} (this is {__version__})" if version != __version__ else "")
+            + ". Was it copied from another run, or config.yaml edited since? Train a new run instead")
+
     def snapshot(self, logs: dict) -> None:
         """Keep the predicted probabilities over the boundary grid, as bytes (0-255)."""
         from .metrics import positive_proba
 
-        proba = positive_proba(self.model.predict(self.grid[2]))
+        proba = positive_proba(predict(self.model, self.grid[2]))
         quantised = np.round(np.clip(np.nan_to_num(proba, nan=0.5), 0, 1) * 255).astype(np.uint8)
         self.snapshots.append({"epoch": logs["epoch"], "train_loss": logs["train_loss"],
                                "val_roc_auc": logs.get("val_roc_auc", math.nan),
@@ -267,21 +341,57 @@ class Session:
             runs.write_snapshots(self.run_dir, self.snapshots, self.grid)
 
 
+def config_fingerprint(config: Config) -> dict[str, Any]:
+    """What of a resolved config decides how its run trains: all of it but ``output``."""
+    return {key: value for key, value in config.resolved().items() if key != "output"}
+
+
+def _digest(fingerprint: Any) -> str:
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
+
+
+_ABSENT = object()
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Where two resolved configs differ, one line each:
+    ``training.learning_rate: 0.02 in the checkpoint, 0.05 in config.yaml``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = list(old) + [key for key in new if key not in old]
+        return [line for key in keys for line in _differences(old.get(key, _ABSENT), new.get(key, _ABSENT),
+                                                             f"{path}.{key}" if path else str(key))]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [line for i, (a, b) in enumerate(zip(old, new)) for line in _differences(a, b, f"{path}[{i}]")]
+    if old == new and type(old) is type(new):
+        return []
+    show = lambda value: "absent" if value is _ABSENT else json.dumps(value)  # noqa: E731
+    return [f"{path or 'the config'}: {show(old)} in the checkpoint, {show(new)} in config.yaml"]
+
+
 def _snapshot_grid(X: np.ndarray) -> Any:
     from .plots import boundary_grid
 
     return boundary_grid(X, SNAPSHOT_RESOLUTION)
 
 
+def _snapshot_interval(every: int, epochs: int) -> int:
+    """``every``, or the least multiple of it that keeps at most MAX_SNAPSHOTS snapshots.
+
+    Snapshots are taken at epoch 1, at each multiple of the interval and at the last epoch.
+    """
+    needed = math.ceil(epochs / (MAX_SNAPSHOTS - 2))
+    return every if every == 0 or every >= needed else every * math.ceil(needed / every)
+
+
 class _Tracker:
-    """Per-epoch callback: scores the test split now and then, snapshots, checkpoints, stops."""
+    """Per-epoch callback: scores the test split now and then, snapshots, records, checkpoints, stops."""
 
     def __init__(self, session: Session, progress: ProgressCallback | None, stop: StopRequest) -> None:
         training = session.config.training
         self.session, self.progress, self.stop = session, progress, stop
         self.epochs = training.epochs
         self.eval_every = training.every(training.eval_every, 40)
-        snapshot_every = training.every(training.snapshot_every, 50)
+        snapshot_every = _snapshot_interval(training.every(training.snapshot_every, 50), self.epochs)
         self.snapshot_every = snapshot_every if session.grid is not None else 0
         self.checkpoint_every = training.checkpoint_every
         self.diverged: int | None = None
@@ -294,17 +404,53 @@ class _Tracker:
             self.diverged, model.stop_training = epoch, True
         else:
             if epoch % self.eval_every == 0 or epoch in (1, self.epochs):
-                logs["val_loss"] = model.evaluate(session.data.X_test, session.data.y_test, session.loss)
-                logs["val_roc_auc"] = roc_auc(session.data.y_test, model.predict(session.data.X_test))
+                logs["val_loss"] = evaluate(model, session.data.X_test, session.data.y_test, session.loss)
+                logs["val_roc_auc"] = roc_auc(session.data.y_test, predict(model, session.data.X_test))
             if self.snapshot_every and (epoch % self.snapshot_every == 0 or epoch in (1, self.epochs)):
                 session.snapshot(logs)
+        session.history.append(logs)
+        if self.diverged is None:
             if self.checkpoint_every and epoch % self.checkpoint_every == 0 and epoch < self.epochs:
-                session.history.append(logs)
                 session.write_checkpoint()
-                session.history.pop()
             model.stop_training = model.stop_training or self.stop.signum is not None
         if self.progress is not None:
             self.progress(logs)
+
+
+# -- scoring in bounded memory ----------------------------------------------------------------
+
+
+def batch_size(model: Model, in_features: int) -> int:
+    """Rows per forward pass so that one pass's activations stay under ACTIVATION_BYTES.
+
+    An activation keeps its output for backward until its next forward pass, so every layer's
+    output may be alive at once, the previous batch's too: a row costs twice the input's width
+    plus every layer's output width. At most MAX_BATCH rows, at least one.
+    """
+    widths = [in_features]
+    for layer in model.layers:
+        widths.append(layer.output_width(widths[-1]))
+    return int(max(1, min(MAX_BATCH, ACTIVATION_BYTES // (2 * sum(widths) * model.dtype.itemsize))))
+
+
+def predict(model: Model, X: np.ndarray) -> np.ndarray:
+    """``model.predict(X)`` in batches of ``batch_size`` rows."""
+    return model.predict(X, batch_size=batch_size(model, X.shape[1]))
+
+
+def evaluate(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss) -> float:
+    """``model.evaluate(X, y, loss)``, the mean loss, in batches of ``batch_size`` rows.
+
+    Losses average over the batch (and over the outputs, which every row has as many of), so
+    the mean of the batches' losses weighted by their sizes is the loss; a split of one batch
+    is scored in one call, as it always was.
+    """
+    rows = batch_size(model, X.shape[1])
+    if len(X) <= rows:
+        return model.evaluate(X, y, loss)
+    total = sum(model.evaluate(X[i : i + rows], y[i : i + rows], loss) * len(X[i : i + rows])
+                for i in range(0, len(X), rows))
+    return float(total / len(X))
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -314,31 +460,33 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
     """ROC AUC first, then the other metrics, on the held-out split."""
     from .metrics import classification_metrics
 
-    metrics: dict[str, Any] = classification_metrics(data.y_test, model.predict(data.X_test))
-    metrics["loss"] = model.evaluate(data.X_test, data.y_test, loss)
+    metrics: dict[str, Any] = classification_metrics(data.y_test, predict(model, data.X_test))
+    metrics["loss"] = evaluate(model, data.X_test, data.y_test, loss)
     metrics["n_train"], metrics["n_test"] = len(data.y_train), len(data.y_test)
     return metrics
 
 
 def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
                   metrics: dict[str, Any]) -> None:
-    """The model, history, metrics and pictures of a run."""
+    """The model, history and pictures of a run (``metrics`` says what to draw); not metrics.json."""
     import pandas as pd
 
     runs.save_model(model, run_dir / "model.npz")
     frame = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
     with runs.atomic_path(run_dir / runs.HISTORY) as tmp:
         frame.to_csv(tmp, index=False)
-    runs.write_json(run_dir / runs.METRICS, metrics)
     draw_loss_curve(run_dir, config, model, frame)
     if metrics["status"] != "diverged":
         draw_decision_boundary(run_dir, config, model, data, metrics.get("roc_auc", math.nan))
 
 
 def picture_title(config: Config, model: Model, auc: float | None = None) -> str:
-    """The title of a run's pictures: dataset, architecture and, if given, the test ROC AUC."""
+    """The title of a run's pictures: dataset, architecture and, if given, the test ROC AUC
+    ("n/a" where it is undefined: the held-out split has one class)."""
     parts = [config.data.dataset, architecture_label(model, input_width(config))]
-    return " · ".join(parts + ([f"test ROC AUC {auc:.4f}"] if auc is not None else []))
+    if auc is not None:
+        parts.append(f"test ROC AUC {auc:.4f}" if math.isfinite(auc) else "test ROC AUC n/a")
+    return " · ".join(parts)
 
 
 def draw_loss_curve(run_dir: Path, config: Config, model: Model, history: Any, suffix: str = ".png",
@@ -360,7 +508,7 @@ def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Sp
     if data.X_train.shape[1] != 2:
         return None
     grid = plots.boundary_grid(data.X_all)
-    proba = positive_proba(model.predict(grid[2]))
+    proba = positive_proba(predict(model, grid[2]))
     figure = plots.decision_boundary(proba, grid, data.X_train, data.y_train, data.X_test, data.y_test,
                                      picture_title(config, model, auc))
     return plots.save_figure(figure, run_dir / f"decision_boundary{suffix}", dpi)
