@@ -30,8 +30,22 @@ class RunFailed(click.ClickException):
         self.exit_code = exit_code
 
 
+class Stopped(KeyboardInterrupt):
+    """A signal that stops a command at once (exit 128 + ``signum``), with a message saying what was kept."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
 class NnfwGroup(click.Group):
-    """Turns the library's exceptions into click errors, in this one place."""
+    """Turns the library's exceptions into click errors, in this one place.
+
+    Beyond nnfw's own: a file-system error (a read-only folder, a full disk) is one message and
+    exit 2, as a bad file is; Ctrl-C exits 130 and SIGTERM 143. A reader that goes away
+    (``nnfw train ... | head -1``) is not an error: what is left to print is dropped, the command
+    ends its work, and the exit code is 0, as the work did not fail.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -42,6 +56,31 @@ class NnfwGroup(click.Group):
             raise RunFailed(str(exc), exc.exit_code) from None
         except NnfwError as exc:
             raise UserError(str(exc)) from None
+        except BrokenPipeError:
+            for stream in (sys.stdout, sys.stderr):
+                _quiet_if_closed(stream)
+            return None
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise UserError(f"{exc.filename}: {reason}" if exc.filename is not None else reason) from None
+        except KeyboardInterrupt as exc:
+            raise RunFailed(str(exc) or "interrupted", 128 + getattr(exc, "signum", signal.SIGINT)) from None
+
+
+def _quiet_if_closed(stream: Any) -> None:
+    """Point ``stream`` at os.devnull if its reader has gone (a closed pipe), so that nothing more,
+    at exit neither, is written to it; a stream that still works is left alone."""
+    try:
+        stream.flush()
+        return
+    except BrokenPipeError:
+        pass
+    except (OSError, ValueError):
+        return
+    with contextlib.suppress(OSError, ValueError):  # a stream with no file descriptor (a test's) stays as it is
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 class RunFolder(click.Path):
@@ -110,22 +149,35 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
 
     The run folder holds the resolved config, the model, the history, the metrics on the
     held-out data (ROC AUC first) and the pictures. Ctrl-C stops at the end of the epoch,
-    keeps a checkpoint and tells how to resume.
+    keeps a checkpoint and tells how to resume; a second Ctrl-C, or one before training has
+    begun, stops at once (exit 130; 143 for SIGTERM).
     """
     from . import experiment
 
     _check_train_options(config_path, resume, bool(overrides or output_dir or name or seed is not None), name)
     stop = experiment.StopRequest()
-    if resume is not None:
-        epochs = experiment.planned_epochs(resume)
-        call = lambda progress: experiment.resume(resume, progress, stop)  # noqa: E731
-    else:
-        config = _load(config_path, overrides, output_dir=output_dir, seed=seed)
-        epochs = config.training.epochs
-        call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop)  # noqa: E731
-    with _progress(epochs, quiet or as_json) as progress, _stop_on_signals(stop):
-        run = call(progress)
+    with _stop_on_signals(stop):
+        if resume is not None:
+            resume = _resume_folder(resume, quiet)
+            epochs = experiment.planned_epochs(resume)
+            call = lambda progress: experiment.resume(resume, progress, stop)  # noqa: E731
+        else:
+            config = _load(config_path, overrides, output_dir=output_dir, seed=seed)
+            epochs = config.training.epochs
+            call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop)  # noqa: E731
+        with _progress(epochs, quiet or as_json) as progress:
+            run = call(progress)
     _report(run.run_dir, run.metrics, as_json)
+
+
+def _resume_folder(run: Path, quiet: bool) -> Path:
+    """The run folder ``--resume`` names, a link (outputs/latest) followed; stderr says where it led."""
+    from . import runs
+
+    run_dir, note = runs.choose_run(run)
+    if note and not quiet:
+        click.echo(note, err=True)
+    return run_dir
 
 
 @main.command(name="eval", epilog="""\b
@@ -307,13 +359,23 @@ def _check_train_options(config_path: Path | None, resume: Path | None, configur
 
 
 def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
+    """The run folder and its metrics; an undefined metric (one class in the test split) is null, or "n/a"."""
+    from . import runs
+
     if as_json:
-        click.echo(json.dumps({"run_dir": str(run_dir), "metrics": metrics}))
+        click.echo(json.dumps(runs.json_safe({"run_dir": str(run_dir), "metrics": metrics}), allow_nan=False))
         return
     click.echo(f"run folder: {run_dir}")
     width = max(len(key) for key in metrics)
     for key, value in metrics.items():
-        click.echo(f"  {key:<{width}}  {f'{value:.6g}' if isinstance(value, float) else value}")
+        click.echo(f"  {key:<{width}}  {_shown(value, '.6g')}")
+
+
+def _shown(value: Any, spec: str) -> str:
+    """``value`` for people: floats formatted with ``spec``, a metric that is undefined (None, NaN) as "n/a"."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return format(value, spec) if isinstance(value, float) else str(value)
 
 
 def _report_eval(run_dir: Path, metrics: dict[str, Any]) -> None:
@@ -331,12 +393,24 @@ def _report_eval(run_dir: Path, metrics: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _stop_on_signals(stop: Any) -> Iterator[None]:
-    """SIGINT and SIGTERM ask training to stop after the current epoch; a second one stops at once."""
+    """SIGINT and SIGTERM ask training to stop after the current epoch; a second one stops at once.
+
+    So does the first one before the run has a folder (``stop.run_dir``): nothing is written yet.
+    Stopping at once raises Stopped, which exits with 128 + the signal's number; the files of the
+    run are each written whole or not at all, and metrics.json, written last, is then missing.
+    """
 
     def handler(signum: int, frame: Any) -> None:
-        stop.signum = signum
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, previous[sig])
+        name = signal.Signals(signum).name
+        if stop.run_dir is None:
+            raise Stopped(f"{name}: stopped before training began; nothing was written", signum)
+        if stop.signum is None:
+            stop.signum = signum
+            return
+        resumable = (Path(stop.run_dir) / "checkpoint.npz").is_file()
+        raise Stopped(f"{name} again: stopped at once; {stop.run_dir} keeps only the files written so far"
+                      + (f". Resume with: nnfw train --resume {stop.run_dir}" if resumable
+                         else ", and no checkpoint to resume from"), signum)
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -353,26 +427,42 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _progress(epochs: int, silent: bool) -> Iterator[Any]:
-    """A bar with loss and test AUC on a terminal; a plain line every tenth of the run elsewhere."""
+    """A bar with loss and test AUC on a terminal; a plain line every tenth of the run elsewhere.
+
+    The test AUC shown is the latest scored (``training.eval_every``), with its epoch when that
+    is not the epoch shown: ``test AUC 0.9870 (epoch 40)``; none before the first scoring. A
+    closed stderr (``2>&1 | head -1``) silences the lines; training goes on.
+    """
     if silent:
         yield None
         return
-    state = {"auc": math.nan}
+    scored: dict[str, Any] = {}
 
     def text(logs: dict) -> str:
-        state["auc"] = logs.get("val_roc_auc", state["auc"])
-        return f"loss {logs['train_loss']:.4g}  test AUC {state['auc']:.4f}"
+        if "val_roc_auc" in logs:
+            scored.update(auc=logs["val_roc_auc"], epoch=logs["epoch"])
+        shown = f"loss {logs['train_loss']:.4g}"
+        if scored:
+            shown += f"  test AUC {_shown(scored['auc'], '.4f')}"
+            shown += f" (epoch {scored['epoch']})" if scored["epoch"] != logs["epoch"] else ""
+        return shown
 
     if sys.stderr.isatty():
         with click.progressbar(length=epochs, label="training", file=sys.stderr, show_pos=True,
                                item_show_func=lambda item: item) as bar:
-            yield lambda logs: bar.update(1, current_item=text(logs))
+            # by epoch, not by call: a resumed run starts where its checkpoint left off
+            yield lambda logs: bar.update(logs["epoch"] - bar.pos, current_item=text(logs))
         return
     every = max(1, epochs // 10)
 
     def line(logs: dict) -> None:
+        if "val_roc_auc" in logs:  # every epoch scored counts, printed or not
+            scored.update(auc=logs["val_roc_auc"], epoch=logs["epoch"])
         if logs["epoch"] % every == 0 or logs["epoch"] == epochs:
-            click.echo(f"epoch {logs['epoch']:>{len(str(epochs))}}/{epochs}  {text(logs)}", err=True)
+            try:
+                click.echo(f"epoch {logs['epoch']:>{len(str(epochs))}}/{epochs}  {text(logs)}", err=True)
+            except BrokenPipeError:
+                _quiet_if_closed(sys.stderr)
 
     yield line
 
