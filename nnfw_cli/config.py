@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictInt, ValidationError,
-                      create_model, model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, StrictInt,
+                      ValidationError, ValidationInfo, create_model, model_serializer, model_validator)
 
-from .data import DATASETS
+from .data import DATASETS, REAL_DATASETS, SOURCES
 from .errors import ConfigError
+from .features import MISSING, PLAYGROUND
 from .overrides import YAMLLimitError, apply_override, format_path, load_yaml
 from .nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, Layer, Optimizer
 
@@ -92,25 +93,77 @@ class Section(BaseModel):
 # -- data -------------------------------------------------------------------------------------
 
 
+def _data_path(value: str, info: ValidationInfo) -> str:
+    """``value`` made absolute: relative to the config file's folder when the loader knows it."""
+    if "\0" in value:
+        raise ValueError(f"a path cannot hold a NUL character (got {value!r})")
+    base = (info.context or {}).get("base")
+    return os.path.abspath(os.path.join(base, os.path.expanduser(value)) if base else os.path.expanduser(value))
+
+
+
+# Settings that apply to some sources only; a resolved config lists them only when set, so the
+# resolved config of a generated 2-D set reads as it did before the other sources existed.
+_LISTED_WHEN_SET = ("n_samples", "noise", "classes", "path", "target", "features", "delimiter", "missing",
+                    "standardize", "seed")
+
+
+def _generated(name: str) -> bool:
+    return name in DATASETS
+
+
 class DataConfig(Section):
-    dataset: _choice("dataset", DATASETS) = "circles"
-    n_samples: StrictInt = Field(1000, ge=4, le=10_000_000)
+    dataset: _choice("dataset", SOURCES) = "circles"
+    path: Annotated[str, Strict(), AfterValidator(_data_path)] | None = Field(
+        None, description="csv only: the file; a relative path is relative to the config file")
+    target: Annotated[str, Strict()] | None = Field(None, description="csv only: the column of the classes")
+    features: list[Annotated[str, Strict()]] | None = Field(
+        None, min_length=1, description="csv: the feature columns (default: every other column); generated 2-D "
+        f"sets: Playground features of x1, x2 ({', '.join(PLAYGROUND)}; default: the inputs as they are)")
+    delimiter: Annotated[str, Strict()] | None = Field(None, min_length=1, max_length=1,
+                                                       description="csv only: default: detected")
+    missing: Literal[MISSING] | None = Field(None, description="csv only: error | drop | mean, default error")
+    n_samples: StrictInt | None = Field(None, ge=4, le=10_000_000, description="generated sets: default 1000")
     noise: _float(Field(ge=0)) | None = Field(None, description="default: the dataset's own")
     factor: _float(Field(gt=0, lt=1)) | None = Field(None, description="circles only: inner/outer radius, default 0.5")
+    classes: StrictInt | None = Field(None, ge=2, le=1000, description="blobs and spiral: the number of classes, "
+                                      "default 2")
     test_fraction: Number = Field(0.2, gt=0, lt=1)
+    standardize: StrictBool | None = Field(None, description="default: true for csv and the real sets, false "
+                                           "for the generated ones; mean and std from the training rows")
+    seed: StrictInt | None = Field(None, ge=0, le=2**32 - 1, description="default: the top-level seed")
 
     @model_validator(mode="after")
     def _dataset_defaults(self) -> "DataConfig":
-        if self.dataset in DATASETS:
+        if _generated(self.dataset):
             if self.noise is None:
                 self.noise = DATASETS[self.dataset].default_noise
             if self.factor is None and "factor" in DATASETS[self.dataset].options:
                 self.factor = 0.5
+            if self.n_samples is None:
+                self.n_samples = 1000
+        elif self.dataset in SOURCES:
+            if self.standardize is None:
+                self.standardize = True
+            if self.dataset == "csv" and self.missing is None:
+                self.missing = "error"
         return self
 
+    @model_serializer(mode="wrap")
+    def _listed(self, handler: Any) -> dict[str, Any]:
+        listed = _LISTED_WHEN_SET if _generated(self.dataset) else (*_LISTED_WHEN_SET, "factor")
+        return {key: value for key, value in handler(self).items() if value is not None or key not in listed}
+
     def options(self) -> dict[str, Any]:
-        """The dataset-specific settings that are set (``factor`` for circles)."""
-        return {name: getattr(self, name) for name in DATASETS[self.dataset].options if getattr(self, name) is not None}
+        """The dataset-specific settings that are set (``factor`` for circles, ``classes``)."""
+        names = DATASETS[self.dataset].options if _generated(self.dataset) else ()
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+    def n_classes(self) -> int | None:
+        """The number of classes, or None where only reading the file tells (csv)."""
+        if _generated(self.dataset):
+            return self.classes if self.classes is not None else DATASETS[self.dataset].n_classes
+        return REAL_DATASETS[self.dataset][2] if self.dataset in REAL_DATASETS else None
 
 
 # -- layers and optimizers, from the registries of nnfw_cli.nn --------------------------------
@@ -283,6 +336,10 @@ class Config(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
+    def data_seed(self) -> int:
+        """The seed the data is drawn and split from: ``data.seed``, else the top-level seed."""
+        return self.data.seed if self.data.seed is not None else self.seed
+
     def resolved(self) -> dict[str, Any]:
         """The config as plain data, with every default filled in (what a run saves)."""
         return self.model_dump(mode="json")
@@ -314,7 +371,7 @@ def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
         raise ConfigError(f"{path}: a config must be a YAML mapping of keys to values, not {found}")
     defaults = Config().resolved() if overrides else {}
     set_paths = [apply_override(raw, item, defaults) for item in overrides]
-    return validate(raw, source=str(path), root=root, overridden=set_paths)
+    return validate(raw, source=str(path), root=root, overridden=set_paths, base=path.resolve().parent)
 
 
 def _parse(path: Path, text: str) -> tuple[Any, yaml.Node | None]:
@@ -364,11 +421,16 @@ def _check_file(path: Path, info: os.stat_result, size: int | None = None) -> No
 
 
 def validate(
-    raw: dict[str, Any], source: str = "<config>", root: yaml.Node | None = None, overridden: list[tuple] = ()
+    raw: dict[str, Any], source: str = "<config>", root: yaml.Node | None = None, overridden: list[tuple] = (),
+    base: str | Path | None = None,
 ) -> Config:
-    """Validate plain data as a ``Config``; every problem is reported at once."""
+    """Validate plain data as a ``Config``; every problem is reported at once.
+
+    ``base`` is the folder a relative ``data.path`` is read from (the config file's); without
+    it, the working directory.
+    """
     try:
-        config = Config.model_validate(raw)
+        config = Config.model_validate(raw, context={"base": str(base) if base is not None else None})
     except ValidationError as exc:
         problems = [_describe(error) for error in exc.errors()]
         raise ConfigError(_located(problems, source, root, overridden)) from None
@@ -495,25 +557,88 @@ def check_model(config: Config) -> list[tuple[tuple, str]]:
     """Problems a field alone cannot show: a network that cannot fit its loss or its data."""
     problems: list[tuple[tuple, str]] = []
     layers = config.model.layers
-    linear = [i for i, spec in enumerate(layers) if spec.type == "linear"]
-    n_classes = DATASETS[config.data.dataset].n_classes
-    width = n_classes if config.loss == "cross_entropy" else 1
-    if not linear:
+    if not any(spec.type == "linear" for spec in layers):
         problems.append((("model", "layers"), "needs at least one linear layer"))
-    elif layers[linear[-1]].units != width:
-        problems.append(
-            (("model", "layers", linear[-1], "units"),
-             f"the last linear layer must have {width} unit{'s' * (width > 1)} for {config.loss} "
-             f"on {n_classes} classes (got {layers[linear[-1]].units})")
-        )
+    elif config.data.n_classes() is not None:
+        problems += _check_head(config, config.data.n_classes())
     wanted = _OUTPUT_ACTIVATION.get(config.loss)
     if wanted and layers[-1].type != wanted:
         problems.append(
             (("model", "layers", len(layers) - 1),
              f"{config.loss} needs a {wanted} as the last layer (got {layers[-1].type}); add `- {wanted}`")
         )
-    problems += _check_split(config.data, n_classes)
+    problems += _check_data(config.data)
     return problems
+
+
+def _check_head(config: Config, n_classes: int) -> list[tuple[tuple, str]]:
+    """The loss and the width of the last linear layer against the number of classes."""
+    layers = config.model.layers
+    last = [i for i, spec in enumerate(layers) if spec.type == "linear"][-1]
+    if n_classes > 2 and config.loss != "cross_entropy":
+        return [(("loss",), f"{config.loss} fits two classes, and the data has {n_classes}: use cross_entropy, "
+                            f"with a last linear layer of {n_classes} units and a softmax")]
+    width = n_classes if config.loss == "cross_entropy" else 1
+    if layers[last].units == width:
+        return []
+    return [(("model", "layers", last, "units"),
+             f"the last linear layer must have {width} unit{'s' * (width > 1)} for {config.loss} "
+             f"on {n_classes} classes (got {layers[last].units})")]
+
+
+def check_classes(config: Config, n_classes: int, source: str = "<config>") -> None:
+    """Raise a ConfigError if the model's head does not fit ``n_classes``, known once a CSV is read."""
+    problems = _check_head(config, n_classes) if any(s.type == "linear" for s in config.model.layers) else []
+    if problems:
+        where = f" ({config.data.path})" if config.data.path else ""
+        raise ConfigError([f"{line}; the data{where} has {n_classes} classes"
+                           for line in _located(problems, source, None, [])])
+
+
+# Which data settings apply to which sources, for the messages of _check_data.
+_ONLY_FOR = {
+    "path": ("csv",), "target": ("csv",), "delimiter": ("csv",), "missing": ("csv",),
+    "classes": tuple(name for name, d in DATASETS.items() if "classes" in d.options),
+    "n_samples": tuple(DATASETS), "noise": tuple(DATASETS),
+}
+
+
+def _check_data(data: DataConfig) -> list[tuple[tuple, str]]:
+    """Settings that do not apply to the dataset, missing ones, and the file named."""
+    problems = []
+    for key, sources in _ONLY_FOR.items():
+        if getattr(data, key) is not None and data.dataset not in sources:
+            problems.append((("data", key), f"only {' and '.join(sources)} take{'s' * (len(sources) == 1)} "
+                                            f"{key} (dataset is {data.dataset})"))
+    if data.dataset == "csv":
+        problems += [(("data", key), f"required for dataset: csv") for key in ("path", "target")
+                     if getattr(data, key) is None]
+        if data.path is not None:
+            problems += _check_data_file(data.path)
+    elif data.features is not None and data.dataset in REAL_DATASETS:
+        problems.append((("data", "features"), f"{data.dataset} has its own features; features apply to csv "
+                                               "and the generated 2-D sets"))
+    elif data.features is not None:
+        for i, name in enumerate(data.features):
+            if name not in PLAYGROUND:
+                problems.append((("data", "features", i), f"unknown Playground feature {name!r}"
+                                 f"{did_you_mean(name, PLAYGROUND)} (choose from: {', '.join(PLAYGROUND)})"))
+    if data.dataset in DATASETS:
+        problems += _check_split(data, data.n_classes())
+    return problems
+
+
+def _check_data_file(path: str) -> list[tuple[tuple, str]]:
+    """The CSV a config names exists and is a regular file (it is read, and checked, at load time)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return [(("data", "path"), f"no such file: {path}")]
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else \
+            next((name for test, name in _FILE_KINDS.items() if test(info.st_mode)), "not a file")
+        return [(("data", "path"), f"not a regular file ({kind}): {path}")]
+    return []
 
 
 def _check_split(data: DataConfig, n_classes: int) -> list[tuple[tuple, str]]:

@@ -8,7 +8,7 @@ imported inside the functions, so that naming a dataset (to validate a config) c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -51,12 +51,24 @@ def _xor(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarra
     return X + rng.normal(0.0, noise, size=X.shape), y
 
 
-def _spiral(n_samples: int, noise: float, seed: int, turns: float = 1.75) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaved spirals of radius 1, half a turn apart, with Gaussian jitter."""
+def _blobs(n_samples: int, noise: float, seed: int, classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``classes`` Gaussian blobs in the plane, their centres drawn in [-10, 10]^2."""
+    from sklearn.datasets import make_blobs
+
+    return make_blobs(n_samples, n_features=2, centers=classes, cluster_std=noise, random_state=seed)
+
+
+def _spiral(n_samples: int, noise: float, seed: int, turns: float = 1.75,
+            classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``classes`` interleaved spiral arms of radius 1, evenly spaced in angle, with Gaussian jitter.
+
+    Two arms are half a turn apart: ``2 * pi * y / 2`` is exactly ``pi * y``, so the two-arm
+    spiral is the same, bit for bit, as before arms could be counted.
+    """
     rng = np.random.default_rng(seed)
-    y = np.arange(n_samples) % 2
+    y = np.arange(n_samples) % classes
     r = rng.uniform(0.0, 1.0, size=n_samples)
-    angle = 2 * np.pi * turns * r + np.pi * y
+    angle = 2 * np.pi * turns * r + 2 * np.pi * y / classes
     X = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
     return X + rng.normal(0.0, noise, size=X.shape), y
 
@@ -65,8 +77,9 @@ DATASETS: dict[str, Dataset] = {
     "moons": Dataset(_moons, default_noise=0.1),
     "circles": Dataset(_circles, default_noise=0.04, options=("factor",)),
     "xor": Dataset(_xor, default_noise=0.05),
-    "spiral": Dataset(_spiral, default_noise=0.03),
+    "spiral": Dataset(_spiral, default_noise=0.03, options=("classes",)),
     "gaussian": Dataset(_gaussian, default_noise=0.7),
+    "blobs": Dataset(_blobs, default_noise=1.0, options=("classes",)),
 }
 
 
@@ -83,6 +96,283 @@ def split(
     from sklearn.model_selection import train_test_split
 
     return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+# -- every source of data: generated sets, scikit-learn's real sets, CSV files ----------------
+
+# scikit-learn's real data sets, shipped with it (nothing is downloaded): the loader's name, and
+# the numbers of features and classes a config is checked against before anything is loaded.
+REAL_DATASETS: dict[str, tuple[str, int, int]] = {
+    "digits": ("load_digits", 64, 10),
+    "iris": ("load_iris", 4, 3),
+    "wine": ("load_wine", 13, 3),
+    "breast_cancer": ("load_breast_cancer", 30, 2),
+}
+SOURCES: tuple[str, ...] = (*DATASETS, *REAL_DATASETS, "csv")  # every name `data.dataset` may take
+MAX_DATA_BYTES = 256 * 2**20  # a CSV is read whole into memory; far beyond the files this tool is for
+
+
+@dataclass
+class Split:
+    """The data of a run, ready for a model, and how it was made.
+
+    ``X_*`` are float64 ``(n_rows, n_features)`` after the transform; ``y_*`` integer labels
+    ``0 .. n_classes-1``, in ``class_names`` order. ``sha256`` is the source file's (None for
+    data made or loaded by name); ``notes`` say what was done to the rows (rows dropped).
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    transform: Any  # features.Transform
+    sha256: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.transform.class_names
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.transform.feature_names
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def X_all(self) -> np.ndarray:
+        return np.vstack([self.X_train, self.X_test])
+
+
+def load_split(data: Any, seed: int) -> Split:
+    """The data a ``DataConfig`` describes, split train/test with ``seed``, transformed.
+
+    The transform (standardisation, one-hot categories, Playground features) is fitted on the
+    training rows only and applied to both parts. For the generated sets with the defaults
+    the arrays are exactly ``split(make_dataset(...))``. Raises DataError for a file that
+    cannot be used.
+    """
+    if data.dataset == "csv":
+        return _csv_split(data, seed)
+    if data.dataset in REAL_DATASETS:
+        X, y, class_names, names = _real(data.dataset)
+    else:
+        X, y = make_dataset(data.dataset, data.n_samples, data.noise, seed, **data.options())
+        class_names, names = [str(k) for k in range(int(y.max()) + 1)], feature_names(X.shape[1])
+    X_train, X_test, y_train, y_test = split(X, y, data.test_fraction, seed)
+    from .features import apply, fit
+
+    transform = fit(X_train, names, expand=data.features, standardize=bool(data.standardize), class_names=class_names)
+    return Split(apply(transform, X_train), y_train, apply(transform, X_test), y_test, transform)
+
+
+def _real(name: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """One of scikit-learn's real sets: ``X, y``, the class names and the feature names."""
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, REAL_DATASETS[name][0])()
+    names = list(getattr(bunch, "feature_names", [])) or [f"x{i + 1}" for i in range(bunch.data.shape[1])]
+    return (np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64),
+            [str(c) for c in bunch.target_names], [str(n) for n in names])
+
+
+def read_table(path: str, delimiter: str | None = None) -> Any:
+    """A CSV file with a header row as a DataFrame of text cells (missing cells NaN).
+
+    The index holds each row's line number in the file; ``.attrs`` has ``path``, ``sha256``
+    (of the file's bytes) and ``lines``. The delimiter is detected when not given. A missing,
+    empty, ragged or oversized file, or one that is not a regular file (a FIFO, a device), is
+    a DataError naming the file and, where there is one, the line.
+    """
+    import hashlib
+    import io
+
+    import pandas as pd
+
+    from .errors import DataError
+
+    raw = _read_bytes(path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file (byte {exc.start}); save the CSV as UTF-8") from None
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row per sample")
+    delimiter = delimiter or _sniff(text)
+    _check_ragged(path, text, delimiter)
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, skip_blank_lines=False,
+                            skipinitialspace=True, index_col=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable CSV file: {str(exc).strip()[:200]}") from None
+    table.columns = [str(name).strip() for name in table.columns]
+    table.index = np.arange(len(table)) + 2  # line 1 is the header
+    table = table.dropna(how="all")  # blank lines
+    if table.empty:
+        raise DataError(f"{path}: only a header row, no data below it")
+    table.attrs.update(path=path, sha256=hashlib.sha256(raw).hexdigest(), lines=True)
+    return table
+
+
+def _read_bytes(path: str) -> bytes:
+    import os
+
+    from .errors import DataError
+    from .runs import open_regular
+
+    if not os.path.lexists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, not a CSV file")
+    with open_regular(path, DataError, limit=MAX_DATA_BYTES) as handle:
+        return handle.read(MAX_DATA_BYTES + 1)
+
+
+def _sniff(text: str) -> str:
+    """The delimiter of a CSV text (comma, semicolon, tab or bar); a comma when it cannot be told."""
+    import csv
+
+    try:
+        return csv.Sniffer().sniff("\n".join(text[:65536].splitlines()[:20]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _check_ragged(path: str, text: str, delimiter: str) -> None:
+    """A DataError naming the first row with more or fewer cells than the header has columns."""
+    import csv
+    import io
+
+    from .errors import DataError
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        width = len(next(reader))
+        for row in reader:
+            if row and len(row) != width:
+                raise DataError(f"{path}: line {reader.line_num} has {len(row)} cells, but the header has {width} "
+                                f"columns (delimiter {delimiter!r}); every row needs one cell per column")
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {reader.line_num}: not a readable CSV row: {exc}") from None
+
+
+def _csv_split(data: Any, seed: int) -> Split:
+    """``load_split`` for ``dataset: csv``."""
+    from .features import apply, fit
+
+    path = data.path
+    table = read_table(path, data.delimiter)
+    sha256 = table.attrs["sha256"]
+    target = _column(path, table, data.target, "target")
+    features = [_column(path, table, name, "feature") for name in data.features] if data.features else \
+        [name for name in table.columns if name != target]
+    _check_features(path, features, target)
+    table, notes = _missing(path, table[[*features, target]], data.missing or "error", target)
+    class_names, y = _classes(path, table[target], target)
+    _check_rows(path, y, class_names, data.test_fraction)
+    train, test, y_train, y_test = split(np.asarray(table.index), y, data.test_fraction, seed)
+    train_rows, test_rows = table.loc[train, features], table.loc[test, features]
+    for part in (train_rows, test_rows):
+        part.attrs.update(lines=True)
+    transform = fit(train_rows, missing=data.missing or "error", standardize=bool(data.standardize),
+                    target=target, class_names=class_names, source=path)
+    return Split(apply(transform, train_rows, path), y_train, apply(transform, test_rows, path), y_test, transform,
+                 sha256, notes)
+
+
+def _column(path: str, table: Any, name: str, role: str) -> str:
+    from .config import did_you_mean
+    from .errors import DataError
+
+    if name not in table.columns:
+        shown = ", ".join(map(str, table.columns[:30])) + (" ..." if len(table.columns) > 30 else "")
+        raise DataError(f"{path}: line 1: no {role} column {name!r}{did_you_mean(name, table.columns)} "
+                        f"(the header has: {shown})")
+    return name
+
+
+def _check_features(path: str, features: list[str], target: str) -> None:
+    from .errors import DataError
+
+    if target in features:
+        raise DataError(f"{path}: the target column {target!r} cannot also be a feature")
+    if not features:
+        raise DataError(f"{path}: no feature columns: the file has only the target column {target!r}")
+
+
+def _missing(path: str, table: Any, missing: str, target: str) -> tuple[Any, list[str]]:
+    """``table`` without the rows ``missing: drop`` drops, and a note; a DataError for ``error``."""
+    from .errors import DataError
+
+    empty = table.isna()
+    columns = [name for name in table.columns if empty[name].any() and (missing == "error" or name == target)]
+    if missing == "drop":
+        rows = empty.any(axis=1)
+        lines = list(table.index[rows.to_numpy()])
+        note = [f"dropped {len(lines)} row{'s' * (len(lines) != 1)} with missing values "
+                f"(line{'s' * (len(lines) != 1)} {_lines(lines)})"] if lines else []
+        return table[~rows], note
+    if columns:
+        name = columns[0]
+        lines = list(table.index[empty[name].to_numpy()])
+        fix = ("with missing: drop, rows without a class are dropped" if name == target else
+               "missing: drop drops such rows, missing: mean fills them from the training rows")
+        raise DataError(f"{path}: column {name!r}: {len(lines)} missing value{'s' * (len(lines) != 1)}, on "
+                        f"line{'s' * (len(lines) != 1)} {_lines(lines)}; {fix} (missing: error | drop | mean)")
+    return table, []
+
+
+def _lines(lines: list) -> str:
+    from .features import SHOWN_ROWS
+
+    shown = ", ".join(str(line) for line in lines[:SHOWN_ROWS])
+    return shown + (f" and {len(lines) - SHOWN_ROWS} more" if len(lines) > SHOWN_ROWS else "")
+
+
+def _classes(path: str, column: Any, target: str) -> tuple[list[str], np.ndarray]:
+    """The class names (numbers in numeric order, else in text order) and each row's label."""
+    from .errors import DataError
+    from .features import shown_cell
+
+    cells = column.map(lambda cell: str(cell).strip())
+    names = sorted(set(cells))
+    try:
+        names = sorted(names, key=int)
+    except ValueError:
+        pass
+    if len(names) < 2:
+        raise DataError(f"{path}: target column {target!r} holds one class ({shown_cell(names[0])}); "
+                        "a classifier needs at least two")
+    index = {name: i for i, name in enumerate(names)}
+    return names, cells.map(index).to_numpy(dtype=np.int64)
+
+
+def _check_rows(path: str, y: np.ndarray, class_names: list[str], test_fraction: float) -> None:
+    """Enough rows of each class to train on some and hold out others."""
+    import math
+
+    from .errors import DataError
+    from .features import shown_cell
+
+    k, n = len(class_names), len(y)
+    if n < 2 * k:
+        raise DataError(f"{path}: {n} rows for {k} classes; at least {2 * k} are needed (2 a class: "
+                        "one to train on, one to hold out)")
+    counts = np.bincount(y, minlength=k)
+    if counts.min() < 2:
+        name = class_names[int(np.argmin(counts))]
+        raise DataError(f"{path}: class {shown_cell(name)} has {counts.min()} row; every class needs at least 2 "
+                        "(one to train on, one to hold out)")
+    n_test = math.ceil(n * test_fraction)
+    if n_test < k or n - n_test < k:
+        raise DataError(f"{path}: {n} rows cannot hold out test_fraction={test_fraction} with each of the "
+                        f"{k} classes on both sides; change test_fraction or add rows")
 
 
 def feature_names(n_features: int) -> list[str]:
