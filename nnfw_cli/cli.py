@@ -412,7 +412,9 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
                       + (f". Resume with: nnfw train --resume {stop.run_dir}" if resumable
                          else ", and no checkpoint to resume from"), signum)
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A signal the parent set to be ignored (a script's `nnfw train ... &`) stays ignored.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         for sig in previous:
             signal.signal(sig, handler)
