@@ -216,6 +216,7 @@ def test_a_run_resumed_from_a_periodic_checkpoint_equals_uninterrupted(runner, m
     _assert_same_training(crashed, uninterrupted)
 
 
+@pytest.mark.slow  # a fresh interpreter imports numpy, scikit-learn and matplotlib, then trains 300 epochs
 def test_ctrl_c_stops_a_training_process_that_can_then_resume(runner, make_config, tmp_path):
     # The first progress line comes a tenth of the way in; the rest of the run leaves time for the
     # signal to arrive while the process still trains.

@@ -131,6 +131,7 @@ def test_schema_is_json(runner):
     assert json.loads(result.stdout)["title"] == "Config"
 
 
+@pytest.mark.slow  # a fresh interpreter imports numpy, scikit-learn and matplotlib to train
 def test_as_a_process_json_is_the_only_stdout(small_config, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "nnfw_cli", "train", str(small_config), "--json"],
