@@ -553,7 +553,7 @@ def test_predict_never_overwrites_without_overwrite(runner, run_copy, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".scored")] == []  # no temporary left
     result = _invoke(runner, ["predict", str(run_copy), str(tmp_path / "points.csv"), "-o", str(target), "--overwrite"])
     assert result.exit_code == 0, result.stderr
-    assert target.read_text().startswith("x,y,probability,label\n")
+    assert target.read_text().startswith("x,y,probability,predicted\n")
 
 
 @pytest.mark.parametrize(("output", "needles"), [

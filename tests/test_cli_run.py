@@ -86,7 +86,7 @@ def test_predict_matches_the_model(runner, run_dir, tmp_path):
     scored = pd.read_csv(tmp_path / "out.csv")
     expected = Model.load(run_dir / "model.npz").predict(data.X_test)[:, 0]
     np.testing.assert_allclose(scored["probability"], expected, rtol=0, atol=1e-12)
-    assert list(scored["label"]) == list((expected >= 0.5).astype(int))
+    assert list(scored["predicted"]) == list((expected >= 0.5).astype(int))
 
 
 def test_predict_by_position_to_stdout(runner, run_dir, tmp_path):
@@ -95,7 +95,7 @@ def test_predict_by_position_to_stdout(runner, run_dir, tmp_path):
     result = runner.invoke(main, ["predict", str(run_dir), str(points)])
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "a,b,probability,label" and len(lines) == 3
+    assert lines[0] == "a,b,probability,predicted" and len(lines) == 3
 
 
 def test_predict_names_the_bad_cell(runner, run_dir, tmp_path):

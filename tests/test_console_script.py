@@ -42,7 +42,7 @@ def test_exit_0_delivers_all_of_a_long_stdout(runner, small_config, tmp_path):
     result = _nnfw("predict", str(run_dir), str(points))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split("\n")
-    assert lines[0] == "x,y,probability,label" and len(lines) == rows + 2 and lines[-1] == ""
+    assert lines[0] == "x,y,probability,predicted" and len(lines) == rows + 2 and lines[-1] == ""
     assert lines[-2].startswith(f"{(rows - 1) / rows:.6f},")
 
 
