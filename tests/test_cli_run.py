@@ -205,8 +205,6 @@ def test_periodic_checkpoints_survive_a_crash(runner, make_config, tmp_path):
     assert not (crashed / "checkpoint.npz").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="a periodic checkpoint's history holds only the epoch it is written at, "
-                                       "so the resumed run starts over at epoch 2 from the later weights")
 def test_a_run_resumed_from_a_periodic_checkpoint_equals_uninterrupted(runner, make_config, tmp_path, uninterrupted):
     crashed = _crash_at_epoch_8(make_config({**RESUMABLE, "training.checkpoint_every": 3}), tmp_path)
     result = runner.invoke(main, ["train", "--resume", str(crashed)])
