@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnfw_cli.data import DATASETS, make_dataset, read_points, split
+from nnfw_cli.config import DataConfig
+from nnfw_cli.data import DATASETS, SOURCES, load_split, make_dataset, read_points, split
 from nnfw_cli.errors import DataError
 
 NAMES = sorted(DATASETS)
@@ -32,6 +33,28 @@ def test_shapes_types_and_class_balance(name, n_samples):
     tolerance = 4 * np.sqrt(n_samples) if name == "xor" else 1
     assert np.ptp(counts) <= tolerance, counts
     assert np.isfinite(X).all()
+
+
+@pytest.mark.parametrize("name", [name for name in NAMES if "classes" in DATASETS[name].options])
+def test_k_classes_in_even_shares(name):
+    X, y = make_dataset(name, 301, DATASETS[name].default_noise, 0, classes=3)
+    assert X.shape == (301, 2) and np.ptp(np.bincount(y)) <= 1 and set(y) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_every_source_splits_the_same_from_the_same_seed(tmp_path, name):
+    settings: dict = {"dataset": name}
+    if name == "csv":
+        rng = np.random.default_rng(0)
+        rows = [f"{a:.6f},{b:.6f},{'red' if a + b > 0 else 'blue'}" for a, b in rng.normal(size=(60, 2))]
+        (tmp_path / "points.csv").write_text("a,b,kind\n" + "\n".join(rows) + "\n")
+        settings.update(path=str(tmp_path / "points.csv"), target="kind")
+    data = DataConfig.model_validate(settings)
+    first, again, other = (load_split(data, seed) for seed in (1, 1, 2))
+    for part in ("X_train", "y_train", "X_test", "y_test"):
+        np.testing.assert_array_equal(getattr(first, part), getattr(again, part))
+    assert not np.array_equal(first.X_test, other.X_test)
+    assert len(first.X_train) > len(first.X_test) > 0
 
 
 @pytest.mark.parametrize("name", NAMES)
