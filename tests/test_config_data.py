@@ -114,3 +114,13 @@ def test_the_resolved_config_of_a_shipped_2d_config_is_as_before(name):
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_checks(path):
     load_config(path)
+
+
+@pytest.mark.parametrize("name", ["blobs", "breast_cancer", "digits", "iris", "spiral3", "wine", "wine_csv"])
+def test_each_new_shipped_config_loads_data_its_head_fits(name):
+    from nnfw_cli.data import load_split
+
+    config = load_config(ROOT / "configs" / f"{name}.yaml")
+    split = load_split(config.data, config.data_seed())
+    check_classes(config, split.n_classes, source=name)
+    assert split.n_classes == (config.model.layers[-2].units if config.loss == "cross_entropy" else 2)
