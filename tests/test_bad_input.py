@@ -110,7 +110,7 @@ CONFIG_CASES = [
       "choose from: glorot, he, kaiming, uniform, xavier, zeros"]),
     ("unknown-dataset", "data:\n  dataset: moon\n",
      ["bad.yaml:2:12", "data.dataset: unknown dataset 'moon'", "did you mean 'moons'?",
-      "choose from: circles, gaussian, moons, spiral, xor"]),
+      "choose from: blobs, breast_cancer, circles, csv, digits, gaussian, iris, moons, spiral, wine, xor"]),
     ("learning-rate-zero", "training:\n  learning_rate: 0\n",
      ["bad.yaml:2:18", "training.learning_rate: must be > 0 (got 0)"]),
     ("learning-rate-negative", "training:\n  learning_rate: -0.1\n",

@@ -61,7 +61,7 @@ def test_every_problem_reported_with_line_and_path(tmp_path):
     problems = _problems(tmp_path, text)
     assert len(problems) == 3
     assert problems[0].endswith("data.dataset: unknown dataset 'cirles'; did you mean 'circles'? "
-                                "(choose from: circles, gaussian, moons, spiral, xor)")
+                                "(choose from: blobs, breast_cancer, circles, csv, digits, gaussian, iris, moons, spiral, wine, xor)")
     assert f"{tmp_path / 'c.yaml'}:2:12:" in problems[0]
     assert ":5:3: training.lerning_rate: unknown key; did you mean 'learning_rate'?" in problems[1]
     assert ":6:11: training.epochs: must be >= 1 (got 0)" in problems[2]

@@ -26,7 +26,7 @@ from annotated_types import Ge, Gt, Le, Lt
 
 from nnfw_cli.config import (LAYER_LIMITS, LAYER_SPECS, OPTIMIZER_LIMITS, OPTIMIZER_SPECS, Config, Section,
                              TrainingConfig, json_schema, layer_settings, optimizer_settings, validate)
-from nnfw_cli.data import DATASETS
+from nnfw_cli.data import DATASETS, SOURCES
 from nnfw_cli.errors import ConfigError
 from nnfw_cli.nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS
 
@@ -143,7 +143,7 @@ def test_loss_and_initialiser_names_are_the_registered_ones():
     schema = json_schema()
     assert set(schema["properties"]["loss"]["enum"]) == set(LOSSES)
     assert schema["$defs"]["LinearSpec"]["properties"]["init"]["enum"] == sorted(INITIALIZERS)
-    assert schema["$defs"]["DataConfig"]["properties"]["dataset"]["enum"] == sorted(DATASETS)
+    assert schema["$defs"]["DataConfig"]["properties"]["dataset"]["enum"] == sorted(SOURCES)
     for loss in LOSSES:
         try:
             validate({"loss": loss})
@@ -277,7 +277,7 @@ def test_readme_documents_every_field_with_its_default():
 def test_readme_datasets_and_their_noise():
     rows = _table(FIELDS)
     number, cells = rows["`data.dataset`"]
-    assert set(_backticked(cells[2])) == set(DATASETS), f"README.md:{number}"
+    assert set(_backticked(cells[2])) == set(SOURCES), f"README.md:{number}"
     number, cells = rows["`data.noise`"]
     documented = dict(re.findall(r"(\w+) ([\d.]+)", cells[1]))
     assert {name: float(value) for name, value in documented.items()} == {
@@ -349,7 +349,7 @@ def test_readme_layers_and_their_settings():
 
 def test_readme_error_examples_list_the_registered_names():
     text = README.read_text(encoding="utf-8")
-    registries = {"dataset": DATASETS, "layer": LAYERS, "optimizer": OPTIMIZERS, "loss": LOSSES,
+    registries = {"dataset": SOURCES, "layer": LAYERS, "optimizer": OPTIMIZERS, "loss": LOSSES,
                   "initialiser": INITIALIZERS}
     for kind, names in re.findall(r"unknown (\w+) '[^']*'.*?\(choose from: ([^)]*)\)", text):
         assert names == ", ".join(sorted(registries[kind])), f"README.md: unknown {kind} ... (choose from: {names})"
