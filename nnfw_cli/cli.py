@@ -167,6 +167,8 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
             call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop)  # noqa: E731
         with _progress(epochs, quiet or as_json) as progress:
             run = call(progress)
+    for line in run.notes:
+        click.echo(line, err=True)
     _report(run.run_dir, run.metrics, as_json)
 
 
@@ -366,9 +368,13 @@ def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
         click.echo(json.dumps(runs.json_safe({"run_dir": str(run_dir), "metrics": metrics}), allow_nan=False))
         return
     click.echo(f"run folder: {run_dir}")
-    width = max(len(key) for key in metrics)
-    for key, value in metrics.items():
+    shown = {key: value for key, value in metrics.items() if not isinstance(value, dict)}
+    width = max(len(key) for key in shown)
+    for key, value in shown.items():
         click.echo(f"  {key:<{width}}  {_shown(value, '.6g')}")
+    for name, scores in (metrics.get("per_class") or {}).items():
+        click.echo(f"  {name}: precision {_shown(scores['precision'], '.4f')}  recall {_shown(scores['recall'], '.4f')}  "
+                   f"f1 {_shown(scores['f1'], '.4f')}  support {scores['support']}")
 
 
 def _shown(value: Any, spec: str) -> str:

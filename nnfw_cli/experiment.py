@@ -16,8 +16,9 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__, runs
-from .config import Config, dump_yaml
-from .data import DATASETS, make_dataset, split
+from .config import Config, check_classes, dump_yaml
+from .data import DATASETS, REAL_DATASETS, load_split
+from .data import Split as _DataSplit
 from .errors import RunError, TrainingDiverged, TrainingInterrupted, WriteError
 from .nn import LAYERS, OPTIMIZERS, Layer, Loss, Model, Optimizer, get_loss
 
@@ -35,17 +36,17 @@ MAX_BATCH = 8192
 
 
 @dataclass
-class Split:
-    """The data of a run: ``X_train, y_train`` to fit, ``X_test, y_test`` held out."""
+class Split(_DataSplit):
+    """``data.Split`` whose transform may be left out: arrays as they are, classes ``0 .. k-1``."""
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
+    transform: Any = None
 
-    @property
-    def X_all(self) -> np.ndarray:
-        return np.vstack([self.X_train, self.X_test])
+    def __post_init__(self) -> None:
+        if self.transform is None:
+            from .features import fit
+
+            top = max([int(y.max()) for y in (self.y_train, self.y_test) if len(y)] + [1])
+            self.transform = fit(self.X_train, class_names=[str(k) for k in range(top + 1)])
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Run:
     run_dir: Path
     metrics: dict[str, Any]
     history: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for people: rows dropped, pictures not drawn
 
 
 @dataclass
@@ -88,20 +90,20 @@ class Streams:
 # -- building ---------------------------------------------------------------------------------
 
 
-def load_data(config: Config, seed: int | None = None, n_samples: int | None = None,
-              noise: float | None = None) -> Split:
-    """The config's dataset, split into train and test; the arguments replace the config's."""
-    data = config.data
-    data_seed = Streams.from_seed(config.seed).data_seed if seed is None else seed
-    X, y = make_dataset(data.dataset, n_samples or data.n_samples, data.noise if noise is None else noise,
-                        data_seed, **data.options())
-    X_train, X_test, y_train, y_test = split(X, y, data.test_fraction, data_seed)
-    return Split(X_train, y_train, X_test, y_test)
+def load_data(config: Config, seed: int | None = None) -> Split:
+    """The config's data, split into train and test and transformed (``data.load_split``).
+
+    The seed is drawn from ``config.data_seed()`` as it always was from the config's seed;
+    ``seed`` replaces it.
+    """
+    data_seed = Streams.from_seed(config.data_seed()).data_seed if seed is None else seed
+    return load_split(config.data, data_seed)
 
 
-def build_model(config: Config, rng: np.random.Generator) -> Model:
-    """The network the config describes; ``in_features`` of each linear layer is inferred."""
-    width = input_width(config)
+def build_model(config: Config, rng: np.random.Generator, width: int | None = None) -> Model:
+    """The network the config describes; ``in_features`` of each linear layer is inferred from
+    ``width``, the number of input features (default: ``input_width(config)``)."""
+    width = input_width(config) if width is None else width
     model = Model()
     for spec in config.model.layers:
         layer = LAYERS[spec.type].from_config(width, rng, **spec.model_dump(exclude={"type"}))
@@ -117,8 +119,30 @@ def build_optimizer(config: Config) -> Optimizer:
 
 
 def input_width(config: Config) -> int:
-    """The number of features the config's model takes."""
-    return DATASETS[config.data.dataset].n_features
+    """The number of features the config's model takes, as far as the config alone tells.
+
+    Playground features (``data.features``) count as listed; a CSV file's width is known only
+    once it is read (``Split.n_features``): a ConfigError asks for it then.
+    """
+    from .errors import ConfigError
+
+    data = config.data
+    if data.features:
+        return len(data.features)
+    if data.dataset in DATASETS:
+        return DATASETS[data.dataset].n_features
+    if data.dataset in REAL_DATASETS:
+        return REAL_DATASETS[data.dataset][1]
+    raise ConfigError([f"data: the number of features of {data.path or data.dataset} is known once the file is read"])
+
+
+def model_width(model: Model) -> int | None:
+    """The number of features ``model`` takes, from its first layer that states it."""
+    for layer in model.layers:
+        width = layer.get_config().get("in_features")
+        if width is not None:
+            return int(width)
+    return None
 
 
 def architecture_label(model: Model, in_features: int) -> str:
@@ -199,7 +223,11 @@ class Session:
         self.fingerprint = config_fingerprint(config)
         self.streams = Streams.from_seed(config.seed)
         self.data = load_data(config)
-        self.model = build_model(config, self.streams.init)
+        check_classes(config, self.data.n_classes)
+        self.notes: list[str] = list(self.data.notes)
+        if self.data.n_features != 2:
+            self.notes.append(f"no decision boundary: the data has {self.data.n_features} features")
+        self.model = build_model(config, self.streams.init, self.data.n_features)
         self.loss: Loss = get_loss(config.loss)
         self.optimizer = build_optimizer(config)
         self.history: list[dict] = []
@@ -207,7 +235,8 @@ class Session:
         self.run_dir = Path()
         self.seconds = 0.0
         self._started: float | None = None  # perf_counter() when this process began training
-        two_d = self.data.X_train.shape[1] == 2
+        # snapshots (and the animation made of them) show P(class 1): two classes in the plane only
+        two_d = self.data.X_train.shape[1] == 2 and self.data.n_classes == 2
         self.grid = _snapshot_grid(self.data.X_all) if two_d else None
 
     def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
@@ -253,13 +282,15 @@ class Session:
                 f"interrupted after epoch {len(self.history)} of {self.config.training.epochs}; "
                 f"a checkpoint is in {self.run_dir}. Resume with: nnfw train --resume {self.run_dir}",
                 str(self.run_dir), 128 + int(tracker.stop.signum or 0))
-        return Run(self.run_dir, metrics, self.history)
+        return Run(self.run_dir, metrics, self.history, self.notes)
 
     def _metrics(self, status: str, diverged_at: int | None) -> dict[str, Any]:
         metrics: dict[str, Any] = {} if diverged_at is not None else final_metrics(self.model, self.data, self.loss)
         metrics.update(status=status, epochs=len(self.history), train_seconds=round(self.seconds, 4))
         if diverged_at is not None:
             metrics["diverged_at_epoch"] = diverged_at
+        if self.data.sha256 is not None:
+            metrics["data_sha256"] = self.data.sha256
         return metrics
 
     # -- checkpoints and snapshots ------------------------------------------------------------
@@ -457,10 +488,18 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss) -> float:
 
 
 def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
-    """ROC AUC first, then the other metrics, on the held-out split."""
-    from .metrics import classification_metrics
+    """ROC AUC first, then the other metrics, on the held-out split.
 
-    metrics: dict[str, Any] = classification_metrics(data.y_test, predict(model, data.X_test))
+    Two classes: ``roc_auc``, ``roc_auc_thresholded``, ``accuracy``; more: every metric of
+    ``metrics.multiclass_metrics`` (per class, the confusion matrix), by class name.
+    """
+    from .metrics import classification_metrics, multiclass_metrics
+
+    output = predict(model, data.X_test)
+    if data.n_classes > 2:
+        metrics: dict[str, Any] = multiclass_metrics(data.y_test, output, data.class_names)
+    else:
+        metrics = classification_metrics(data.y_test, output)
     metrics["loss"] = evaluate(model, data.X_test, data.y_test, loss)
     metrics["n_train"], metrics["n_test"] = len(data.y_train), len(data.y_test)
     return metrics
@@ -468,22 +507,31 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
 
 def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
                   metrics: dict[str, Any]) -> None:
-    """The model, history and pictures of a run (``metrics`` says what to draw); not metrics.json."""
+    """The model, history, transform and pictures of a run (``metrics`` says what to draw); not metrics.json."""
     import pandas as pd
 
     runs.save_model(model, run_dir / "model.npz")
+    runs.write_json(run_dir / TRANSFORM, data.transform.to_dict())
     frame = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
     with runs.atomic_path(run_dir / runs.HISTORY) as tmp:
         frame.to_csv(tmp, index=False)
     draw_loss_curve(run_dir, config, model, frame)
     if metrics["status"] != "diverged":
-        draw_decision_boundary(run_dir, config, model, data, metrics.get("roc_auc", math.nan))
+        auc = metrics.get("roc_auc")
+        auc = math.nan if auc is None else auc
+        draw_decision_boundary(run_dir, config, model, data, auc)
+        draw_confusion_matrix(run_dir, config, model, data, auc)
+
+
+TRANSFORM = "transform.json"  # the fitted feature transform and the class names
 
 
 def picture_title(config: Config, model: Model, auc: float | None = None) -> str:
     """The title of a run's pictures: dataset, architecture and, if given, the test ROC AUC
     ("n/a" where it is undefined: the held-out split has one class)."""
-    parts = [config.data.dataset, architecture_label(model, input_width(config))]
+    width = model_width(model)
+    name = Path(config.data.path).name if config.data.dataset == "csv" and config.data.path else config.data.dataset
+    parts = [name, architecture_label(model, input_width(config) if width is None else width)]
     if auc is not None:
         parts.append(f"test ROC AUC {auc:.4f}" if math.isfinite(auc) else "test ROC AUC n/a")
     return " · ".join(parts)
@@ -501,14 +549,34 @@ def draw_loss_curve(run_dir: Path, config: Config, model: Model, history: Any, s
 
 def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Split, auc: float,
                            suffix: str = ".png", dpi: int = 150) -> Path | None:
-    """``decision_boundary.png``; None for data that is not 2-D (no plane to draw)."""
+    """``decision_boundary.png``; None for data that is not 2-D (no plane to draw).
+
+    Two classes: P(class 1) over the plane; more: each class's region.
+    """
     from . import plots
     from .metrics import positive_proba
 
     if data.X_train.shape[1] != 2:
         return None
     grid = plots.boundary_grid(data.X_all)
-    proba = positive_proba(predict(model, grid[2]))
+    output = predict(model, grid[2])
+    named: dict[str, Any] = {}
+    if data.n_classes > 2 or data.transform.target is not None:
+        named = {"class_names": data.class_names, "feature_names": data.feature_names}
+    proba = output if data.n_classes > 2 else positive_proba(output)
     figure = plots.decision_boundary(proba, grid, data.X_train, data.y_train, data.X_test, data.y_test,
-                                     picture_title(config, model, auc))
+                                     picture_title(config, model, auc), **named)
     return plots.save_figure(figure, run_dir / f"decision_boundary{suffix}", dpi)
+
+
+def draw_confusion_matrix(run_dir: Path, config: Config, model: Model, data: Split, auc: float,
+                          suffix: str = ".png", dpi: int = 150) -> Path:
+    """``confusion_matrix.png``: the held-out split's true classes against the predicted ones."""
+    from . import plots
+    from .metrics import confusion_counts
+
+    output = predict(model, data.X_test)
+    with np.errstate(invalid="ignore"):
+        counts = confusion_counts(data.y_test, output, data.class_names)["counts"]
+    figure = plots.confusion_matrix(np.asarray(counts), data.class_names, picture_title(config, model, auc))
+    return plots.save_figure(figure, run_dir / f"confusion_matrix{suffix}", dpi)
