@@ -191,11 +191,14 @@ Examples:
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), help="Score on fresh data drawn with this seed.")
 @click.option("--n-samples", type=click.IntRange(min=2), help="Score on fresh data of this size.")
 @click.option("--noise", type=click.FloatRange(min=0), help="Score on fresh data with this noise.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), metavar="FILE.csv",
+              help="Score on a labelled CSV with the run's columns (a run trained on a CSV).")
 @output_dir_option
 @json_option
 def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: float | None,
-             output_dir: Path | None, as_json: bool) -> None:
-    """Score a saved run again: on its held-out split, or on fresh data of the same kind.
+             data_path: Path | None, output_dir: Path | None, as_json: bool) -> None:
+    """Score a saved run again: on its held-out split, on fresh data of the same kind (generated
+    datasets), or on a labelled CSV file (--data, for a run trained on a CSV).
 
     Writes eval.json into the run (later evaluations get names that say which data they used)
     and roc_curve.png. RUN defaults to the newest run (under --output-dir). Fresh data is made
@@ -207,7 +210,7 @@ def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: f
     saved = _open_run(run, output_dir, "eval")
     if noise is not None and not math.isfinite(noise):
         raise click.BadParameter("must be a finite number", param_hint="--noise")
-    metrics, path = saved_runs.evaluate(saved, seed, n_samples, noise)
+    metrics, path = saved_runs.evaluate(saved, seed, n_samples, noise, data_path)
     if as_json:
         printed = {"run_dir": str(saved.run_dir), "eval_file": str(path), "metrics": metrics}
         click.echo(json.dumps(runs.json_safe(printed), allow_nan=False))
@@ -239,7 +242,6 @@ def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons
     --neurons draws at most 32 units of a layer, the first ones; the layer's label says so.
     """
     from . import saved as saved_runs
-    from .data import DATASETS
 
     saved = _open_run(run, output_dir, "plot")
     if animate or neurons:
@@ -248,8 +250,8 @@ def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons
             written += saved_runs.redraw(saved, (what,), fmt, dpi)
     else:
         written = saved_runs.redraw(saved, saved_runs.PICTURES if what == "all" else (what,), fmt, dpi)
-        if what in ("all", "boundary") and DATASETS[saved.config.data.dataset].n_features != 2:
-            click.echo("no decision boundary: the data is not 2-D", err=True)
+        if what in ("all", "boundary") and saved.n_features != 2:
+            click.echo(f"no decision boundary: the data has {saved.n_features} features", err=True)
     if animate:
         written.append(saved_runs.animate(saved))
     if neurons:
@@ -287,16 +289,15 @@ def predict(run: Path | None, input_csv: Path | None, output: Path | None, overw
     kept; the new one gets a suffix (probability_1).
     """
     from . import saved as saved_runs
-    from .data import read_points
 
     if input_csv is None:
         if run is None or run.is_dir():
             raise click.UsageError("Missing argument 'INPUT.csv'.")
         run, input_csv = None, run  # `nnfw predict points.csv`: the newest run
-    model, n_features, note = saved_runs.open_model(run, output_dir or "outputs")
+    model, transform, n_features, note = saved_runs.open_predictor(run, output_dir or "outputs")
     if note:
         click.echo(note, err=True)
-    result, notes = saved_runs.predict_table(model, read_points(str(input_csv), n_features))
+    result, notes = saved_runs.predict_file(model, transform, n_features, str(input_csv))
     for line in notes:
         click.echo(line, err=True)
     if output is None:
@@ -385,12 +386,14 @@ def _shown(value: Any, spec: str) -> str:
 
 
 def _report_eval(run_dir: Path, metrics: dict[str, Any]) -> None:
-    source = "held-out test split" if metrics["data"] != "fresh" else \
+    source = metrics["data"] if metrics["data"] != "fresh" else \
         f"fresh data (seed {metrics['seed']}, noise {metrics['noise']:g})"
     click.echo(f"{run_dir}: {source}, {metrics['n_samples']} samples")
-    click.echo(f"  ROC AUC    {metrics['roc_auc']:.4f}")
-    click.echo(f"  accuracy   {metrics['accuracy']:.4f}")
-    click.echo(f"  log loss   {metrics['log_loss']:.4g}")
+    click.echo(f"  ROC AUC    {_shown(metrics['roc_auc'], '.4f')}")
+    click.echo(f"  accuracy   {_shown(metrics['accuracy'], '.4f')}")
+    click.echo(f"  log loss   {_shown(metrics['log_loss'], '.4g')}")
+    if "f1_macro" in metrics:
+        click.echo(f"  F1 macro   {_shown(metrics['f1_macro'], '.4f')}")
     if "tp" in metrics:
         click.echo("  confusion  predicted 0  predicted 1")
         click.echo(f"  actual 0   {metrics['tn']:>11}  {metrics['fp']:>11}")

@@ -20,10 +20,11 @@ import numpy as np
 
 from . import runs
 from .config import Config
-from .data import make_dataset
+from .data import DATASETS, make_dataset
 from .errors import DataError, ModelFileError, RunError, WriteError
-from .experiment import (Split, Streams, build_model, draw_decision_boundary, draw_loss_curve, input_width,
-                         load_data, picture_title)
+from .experiment import (TRANSFORM, Split, Streams, build_model, draw_decision_boundary, draw_loss_curve,
+                         input_width, load_data, picture_title)
+from .features import Transform
 from .nn import Loss, Model, get_loss
 
 ACTIVATION_BYTES = 256 * 2**20  # one batch's activations, every layer's output together
@@ -44,6 +45,7 @@ class SavedRun:
     config: Config
     model: Model
     note: str | None = None  # which run this is, for people, when it was not named as it is
+    transform: Transform | None = None  # transform.json; None: generated data as it is (older runs)
 
     @classmethod
     def open(cls, run_dir: str | Path | None, output_dir: str | Path = "outputs") -> "SavedRun":
@@ -51,13 +53,45 @@ class SavedRun:
         path, note = runs.choose_run(run_dir, output_dir)
         runs.require(path, runs.HISTORY)  # every run writes one: a folder without it is not a whole run
         config, model = runs.read_config(path), runs.read_model(path)
-        expected = build_model(config, np.random.default_rng(0)).get_config()
+        transform = read_transform(path)
+        width = transform.n_features if transform is not None else input_width(config)
+        expected = build_model(config, np.random.default_rng(0), width).get_config()
         if model.get_config() != expected:
             raise RunError(f"{path / runs.MODEL}: its architecture does not match {path / runs.CONFIG}")
-        return cls(path, config, model, note)
+        return cls(path, config, model, note, transform)
 
     def data(self) -> Split:
         return load_data(self.config)
+
+    @property
+    def n_features(self) -> int:
+        return self.transform.n_features if self.transform is not None else input_width(self.config)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The class names the run was trained on; None for an older run (classes 0 .. k-1)."""
+        return list(self.transform.class_names) if self.transform is not None else None
+
+
+def read_transform(run_dir: Path) -> Transform | None:
+    """A run's ``transform.json``, or None when it has none (a run of generated data from before it)."""
+    path = run_dir / TRANSFORM
+    if not os.path.lexists(path):
+        return None
+    data = runs.read_json(path)
+    try:
+        return Transform.from_dict(data)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise RunError(f"{path}: not a feature transform nnfw wrote: {exc}") from None
+
+
+def _as_inputs(transform: Transform | None, X: np.ndarray) -> np.ndarray:
+    """Generated points as the model takes them: through the run's transform, unless it does nothing."""
+    from .features import apply
+
+    if transform is None or (transform.expand is None and transform.mean is None and not transform.categories):
+        return X
+    return apply(transform, X)
 
 
 # -- bounded work -----------------------------------------------------------------------------
@@ -102,22 +136,34 @@ def _mean_loss(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, rows: int
 
 
 def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = None,
-             noise: float | None = None) -> tuple[dict[str, Any], Path]:
-    """Score the model on the run's held-out split, or on fresh data; writes ``eval*.json``.
+             noise: float | None = None, data_path: str | Path | None = None) -> tuple[dict[str, Any], Path]:
+    """Score the model on the run's held-out split, on fresh data, or on a labelled CSV file;
+    writes ``eval*.json``.
 
-    Fresh data (any argument given) is made and scored FRESH_CHUNK samples at a time, at most
-    MAX_FRESH_SAMPLES; its seed defaults to one other than the training data's.
+    Fresh data (``seed``, ``n_samples`` or ``noise`` given) is made for generated datasets only,
+    FRESH_CHUNK samples at a time, at most MAX_FRESH_SAMPLES; its seed defaults to one other than
+    the training data's. ``data_path`` is a CSV with the run's columns and target, encoded and
+    scaled as the training rows were.
     """
-    from .metrics import evaluation_metrics
-
     config = saved.config
     _require_usable(saved)
-    if seed is None and n_samples is None and noise is None:
+    fresh = not (seed is None and n_samples is None and noise is None)
+    if data_path is not None:
+        if fresh:
+            raise DataError("--data scores a file: it takes no --seed, --n-samples or --noise")
+        y, output, loss = _score_file(saved, str(data_path))
+        tag = Path(data_path).stem
+        described: dict[str, Any] = {"data": str(data_path), "n_samples": len(y)}
+    elif not fresh:
         data, tag = saved.data(), "test"
         y, (output, loss) = data.y_test, _score(saved, data.X_test, data.y_test, None)
-        described: dict[str, Any] = {"data": "held-out test split", "n_samples": len(y)}
+        described = {"data": "held-out test split", "n_samples": len(y)}
     else:
-        seed = Streams.from_seed(config.seed).data_seed + 1 if seed is None else seed
+        if config.data.dataset not in DATASETS:
+            raise DataError(f"fresh data (--seed, --n-samples, --noise) is made for the generated datasets only "
+                            f"({', '.join(DATASETS)}); this run's data is {config.data.dataset}: score it on its "
+                            "held-out split (no options) or on a labelled CSV file with --data FILE.csv")
+        seed = Streams.from_seed(config.data_seed()).data_seed + 1 if seed is None else seed
         n_samples = n_samples or config.data.n_samples
         noise = config.data.noise if noise is None else noise
         if n_samples > MAX_FRESH_SAMPLES:
@@ -127,13 +173,37 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
         y, output, loss = _score_fresh(saved, seed, n_samples, noise)
         tag = f"seed{seed}-n{n_samples}-noise{noise:g}"
         described = {"data": "fresh", "seed": seed, "n_samples": n_samples, "noise": noise}
-    metrics = {**evaluation_metrics(y, output), "loss": loss, **described}
+    metrics = {**scored_metrics(saved, y, output), "loss": loss, **described}
     with runs.lock(saved.run_dir):
         path = _free_name(saved.run_dir, "eval", tag, ".json")
         runs.write_json(path, metrics)
         if len(np.unique(y)) > 1:  # a sample of one class has no ROC curve (and a ROC AUC of None)
             draw_roc_curve(saved, y, output, "roc_curve.png" if tag == "test" else f"roc_curve-{tag}.png")
     return metrics, path
+
+
+def scored_metrics(saved: SavedRun, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+    """Two classes: ``metrics.evaluation_metrics``; more: ``metrics.multiclass_metrics``, by class name."""
+    from .metrics import class_count, evaluation_metrics, multiclass_metrics
+
+    if class_count(output) > 2:
+        return multiclass_metrics(y, output, saved.class_names)
+    return evaluation_metrics(y, output)
+
+
+def _score_file(saved: SavedRun, path: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Labels, outputs and mean loss on a labelled CSV with the run's columns and target."""
+    from .data import read_table
+    from .features import apply, labels
+
+    transform = saved.transform
+    if transform is None or transform.target is None:
+        raise DataError(f"{saved.run_dir}: --data scores a CSV with a target column, for a run trained on a CSV "
+                        f"(dataset: csv); this run's data is {saved.config.data.dataset}")
+    table = read_table(path)
+    X, y = apply(transform, table, path), labels(transform, table, path)
+    output, loss = _score(saved, X, y, None)
+    return y, output, loss
 
 
 def _score(saved: SavedRun, X: np.ndarray, y: np.ndarray, noise: float | None) -> tuple[np.ndarray, float]:
@@ -159,7 +229,7 @@ def _score_fresh(saved: SavedRun, seed: int, n_samples: int, noise: float) -> tu
         size = min(FRESH_CHUNK, n_samples - start)
         chunk_seed = seed if len(starts) == 1 else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
         X, y = make_dataset(data.dataset, size, noise, chunk_seed, **data.options())
-        output, loss = _score(saved, X, y, noise)
+        output, loss = _score(saved, _as_inputs(saved.transform, X), y, noise)
         labels.append(y)
         outputs.append(output)
         total += loss * size
@@ -169,9 +239,13 @@ def _score_fresh(saved: SavedRun, seed: int, n_samples: int, noise: float) -> tu
 def draw_roc_curve(saved: SavedRun, y: np.ndarray, output: np.ndarray, name: str, dpi: int = 150) -> Path:
     """The ROC curve of the model's ``output`` against ``y``, as ``name`` in the run folder."""
     from . import plots
-    from .metrics import positive_proba
+    from .metrics import class_count, positive_proba
 
-    figure = plots.roc_curve(y, positive_proba(output), title=picture_title(saved.config, saved.model))
+    if class_count(output) > 2:  # one curve per class, one-vs-rest
+        figure = plots.roc_curve(y, output, title=picture_title(saved.config, saved.model),
+                                 class_names=saved.class_names)
+    else:
+        figure = plots.roc_curve(y, positive_proba(output), title=picture_title(saved.config, saved.model))
     with runs.lock(saved.run_dir):
         return plots.save_figure(figure, saved.run_dir / name, dpi)
 
@@ -301,7 +375,7 @@ def open_model(run: str | Path | None, output_dir: str | Path = "outputs") -> tu
         return model, width, None
     saved = SavedRun.open(path, output_dir)
     _require_usable(saved)
-    return saved.model, input_width(saved.config), saved.note
+    return saved.model, saved.n_features, saved.note
 
 
 def read_model_file(path: Path) -> Model:
@@ -321,32 +395,88 @@ def read_model_file(path: Path) -> Model:
 PREDICTION_COLUMNS = {"probability": "probabilities of class 1", "predicted": "predicted classes"}
 
 
-def predict_table(model: Model, table: Any) -> tuple[Any, list[str]]:
-    """``table`` from ``data.read_points``, every column as it was, with two columns added:
-    ``probability`` (of class 1) and ``predicted`` (the most probable class).
+def open_predictor(run: str | Path | None, output_dir: str | Path = "outputs") -> tuple[Model, Transform | None, int, str | None]:
+    """``open_model``, with the run's transform (None for a bare model file or an older run)."""
+    path = None if run is None else Path(run)
+    if path is not None and not path.is_dir():
+        model, width, note = open_model(path, output_dir)
+        return model, None, width, note
+    saved = SavedRun.open(path, output_dir)
+    _require_usable(saved)
+    return saved.model, saved.transform, saved.n_features, saved.note
+
+
+def predict_file(model: Model, transform: Transform | None, n_features: int, path: str) -> tuple[Any, list[str]]:
+    """Predictions for the CSV at ``path``: ``predict_table`` for points, ``predict_named`` for a
+    run trained on a CSV (its columns are matched by name)."""
+    from .data import read_points, read_table
+
+    if transform is not None and transform.target is not None:
+        return predict_named(model, transform, read_table(path))
+    width = len(transform.columns) if transform is not None else n_features
+    return predict_table(model, read_points(path, width), transform)
+
+
+def predict_table(model: Model, table: Any, transform: Transform | None = None) -> tuple[Any, list[str]]:
+    """``table`` from ``data.read_points``, every column as it was, with columns added: for two
+    classes of generated data ``probability`` (of class 1) and ``predicted`` (the most probable
+    class); otherwise ``prob_<class>`` for each class and ``predicted`` (the class's name).
 
     A name the table has already is never overwritten: the new column gets a suffix
     (``probability_1``, ...). Returns the new table and a note for people about each such name.
     """
-    from .metrics import positive_proba, predicted_labels
-
     features = table.attrs["features"].to_numpy(dtype=np.float64)
     source = table.attrs.get("path", "input")
+    output = _checked_output(model, _as_inputs(transform, features), source, 1 + table.attrs.get("header", True))
+    names = transform.class_names if transform is not None and transform.target is not None else None
+    return _with_predictions(table, output, names, source)
+
+
+def predict_named(model: Model, transform: Transform, table: Any) -> tuple[Any, list[str]]:
+    """A table from ``data.read_table`` with ``prob_<class>`` for each class and ``predicted`` (the
+    class's name) added; its columns are matched with the run's by name, encoded and scaled as the
+    training rows were (``features.apply``); other columns are kept and ignored."""
+    from .features import apply
+
+    source = table.attrs.get("path", "input")
+    X = apply(transform, table, source)
+    output = _checked_output(model, X, source, None, list(table.index))
+    return _with_predictions(table, output, transform.class_names, source)
+
+
+def _checked_output(model: Model, X: np.ndarray, source: str, first_line: int | None,
+                    lines: list | None = None) -> np.ndarray:
+    """The model's output for ``X``, in batches; a DataError naming the first row whose output is not finite."""
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, once
-        output = model.predict(features, batch_size=batch_size(model, features.shape[1]))
+        output = model.predict(X, batch_size=batch_size(model, X.shape[1]))
     bad = ~np.isfinite(output).all(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{source}: row {row + 1} (line {row + 1 + table.attrs.get('header', True)}): the model's "
+        line = lines[row] if lines is not None else row + first_line
+        raise DataError(f"{source}: row {row + 1} (line {line}): the model's "
                         "output for this point is not a finite number; are its values far too large?")
+    return output
+
+
+def _with_predictions(table: Any, output: np.ndarray, class_names: list[str] | None, source: str) -> tuple[Any, list[str]]:
+    from .metrics import class_count, class_probabilities, positive_proba, predicted_labels
+
     result = table.copy()
     result.attrs = {}
+    k = class_count(output)
+    if class_names is None and k == 2:  # generated data, two classes: as it always was
+        added = list(zip(PREDICTION_COLUMNS, (positive_proba(output), predicted_labels(output)),
+                         PREDICTION_COLUMNS.values()))
+    else:
+        names = list(class_names) if class_names is not None and len(class_names) == k else [str(i) for i in range(k)]
+        proba = class_probabilities(output)
+        added = [(f"prob_{name}", proba[:, i], f"probabilities of class {name}") for i, name in enumerate(names)]
+        added.append(("predicted", np.asarray(names, dtype=object)[predicted_labels(output)], "predicted classes"))
     notes = []
-    for name, values in zip(PREDICTION_COLUMNS, (positive_proba(output), predicted_labels(output))):
+    for name, values, what in added:
         column = _free_column(result.columns, name)
         if column != name:
-            notes.append(f"{source}: has a column named {name!r} already; the {PREDICTION_COLUMNS[name]} "
-                         f"are in column {column!r}")
+            notes.append(f"{source}: has a column named {name!r} already; the {what} are in column {column!r}")
         result.insert(len(result.columns), column, values)
     return result, notes
 
