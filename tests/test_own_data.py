@@ -1,0 +1,85 @@
+"""Training, scoring and predicting on real data sets and users' CSV files, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from nnfw_cli.cli import main
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+WINE = CONFIGS / "data" / "wine_cultivars.csv"
+
+
+def _train(tmp_path: Path, name: str, *settings: str) -> Path:
+    args = ["train", str(CONFIGS / f"{name}.yaml"), "--output-dir", str(tmp_path), "--name", name, "--quiet",
+            "--set", "training.epochs=3", *[arg for s in settings for arg in ("--set", s)]]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("iris", ()),
+    ("wine_csv", ()),
+    ("blobs", ("data.n_samples=200",)),
+])
+def test_train_writes_metrics_confusion_matrix_and_transform(tmp_path, name, settings):
+    run = _train(tmp_path, name, *settings)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"roc_auc", "accuracy", "per_class"} <= set(metrics)
+    assert len(metrics["per_class"]) == (4 if name == "blobs" else 3)
+    assert (run / "confusion_matrix.png").is_file()
+    transform = json.loads((run / "transform.json").read_text())
+    assert len(transform["class_names"]) == len(metrics["per_class"])
+    assert (run / "decision_boundary.png").is_file() == (name == "blobs")
+    assert not (run / "snapshots.npz").exists()  # snapshots are for two classes only
+
+
+def test_csv_run_records_the_file_and_scores_it_again(tmp_path):
+    run = _train(tmp_path, "wine_csv")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["data_sha256"]) == 64
+    assert list(metrics["per_class"]) == ["Barbera", "Barolo", "Grignolino"]
+
+    held_out = CliRunner().invoke(main, ["eval", str(run), "--json"])
+    assert held_out.exit_code == 0, held_out.output
+    assert json.loads(held_out.output)["metrics"]["accuracy"] == pytest.approx(metrics["accuracy"])
+
+    fresh = CliRunner().invoke(main, ["eval", str(run), "--seed", "3"])
+    assert fresh.exit_code == 2
+    assert "generated datasets only" in fresh.output
+
+    on_file = CliRunner().invoke(main, ["eval", str(run), "--data", str(WINE), "--json"])
+    assert on_file.exit_code == 0, on_file.output
+    scored = json.loads(on_file.output)["metrics"]
+    assert scored["n_samples"] == 178 and set(scored["per_class"]) == {"Barbera", "Barolo", "Grignolino"}
+
+
+def test_predict_on_a_csv_run_matches_columns_by_name(tmp_path):
+    run = _train(tmp_path, "wine_csv")
+    table = pd.read_csv(WINE).head(5)
+    shuffled = table[list(reversed(table.columns))].assign(note="kept")  # any order; other columns kept
+    points = tmp_path / "points.csv"
+    shuffled.to_csv(points, index=False)
+    result = CliRunner().invoke(main, ["predict", str(run), str(points), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns) == [*shuffled.columns, "prob_Barbera", "prob_Barolo", "prob_Grignolino", "predicted"]
+    assert out[["prob_Barbera", "prob_Barolo", "prob_Grignolino"]].sum(axis=1).to_numpy() == pytest.approx(1.0)
+    assert set(out["predicted"]) <= {"Barbera", "Barolo", "Grignolino"}
+
+
+def test_predict_refuses_an_unknown_category_naming_the_column(tmp_path):
+    run = _train(tmp_path, "wine_csv")
+    table = pd.read_csv(WINE).head(3).drop(columns="cultivar")
+    table.loc[1, "colour"] = "purple"
+    points = tmp_path / "points.csv"
+    table.to_csv(points, index=False)
+    result = CliRunner().invoke(main, ["predict", str(run), str(points)])
+    assert result.exit_code == 2
+    assert "colour" in result.output and "purple" in result.output
