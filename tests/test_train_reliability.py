@@ -363,6 +363,7 @@ def test_an_ignored_ctrl_c_stays_ignored(runner, make_config, monkeypatch, no_pi
     assert json.loads(result.stdout)["metrics"]["status"] == "completed"
 
 
+@pytest.mark.slow  # a fresh interpreter imports numpy, scikit-learn and matplotlib, then trains
 def test_sigterm_twice_exits_143(make_config, tmp_path, no_pictures):
     config = make_config({"training.epochs": 4000, "training.batch_size": None})
     process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "train", str(config), "--name", "cut"],
@@ -386,6 +387,7 @@ def test_sigterm_twice_exits_143(make_config, tmp_path, no_pictures):
     assert experiment.resume(cut).metrics["epochs"] == 4000
 
 
+@pytest.mark.slow  # a fresh interpreter imports numpy, scikit-learn and matplotlib, then trains
 def test_a_closed_stdout_ends_quietly(make_config, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "train", str(make_config()), "--name", "r"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
