@@ -52,10 +52,13 @@ def _xor(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _blobs(n_samples: int, noise: float, seed: int, classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """``classes`` Gaussian blobs in the plane, their centres drawn in [-10, 10]^2."""
+    """``classes`` Gaussian blobs in the plane, centred evenly on a circle of radius 5: the seed
+    draws the points, never the centres, so fresh data from another seed is the same problem."""
     from sklearn.datasets import make_blobs
 
-    return make_blobs(n_samples, n_features=2, centers=classes, cluster_std=noise, random_state=seed)
+    angles = 2 * np.pi * np.arange(classes) / classes
+    centres = 5.0 * np.column_stack([np.cos(angles), np.sin(angles)])
+    return make_blobs(n_samples, n_features=2, centers=centres, cluster_std=noise, random_state=seed)
 
 
 def _spiral(n_samples: int, noise: float, seed: int, turns: float = 1.75,
