@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from . import __version__, runs
 from .config import Config, check_classes, dump_yaml
 from .data import DATASETS, REAL_DATASETS, load_split
 from .data import Split as _DataSplit
-from .errors import RunError, TrainingDiverged, TrainingInterrupted, WriteError
+from .errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted, WriteError
 from .nn import LAYERS, OPTIMIZERS, Layer, Loss, Model, Optimizer, get_loss
 
 ProgressCallback = Callable[[dict], None]
@@ -185,6 +186,34 @@ def train(config: Config, stem: str = "run", name: str | None = None,
         return session.run(progress, stop)
 
 
+def check_memory(config: Config, n_features: int, n_train: int, limit: int | None = None) -> None:
+    """Refuse, before anything is allocated, a network whose training would need more than
+    ``limit`` bytes (default: half of this machine's memory).
+
+    A parameter costs its value, its gradient, two optimizer slots and two work arrays, and a
+    copy while the flat buffer is packed; each unit of a batch row keeps about four numbers
+    (output, gradient, mask, and the next layer's input with its column of ones).
+    """
+    itemsize = np.dtype(config.training.dtype).itemsize
+    widths, width, parameters = [n_features], n_features, 0
+    for spec in config.model.layers:
+        units = getattr(spec, "units", None)
+        if units is not None:
+            parameters += (width + 1) * units
+            width = units
+        widths.append(width)
+    rows = n_train if config.training.batch_size is None else min(config.training.batch_size, n_train)
+    needed = itemsize * (7 * parameters + 4 * rows * sum(widths))
+    if limit is None:
+        limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    if needed > limit:
+        raise ConfigError(
+            f"model.layers: training this network would need about {needed / 2**30:.1f} GiB ({parameters:,} "
+            f"parameters, batches of {rows:,} rows through {sum(widths):,} units), more than the "
+            f"{limit / 2**30:.1f} GiB allowed (half of this machine's memory): use fewer or narrower layers, "
+            "or a smaller training.batch_size")
+
+
 def planned_epochs(run_dir: str | Path) -> int:
     """The number of epochs a run trains for in all, for example when it is resumed."""
     return runs.read_config(runs.find_run(run_dir)).training.epochs
@@ -224,6 +253,7 @@ class Session:
         self.streams = Streams.from_seed(config.seed)
         self.data = load_data(config)
         check_classes(config, self.data.n_classes)
+        check_memory(config, self.data.n_features, len(self.data.y_train))
         self.notes: list[str] = list(self.data.notes)
         if self.data.n_features != 2:
             self.notes.append(f"no decision boundary: the data has {self.data.n_features} features")

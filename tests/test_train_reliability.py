@@ -443,3 +443,31 @@ def test_restore_refuses_a_history_that_skips_epochs(make_config, no_pictures):
     np.savez(crashed / runs.CHECKPOINT, **arrays)
     with pytest.raises(RunError, match="its history does not number its epochs 1, 2, 3"):
         experiment.resume(crashed)
+
+
+def test_a_network_too_large_for_the_machine_is_refused_before_anything_is_allocated(tmp_path):
+    """units up to 100,000 are valid one by one; ten such layers would need terabytes."""
+    from click.testing import CliRunner
+
+    from nnfw_cli.cli import main
+
+    config = tmp_path / "huge.yaml"
+    config.write_text("data: {dataset: circles, n_samples: 200}\nmodel:\n  layers:\n"
+                      + "    - {type: linear, units: 100000}\n    - relu\n" * 10
+                      + "    - {type: linear, units: 1}\n    - sigmoid\ntraining: {epochs: 1}\n")
+    result = CliRunner().invoke(main, ["train", str(config), "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "model.layers: training this network would need about" in result.output
+    assert "GiB" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_memory_estimate_lets_every_shipped_config_train():
+    from pathlib import Path
+
+    from nnfw_cli import experiment
+    from nnfw_cli.config import load_config
+
+    for path in sorted(Path(__file__).parent.parent.glob("configs/*.yaml")):
+        config = load_config(path)
+        experiment.check_memory(config, 64, 10_000, limit=2**30)  # well under 1 GiB each
