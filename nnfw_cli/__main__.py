@@ -1,5 +1,5 @@
 """``python -m nnfw_cli``: the same as the ``nnfw`` command."""
 
-from .cli import run
+from ._entry import run
 
 run()

@@ -89,3 +89,27 @@ def test_output_left_in_buffers_is_flushed_and_the_exit_code_kept(ending, code, 
     assert result.returncode == code, result.stderr
     assert result.stdout == "o" * 100_000
     assert result.stderr == "half a line " + message
+
+
+def test_ctrl_c_while_the_cli_is_imported_ends_quietly():
+    """A Ctrl-C that lands while click and numpy are still being imported: no traceback, the
+    process ends by the signal (the shell reports 130), nothing is printed."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import builtins, os, signal, sys\n"
+        "real = builtins.__import__\n"
+        "def spy(name, *args, **kwargs):\n"
+        "    if name == 'click':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = spy\n"
+        "sys.argv = ['nnfw', '--help']\n"
+        "from nnfw_cli._entry import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGINT, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and done.stdout == ""
