@@ -52,12 +52,12 @@ def _xor(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _blobs(n_samples: int, noise: float, seed: int, classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """``classes`` Gaussian blobs in the plane, centred evenly on a circle of radius 5: the seed
+    """``classes`` Gaussian blobs in the plane, centred evenly on a circle of radius 3: the seed
     draws the points, never the centres, so fresh data from another seed is the same problem."""
     from sklearn.datasets import make_blobs
 
     angles = 2 * np.pi * np.arange(classes) / classes
-    centres = 5.0 * np.column_stack([np.cos(angles), np.sin(angles)])
+    centres = 3.0 * np.column_stack([np.cos(angles), np.sin(angles)])
     return make_blobs(n_samples, n_features=2, centers=centres, cluster_std=noise, random_state=seed)
 
 
