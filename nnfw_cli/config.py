@@ -611,7 +611,7 @@ def _check_data(data: DataConfig) -> list[tuple[tuple, str]]:
             problems.append((("data", key), f"only {' and '.join(sources)} take{'s' * (len(sources) == 1)} "
                                             f"{key} (dataset is {data.dataset})"))
     if data.dataset == "csv":
-        problems += [(("data", key), f"required for dataset: csv") for key in ("path", "target")
+        problems += [(("data", key), "required for dataset: csv") for key in ("path", "target")
                      if getattr(data, key) is None]
         if data.path is not None:
             problems += _check_data_file(data.path)

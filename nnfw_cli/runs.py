@@ -639,11 +639,16 @@ def read_config(run_dir: Path) -> Any:
 
 def read_model(run_dir: Path) -> Any:
     """The run's trained model; a missing, unreadable, corrupt or misshapen file is an error naming it."""
+    return read_model_file(require(run_dir, MODEL))
+
+
+def read_model_file(path: Path, unusable: str | None = None) -> Any:
+    """A model file saved with ``Model.save``; ``unusable`` replaces the message for a file that
+    is not an archive of arrays."""
     from .nn import Model
 
-    path = require(run_dir, MODEL)
     with open_regular(path, ModelFileError) as handle:
-        _check_npz(handle, path, f"{path}: not a usable model file", ModelFileError)
+        _check_npz(handle, path, unusable or f"{path}: not a usable model file", ModelFileError)
         try:
             return Model.load(handle)
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:

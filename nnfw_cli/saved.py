@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -380,16 +378,7 @@ def open_model(run: str | Path | None, output_dir: str | Path = "outputs") -> tu
 
 def read_model_file(path: Path) -> Model:
     """A model file saved with ``Model.save``, checked as a run's model.npz is (``runs.read_model``)."""
-    with runs.open_regular(path, ModelFileError) as handle:
-        runs._check_npz(handle, path, f"{path}: is a file, not a run folder, and not a usable model file",
-                        ModelFileError)
-        try:
-            return Model.load(handle)
-        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
-            raise ModelFileError(f"{path}: not a usable model file: {exc}") from None
-        except RecursionError:
-            raise ModelFileError(f"{path}: not a usable model file: its architecture is nested too deeply "
-                                 "to be read") from None
+    return runs.read_model_file(path, f"{path}: is a file, not a run folder, and not a usable model file")
 
 
 PREDICTION_COLUMNS = {"probability": "probabilities of class 1", "predicted": "predicted classes"}
