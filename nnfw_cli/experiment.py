@@ -481,14 +481,18 @@ class _Tracker:
 # -- scoring in bounded memory ----------------------------------------------------------------
 
 
-def batch_size(model: Model, in_features: int) -> int:
+def batch_size(model: Model, in_features: int | None = None) -> int:
     """Rows per forward pass so that one pass's activations stay under ACTIVATION_BYTES.
 
     An activation keeps its output for backward until its next forward pass, so every layer's
     output may be alive at once, the previous batch's too: a row costs twice the input's width
-    plus every layer's output width. At most MAX_BATCH rows, at least one.
+    plus every layer's output width. At most MAX_BATCH rows, at least one. ``in_features``
+    defaults to the width the model's first layer states.
     """
-    widths = [in_features]
+    width = in_features or model_width(model)
+    if width is None:
+        return MAX_BATCH
+    widths = [width]
     for layer in model.layers:
         widths.append(layer.output_width(widths[-1]))
     return int(max(1, min(MAX_BATCH, ACTIVATION_BYTES // (2 * sum(widths) * model.dtype.itemsize))))
@@ -499,14 +503,14 @@ def predict(model: Model, X: np.ndarray) -> np.ndarray:
     return model.predict(X, batch_size=batch_size(model, X.shape[1]))
 
 
-def evaluate(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss) -> float:
-    """``model.evaluate(X, y, loss)``, the mean loss, in batches of ``batch_size`` rows.
+def evaluate(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, rows: int | None = None) -> float:
+    """``model.evaluate(X, y, loss)``, the mean loss, in batches of ``rows`` (``batch_size``) rows.
 
     Losses average over the batch (and over the outputs, which every row has as many of), so
     the mean of the batches' losses weighted by their sizes is the loss; a split of one batch
     is scored in one call, as it always was.
     """
-    rows = batch_size(model, X.shape[1])
+    rows = rows or batch_size(model, X.shape[1])
     if len(X) <= rows:
         return model.evaluate(X, y, loss)
     total = sum(model.evaluate(X[i : i + rows], y[i : i + rows], loss) * len(X[i : i + rows])

@@ -1,8 +1,9 @@
 """Using a saved run: score it again, redraw its pictures, animate its training, predict.
 
 The work is bounded whatever the run or the request: rows go through a model in batches whose
-activations stay under ACTIVATION_BYTES, fresh data is made and scored FRESH_CHUNK samples at a
-time up to MAX_FRESH_SAMPLES, and neurons.png draws at most MAX_UNITS_DRAWN units of a layer.
+activations stay under experiment.ACTIVATION_BYTES, fresh data is made and scored FRESH_CHUNK
+samples at a time up to MAX_FRESH_SAMPLES, and neurons.png draws at most MAX_UNITS_DRAWN units of
+a layer.
 Files written into a run folder are written with its lock held (``runs.lock``).
 """
 
@@ -20,13 +21,13 @@ from . import runs
 from .config import Config
 from .data import DATASETS, make_dataset
 from .errors import DataError, ModelFileError, RunError, WriteError
-from .experiment import (TRANSFORM, Split, Streams, build_model, draw_decision_boundary, draw_loss_curve,
-                         input_width, load_data, picture_title)
+from .experiment import (TRANSFORM, Split, Streams, batch_size, build_model,
+                         draw_decision_boundary, draw_loss_curve, input_width, load_data, model_width,
+                         picture_title)
+from .experiment import evaluate as evaluate_loss
 from .features import Transform
-from .nn import Loss, Model, get_loss
+from .nn import Model, get_loss
 
-ACTIVATION_BYTES = 256 * 2**20  # one batch's activations, every layer's output together
-MAX_BATCH = 8192  # Model.predict's own batch: a model of usual width is scored as training scored it
 FRESH_CHUNK = 10**6  # fresh samples made and scored at a time: 16 MB of 2-D points
 # Every fresh sample's output and label are kept (ROC AUC ranks them all), 16 bytes a sample, and
 # scikit-learn's ranking takes a few times that again: 10^7 samples stay near 1 GB. A larger sample
@@ -93,41 +94,6 @@ def _as_inputs(transform: Transform | None, X: np.ndarray) -> np.ndarray:
 
 
 # -- bounded work -----------------------------------------------------------------------------
-
-
-def model_input_width(model: Model) -> int | None:
-    """The number of features ``model`` takes, from its first layer that states it; None if none does."""
-    for layer in model.layers:
-        width = layer.get_config().get("in_features")
-        if width is not None:
-            return int(width)
-    return None
-
-
-def batch_size(model: Model, in_features: int | None = None) -> int:
-    """Rows per forward pass so that one pass's activations stay under ACTIVATION_BYTES.
-
-    An activation keeps its output for backward (a leaky ReLU its input) until its next forward
-    pass, so every layer's output may be alive at once, the previous batch's too: a row costs
-    twice the input's width plus every layer's output width. At most MAX_BATCH rows, at least one.
-    """
-    width = in_features or model_input_width(model)
-    if width is None:
-        return MAX_BATCH
-    widths = [width]
-    for layer in model.layers:
-        widths.append(layer.output_width(widths[-1]))
-    return int(max(1, min(MAX_BATCH, ACTIVATION_BYTES // (2 * sum(widths) * model.dtype.itemsize))))
-
-
-def _mean_loss(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, rows: int) -> float:
-    """The loss over ``(X, y)`` in batches of ``rows``: losses average over the batch (and over the
-    outputs, which every row has as many of), so the mean of batch losses weighted by size is it."""
-    if len(X) <= rows:
-        return model.evaluate(X, y, loss)
-    total = sum(model.evaluate(X[i : i + rows], y[i : i + rows], loss) * len(X[i : i + rows])
-                for i in range(0, len(X), rows))
-    return float(total / len(X))
 
 
 # -- eval -------------------------------------------------------------------------------------
@@ -212,7 +178,7 @@ def _score(saved: SavedRun, X: np.ndarray, y: np.ndarray, noise: float | None) -
     if not np.all(np.isfinite(output)):
         raise DataError(f"{saved.run_dir}: the model's output is not a finite number on this data"
                         + (f" (noise {noise:g}: try less)" if noise is not None else ""))
-    return output, _mean_loss(model, X, y, get_loss(saved.config.loss), rows)
+    return output, evaluate_loss(model, X, y, get_loss(saved.config.loss), rows)
 
 
 def _score_fresh(saved: SavedRun, seed: int, n_samples: int, noise: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -367,7 +333,7 @@ def open_model(run: str | Path | None, output_dir: str | Path = "outputs") -> tu
         if not os.path.lexists(path):
             raise RunError(f"{path}: no such run folder or model file")
         model = read_model_file(path)
-        width = model_input_width(model)
+        width = model_width(model)
         if width is None:
             raise ModelFileError(f"{path}: no layer of the model says how many features it takes (a linear layer does)")
         return model, width, None

@@ -182,10 +182,12 @@ def test_fresh_data_in_one_chunk_is_made_as_before(run):
 
 def test_batch_size_keeps_activations_under_the_budget():
     wide = Model([Linear(2, 100_000, rng=0), ReLU(), Linear(100_000, 1, rng=1), Sigmoid()])
-    rows = saved_runs.batch_size(wide)
+    from nnfw_cli import experiment
+
+    rows = experiment.batch_size(wide)  # the model states its input width
     row_bytes = 2 * (2 + 100_000 + 100_000 + 1 + 1) * 8  # the input and every layer's output, twice, float64
-    assert rows == saved_runs.ACTIVATION_BYTES // row_bytes and rows * row_bytes <= saved_runs.ACTIVATION_BYTES
-    assert saved_runs.batch_size(Model([Linear(2, 4, rng=0), Sigmoid()])) == saved_runs.MAX_BATCH
+    assert rows == experiment.ACTIVATION_BYTES // row_bytes and rows * row_bytes <= experiment.ACTIVATION_BYTES
+    assert experiment.batch_size(Model([Linear(2, 4, rng=0), Sigmoid()])) == experiment.MAX_BATCH
 
 
 def _wide_run(run: Path, units: int) -> Path:
