@@ -471,3 +471,36 @@ def test_the_memory_estimate_lets_every_shipped_config_train():
     for path in sorted(Path(__file__).parent.parent.glob("configs/*.yaml")):
         config = load_config(path)
         experiment.check_memory(config, 64, 10_000, limit=2**30)  # well under 1 GiB each
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2])
+def test_a_real_kill_9_after_a_checkpoint_then_resume_equals_the_uninterrupted_run(make_config, delay):
+    """A training process killed with SIGKILL some moment after its first checkpoint appears (the
+    moment varies with the machine, which is the point), then resumed, ends exactly as a run that
+    was never interrupted: the same weights, the same history.csv."""
+    changes = {**RESUMABLE, "training.epochs": 400, "training.checkpoint_every": 25, "data.n_samples": 200}
+    config = make_config(changes, name="killed")
+    outputs = config.parent / "outputs"
+    whole = subprocess.run([sys.executable, "-m", "nnfw_cli", "train", str(config), "--name", "whole", "--quiet"],
+                           capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "train", str(config), "--name", "killed",
+                                "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = outputs / "killed" / runs.CHECKPOINT
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    if process.returncode == 0:
+        pytest.skip("training finished before the kill landed")
+    resumed = subprocess.run([sys.executable, "-m", "nnfw_cli", "train", "--resume", str(outputs / "killed"),
+                              "--quiet"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (outputs / "killed" / "history.csv").read_bytes() == (outputs / "whole" / "history.csv").read_bytes()
+    with np.load(outputs / "killed" / "model.npz") as a, np.load(outputs / "whole" / "model.npz") as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
