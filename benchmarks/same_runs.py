@@ -39,7 +39,7 @@ def record(out: Path) -> None:
         outcomes = []  # a step may be refused (fresh data of a real data set): its exit code is recorded
         for args in steps:
             done = subprocess.run([sys.executable, "-m", "nnfw_cli", *args], capture_output=True, text=True)
-            outcomes.append(f"{args[0]} {' '.join(args[2:]) if args[0] != 'train' else ''}-> exit {done.returncode}")
+            outcomes.append(f"{args[0]} {' '.join(args[2:]) if args[0] != 'train' else ''} -> exit {done.returncode}".replace('  ', ' '))
             if args[0] == "train" and done.returncode not in (0, 1):  # 1: a diverged run keeps its folder
                 sys.exit(f"nnfw {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
         (run / "steps.txt").write_text("\n".join(outcomes).replace(str(out), "<root>") + "\n")

@@ -125,13 +125,14 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALU
                           help="Override a config value, e.g. --set training.epochs=50 (repeatable).")
 output_dir_option = click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
                                  help="Folder of run folders [default: the config's output.dir, outputs].")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead.")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON object on stdout instead of the table; messages go to stderr.")
 
 
 @main.command(epilog="""\b
 Examples:
   nnfw train configs/circles.yaml
-  nnfw train configs/moons.yaml --set training.epochs=200 --set model.layers[0].units=32
+  nnfw train configs/moons.yaml --set training.epochs=200 --set 'model.layers[0].units=32'
   nnfw train configs/circles.yaml --json | jq .metrics.roc_auc
   nnfw train --resume outputs/circles-20260101-120000
 """)
@@ -142,7 +143,7 @@ Examples:
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), help="Seed for data, initialisation and shuffling.")
 @click.option("--resume", type=RunFolder(), metavar="RUN", help="Continue an interrupted run from its checkpoint.")
 @json_option
-@click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines: print only the run folder and its metrics.")
 def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
           seed: int | None, resume: Path | None, as_json: bool, quiet: bool) -> None:
     """Train the model CONFIG describes and write a run folder.
@@ -182,7 +183,7 @@ def _resume_folder(run: Path, quiet: bool) -> Path:
     return run_dir
 
 
-@main.command(name="eval", epilog="""\b
+@main.command(name="eval", short_help="Score a saved run again: its held-out split, fresh data or a CSV.", epilog="""\b
 Examples:
   nnfw eval                                  # the newest run, on its held-out split
   nnfw eval outputs/circles-20260101-120000 --seed 123 --n-samples 20000
@@ -231,9 +232,12 @@ Examples:
 @run_argument
 @click.option("--what", type=click.Choice(["loss", "boundary", "roc", "all"]), default="all", show_default=True,
               help="Which picture to draw.")
-@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True)
-@click.option("--dpi", type=click.IntRange(min=20, max=1200), default=150, show_default=True)
-@click.option("--animate", is_flag=True, help="Also write decision_boundary.gif from the training snapshots.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True,
+              help="File format of the pictures.")
+@click.option("--dpi", type=click.IntRange(min=20, max=1200), default=150, show_default=True,
+              help="Resolution of PNG pictures, in dots per inch.")
+@click.option("--animate", is_flag=True,
+              help="Write decision_boundary.gif from the training snapshots (with --what, that picture too).")
 @click.option("--neurons", is_flag=True, help="Also draw neurons.png: each hidden unit over the input plane.")
 @output_dir_option
 def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons: bool, output_dir: Path | None) -> None:
@@ -260,7 +264,7 @@ def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons
         click.echo(str(path))
 
 
-@main.command(epilog="""\b
+@main.command(short_help="Add predicted classes and probabilities to the rows of a CSV.", epilog="""\b
 Examples:
   nnfw predict outputs/latest points.csv              # CSV with columns x,y; result on stdout
   nnfw predict outputs/latest points.csv -o scored.csv
@@ -321,7 +325,7 @@ def _open_run(run: Path | None, output_dir: Path | None, command: str) -> Any:
     return saved
 
 
-@main.command(epilog="\b\nExample:\n  nnfw check configs/circles.yaml --set training.epochs=10")
+@main.command(short_help="Validate a config and print it resolved, without training.", epilog="\b\nExample:\n  nnfw check configs/circles.yaml --set training.epochs=10")
 @config_argument
 @set_option
 def check(config_path: Path, overrides: tuple[str, ...]) -> None:
@@ -332,7 +336,7 @@ def check(config_path: Path, overrides: tuple[str, ...]) -> None:
     click.echo(f"{config_path}: valid", err=True)
 
 
-@main.command(epilog="\b\nExample:\n  nnfw schema > nnfw.schema.json")
+@main.command(short_help="Print the config's JSON Schema, for editors.", epilog="\b\nExample:\n  nnfw schema > nnfw.schema.json")
 def schema() -> None:
     """Print the config's JSON Schema (for editors that check and complete YAML)."""
     from .config import json_schema
