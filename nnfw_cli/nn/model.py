@@ -51,6 +51,21 @@ class Model:
         """The number of trainable numbers."""
         return sum(param.size for _, param, _ in self.parameters())
 
+    def summary(self, in_features: int | None = None) -> str:
+        """One line per layer (index, type and settings, output shape, parameter count) and the
+        total, as Keras prints it; ``in_features`` defaults to the first layer's that states one."""
+        stated = [layer.get_config()["in_features"] for layer in self.layers if "in_features" in layer.get_config()]
+        width = in_features if in_features is not None else next(iter(stated), None)
+        if width is None:
+            raise ValueError("no layer states its in_features: pass summary(in_features=...)")
+        rows = [("#", "layer", "output shape", "params")]
+        for i, layer in enumerate(self.layers):
+            width = layer.output_width(width)
+            rows.append((str(i), repr(layer), f"(None, {width})", str(sum(p.size for p in layer.params.values()))))
+        sizes = [max(len(row[k]) for row in rows) for k in range(3)]
+        lines = [f"{a:<{sizes[0]}}  {b:<{sizes[1]}}  {c:<{sizes[2]}}  {d}" for a, b, c, d in rows]
+        return "\n".join(lines + [f"total params: {self.count_params()}"])
+
     @property
     def dtype(self) -> np.dtype:
         params = self.parameters()

@@ -699,3 +699,30 @@ def test_predict_in_chunks_equals_predict_at_once(n: int) -> None:
     for batch_size in (8, 4096, 8192):
         np.testing.assert_allclose(model.predict(X, batch_size=batch_size), whole, rtol=1e-12, atol=1e-15)
         assert model.predict(X, batch_size=batch_size).shape == (n, 4)
+
+
+def _moons_model(*middle) -> Model:
+    return Model([Linear(2, 16, rng=0), ReLU(), Linear(16, 16, rng=1), ReLU(), *middle,
+                  Linear(16, 1, init="xavier", rng=2), Sigmoid()])
+
+
+def test_summary_lists_each_layer_with_its_output_shape_and_parameters_then_the_total():
+    lines = _moons_model().summary().splitlines()
+    assert lines[0].split() == ["#", "layer", "output", "shape", "params"]
+    rows = [re.match(r"(\d+)\s+(\w+)\(.*\)\s+\(None, (\d+)\)\s+(\d+)$", line).groups() for line in lines[1:-1]]
+    assert rows == [("0", "Linear", "16", "48"), ("1", "ReLU", "16", "0"), ("2", "Linear", "16", "272"),
+                    ("3", "ReLU", "16", "0"), ("4", "Linear", "1", "17"), ("5", "Sigmoid", "1", "0")]
+    assert "Linear(in_features=2, out_features=16, init='he')" in lines[1]
+    assert lines[-1] == "total params: 337"
+
+
+def test_summary_shows_dropout_with_its_rate_and_takes_the_input_width_when_no_layer_states_it():
+    lines = _moons_model(Dropout(0.2)).summary().splitlines()
+    assert len(lines) == 9 and lines[-1] == "total params: 337"
+    assert re.match(r"4\s+Dropout\(rate=0\.2\)\s+\(None, 16\)\s+0$", lines[5])
+    assert Model([ReLU(), Dropout(0.5)]).summary(in_features=3).splitlines()[1:] == [
+        "0  ReLU()             (None, 3)     0", "1  Dropout(rate=0.5)  (None, 3)     0", "total params: 0"]
+    with pytest.raises(ValueError, match="in_features"):
+        Model([ReLU()]).summary()
+    with pytest.raises(ValueError, match="expects 2 input features"):
+        _moons_model().summary(in_features=3)
