@@ -156,7 +156,7 @@ class Model:
     def fit(self, X: np.ndarray, y: np.ndarray, loss: Loss, optimizer: Optimizer, epochs: int = 1,
             batch_size: int | None = None, seed: np.random.Generator | int | None = None,
             validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: Sequence[Callback] = (),
-            initial_epoch: int = 0) -> History:
+            initial_epoch: int = 0, verbose: bool = False) -> History:
         """Train on ``X`` (n_samples, n_features) and targets ``y``; returns one log per epoch.
 
         Args:
@@ -166,6 +166,7 @@ class Model:
             callbacks: called as ``callback(model, logs)`` after every epoch; they may add
                 entries to ``logs`` or set ``model.stop_training = True``.
             initial_epoch: epochs already done (to resume a run).
+            verbose: print one line per epoch (``epoch 3/50  train_loss 0.1234  val_loss 0.1300``).
         """
         from ._step import TrainingStep
 
@@ -195,6 +196,9 @@ class Model:
             for callback in callbacks:
                 callback(self, logs)
             history.append(logs)
+            if verbose:
+                print(f"epoch {epoch + 1}/{epochs}", *(f"{k} {v:.4f}" for k, v in logs.items() if k.endswith("loss")),
+                      sep="  ", flush=True)
             if self.stop_training:
                 break
         return history

@@ -726,3 +726,16 @@ def test_summary_shows_dropout_with_its_rate_and_takes_the_input_width_when_no_l
         Model([ReLU()]).summary()
     with pytest.raises(ValueError, match="expects 2 input features"):
         _moons_model().summary(in_features=3)
+
+
+def test_fit_prints_one_line_per_epoch_when_verbose_and_nothing_otherwise(capsys):
+    model = _xor_model()
+    model.fit(XOR_X, XOR_Y, loss=BinaryCrossEntropy(), optimizer=Adam(0.01), epochs=3)
+    assert capsys.readouterr().out == ""
+    history = model.fit(XOR_X, XOR_Y, loss=BinaryCrossEntropy(), optimizer=Adam(0.01), epochs=5,
+                        initial_epoch=3, validation=(XOR_X, XOR_Y), verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["epoch 4/5", "epoch 5/5"]
+    assert lines[-1] == f"epoch 5/5  train_loss {history[-1]['train_loss']:.4f}  val_loss {history[-1]['val_loss']:.4f}"
+    model.fit(XOR_X, XOR_Y, loss=BinaryCrossEntropy(), optimizer=Adam(0.01), epochs=1, verbose=True)
+    assert re.fullmatch(r"epoch 1/1  train_loss \d\.\d{4}\n", capsys.readouterr().out)
