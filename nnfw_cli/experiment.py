@@ -186,6 +186,18 @@ def train(config: Config, stem: str = "run", name: str | None = None,
         return session.run(progress, stop)
 
 
+def run_config(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
+               output_dir: str | Path | None = None, name: str | None = None) -> Run:
+    """``nnfw train`` from Python (a notebook, for instance): read the YAML config at ``path``,
+    apply ``--set``-style ``overrides`` (``"training.epochs=2"``), train, and return the finished
+    run (``run_dir``, ``metrics``, ``history``). ``output_dir`` replaces ``output.dir``. Raises
+    ConfigError for a config that does not validate, as ``train`` does for a failed run."""
+    from .config import load_config
+
+    extra = list(overrides) + ([] if output_dir is None else [f"output.dir={json.dumps(str(output_dir))}"])
+    return train(load_config(path, extra), Path(path).stem, name)
+
+
 def check_memory(config: Config, n_features: int, n_train: int, limit: int | None = None) -> None:
     """Refuse, before anything is allocated, a network whose training would need more than
     ``limit`` bytes (default: half of this machine's memory).
