@@ -37,6 +37,7 @@ TITLE_LINE = 0.25  # inches for each line of a title after the first (a quarter:
 MAX_POINTS_PER_CLASS = 3000
 SUBSAMPLE_SEED = 0
 NAME_CHARS = 24  # a longer class name is cut to this many characters ("…" last) in legends and on axes
+TITLE_CHAR = 0.52  # a title character's width, in ems: a little above DejaVu Sans's average, to wrap in time
 CHAR_WIDTH = 0.55  # an average character's width in DejaVu Sans, in ems: to estimate the room a name needs
 REGION_STRENGTH = (0.08, 0.48)  # k-class map: a class colour this opaque over white at the lowest and full confidence
 LEGEND_ROW = 0.2  # inches a row of a legend takes, at legend.fontsize
@@ -89,6 +90,35 @@ def _new_figure(width: float, height: float, margins: tuple[float, float, float,
         fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
     FigureCanvasAgg(fig)
     return fig
+
+
+def wrap_title(title: str, width: float, points: float = 11.0) -> str:
+    """``title`` broken into lines that fit ``width`` inches at ``points``, estimated from the
+    characters (TITLE_CHAR ems each): at its " · " separators, which stay at the end of their
+    line, and at other spaces only inside a part too long for a line of its own."""
+    chars = max(20, int(width * 72 / (points * TITLE_CHAR)))
+    lines: list[str] = []
+    for line in title.split("\n"):
+        current = ""
+        for part in line.split(" · "):
+            if current and len(current) + 3 + len(part) <= chars:
+                current += " · " + part
+                continue
+            if current:
+                lines.append(current + " ·")
+            current = ""
+            for word in part.split(" "):  # a part too long for a line: at its spaces
+                if current and len(current) + 1 + len(word) > chars:
+                    lines.append(current)
+                    current = word
+                else:
+                    current = f"{current} {word}" if current else word
+        lines.append(current)
+    return "\n".join(lines)
+
+
+def _title_lines(title: str) -> int:
+    return title.count("\n") + 1 if title else 1
 
 
 def _fit_tick_labels(fig: Figure, axis: Any, side: str) -> None:
@@ -224,8 +254,10 @@ def loss_curve(history: pd.DataFrame, title: str = "") -> Figure:
     frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history)
     epochs = np.asarray(frame["epoch"].astype(float)) if "epoch" in frame.columns else np.arange(1.0, len(frame) + 1)
     auc = _column(frame, "val_roc_auc")
+    title = wrap_title(title, 6.0)
+    extra = TITLE_LINE * (_title_lines(title) - 1)
     with _style():
-        fig = _new_figure(6.4, 4.8, (0.8, 0.25 if auc is None else 0.8, 0.85, 0.4 if title else 0.2))
+        fig = _new_figure(6.4, 4.8 + extra, (0.8, 0.25 if auc is None else 0.8, 0.85, (0.4 if title else 0.2) + extra))
         ax = fig.add_subplot()
         losses = _plot_losses(ax, epochs, frame)
         auc_ax = _plot_auc(ax, epochs, auc)
@@ -367,15 +399,17 @@ def decision_boundary(
     proba = np.asarray(proba_grid, dtype=float)
     if proba.ndim == 2 and proba.shape[0] == xx.size and proba.shape[1] == 2:
         proba = proba[:, 1]  # P(class 1) of a two-column softmax
+    title = wrap_title(title, 5.3)  # centred over the axes, which sit left of the colour bar
     with _style():
         if proba.ndim == 2 and proba.shape[0] == xx.size and proba.shape[1] > 2:
             fig, ax = _regions_figure(xx, yy, proba.reshape(*xx.shape, -1), (X_train, y_train, X_test, y_test),
-                                      class_names, feature_names)
+                                      class_names, feature_names, _title_lines(title))
         elif proba.size != xx.size:
             raise ValueError(f"proba_grid has {proba.size} values but the grid has {xx.size} points")
         else:
             fig, ax, _, _ = _boundary_figure(xx, yy, proba.reshape(xx.shape), X_train, y_train, X_test, y_test,
-                                             class_names=class_names, feature_names=feature_names)
+                                             title_lines=_title_lines(title), class_names=class_names,
+                                             feature_names=feature_names)
         ax.set_title(title)
     return fig
 
@@ -422,7 +456,8 @@ def _plane_axes(fig: Figure, ax: Axes, xx: np.ndarray, yy: np.ndarray, feature_n
 
 
 def _regions_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, points: tuple[np.ndarray, ...],
-                    class_names: Sequence[str] | None, feature_names: Sequence[str] | None) -> tuple[Figure, Axes]:
+                    class_names: Sequence[str] | None, feature_names: Sequence[str] | None,
+                    title_lines: int = 1) -> tuple[Figure, Axes]:
     """The untitled k-class figure: ``proba`` is ``(rows, columns, k)`` over the grid, ``points``
     ``(X_train, y_train, X_test, y_test)``; ``(fig, ax)``."""
     k = proba.shape[-1]
@@ -435,8 +470,9 @@ def _regions_figure(xx: np.ndarray, yy: np.ndarray, proba: np.ndarray, points: t
     rows = len(labels) // ncol + (1 if hidden else 0)
     left, right, bottom, top = BOUNDARY_MARGINS
     legend_room = 0.55 + LEGEND_ROW * rows - bottom  # beyond the two-class figure's two legend rows
-    height = _quarter_inches(_boundary_height(np.ptp(yy) / np.ptp(xx)) + legend_room)
-    fig = _new_figure(6.0, height, (left, right, bottom + legend_room, top))
+    extra = TITLE_LINE * (title_lines - 1)
+    height = _quarter_inches(_boundary_height(np.ptp(yy) / np.ptp(xx)) + legend_room) + extra
+    fig = _new_figure(6.0, height, (left, right, bottom + legend_room, top + extra))
     ax = fig.add_subplot()
     dx, dy = (xx[0, 1] - xx[0, 0]) / 2, (yy[1, 0] - yy[0, 0]) / 2
     ax.imshow(_region_colours(proba, colors), extent=(xx[0, 0] - dx, xx[0, -1] + dx, yy[0, 0] - dy, yy[-1, 0] + dy),
@@ -640,6 +676,7 @@ def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "",
         raise ValueError("a ROC curve needs y_true with exactly two classes")
     fpr, tpr, _ = metrics.roc_curve(y_true, scores)
     auc = metrics.roc_auc_score(y_true, scores)
+    title = wrap_title(title, 6.2)
     with _style():
         fig = _new_figure(6.4, 4.8)
         ax = fig.add_subplot()
@@ -681,8 +718,11 @@ def _roc_curves(y_true: np.ndarray, scores: np.ndarray, title: str, class_names:
     labels += [f"{name} · AUC {aucs[c]:.4f}" if c in aucs else f"{name} · not in the data"
                for c, name in enumerate(_class_labels(k, class_names))]
     labels.append("chance (AUC = 0.5)")
+    legend_width = _legend_width(labels)
+    left, _, bottom, top = ROC_MARGINS  # the title is centred over the square axes, the legend at their right
+    title = wrap_title(title, 2 * left + 4.8 - bottom - top - 0.2)
     with _style():
-        fig, ax, corner = _roc_figure(_legend_width(labels))
+        fig, ax, corner = _roc_figure(legend_width, _title_lines(title))
         handles = [_macro_curve(ax, list(curves.values()))]
         for label, color in enumerate(class_colors(k)):
             # clip_on=False: a perfect curve runs along the frame and must still show over it
@@ -693,12 +733,13 @@ def _roc_curves(y_true: np.ndarray, scores: np.ndarray, title: str, class_names:
     return fig
 
 
-def _roc_figure(legend_width: float) -> tuple[Figure, Axes, tuple[float, float]]:
+def _roc_figure(legend_width: float, title_lines: int = 1) -> tuple[Figure, Axes, tuple[float, float]]:
     """A figure with square ROC axes and room for a legend ``legend_width`` inches wide at their
     right; the figure, the axes and the legend's top-left corner (figure fraction)."""
     left, right, bottom, top = ROC_MARGINS
-    height = 4.8
-    side = height - bottom - top
+    side = 4.8 - bottom - top
+    top += TITLE_LINE * (title_lines - 1)
+    height = 4.8 + TITLE_LINE * (title_lines - 1)
     fig = _new_figure(_quarter_inches(left + side + right + legend_width), height, (left, 0.0, bottom, top))
     width = fig.get_figwidth()
     fig.subplots_adjust(right=(left + side) / width)

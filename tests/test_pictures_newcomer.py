@@ -1,0 +1,61 @@
+"""What a newcomer reads off the pictures: whole titles, axes comparable between runs, and
+which data a ROC curve scored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nnfw_cli import experiment, plots
+from nnfw_cli.config import load_config
+
+DEEP = [{"type": "linear", "units": 64}, "relu", {"type": "dropout", "rate": 0.2},
+        {"type": "linear", "units": 64}, "leaky_relu", {"type": "linear", "units": 64}, "leaky_relu",
+        {"type": "linear", "units": 1, "init": "xavier"}, "sigmoid"]
+
+
+def _deep(make_config):
+    config = load_config(make_config({"model.layers": DEEP, "data.dataset": "spiral"}))
+    return config, experiment.build_model(config, np.random.default_rng(0))
+
+
+def _title_text(fig) -> str:
+    return "\n".join(text.get_text() for ax in fig.axes for text in (ax.title,) if text.get_text())
+
+
+def _inside(fig) -> None:
+    """Every title line lies within the figure."""
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    for ax in fig.axes:
+        if ax.title.get_text():
+            box = ax.title.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.x1 <= width, (ax.title.get_text(), box, width)
+
+
+def test_the_title_names_every_layer_dropout_with_its_rate(make_config) -> None:
+    config, model = _deep(make_config)
+    title = experiment.picture_title(config, model, 0.797)
+    assert "2-64-64-64-1" in title and "dropout(0.2)" in title and title.endswith("test ROC AUC 0.7970")
+
+
+def test_a_long_title_wraps_inside_every_picture(make_config, rng) -> None:
+    config, model = _deep(make_config)
+    title = experiment.picture_title(config, model, 0.797)
+    X = rng.normal(size=(100, 2))
+    y = (X[:, 0] > 0).astype(int)
+    grid = plots.boundary_grid(X, resolution=20)
+    history = {"epoch": [1, 2, 3], "train_loss": [0.7, 0.6, 0.5], "val_loss": [0.7, 0.65, 0.6],
+               "val_roc_auc": [0.6, 0.7, 0.8]}
+    figures = [plots.decision_boundary(np.full(grid[2].shape[0], 0.5), grid, X, y, X, y, title),
+               plots.loss_curve(history, title), plots.roc_curve(y, X[:, 0], title),
+               plots.roc_curve(np.arange(100) % 3, rng.random((100, 3)), title)]
+    for fig in figures:
+        shown = _title_text(fig)
+        assert "\n" in shown and shown.replace(" ·\n", " · ").replace("\n", " ") == title
+        _inside(fig)
+
+
+def test_a_short_title_stays_on_one_line() -> None:
+    assert plots.wrap_title("circles · 2-8-1 relu/sigmoid · test ROC AUC 0.9900", 5.3).count("\n") == 0
