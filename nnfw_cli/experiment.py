@@ -585,11 +585,15 @@ def picture_title(config: Config, model: Model, auc: float | None = None) -> str
 
 def draw_loss_curve(run_dir: Path, config: Config, model: Model, history: Any, suffix: str = ".png",
                     dpi: int = 150) -> Path:
-    """``loss_curve.png``: train and test loss by epoch, test AUC on a second axis."""
+    """``loss_curve.png``: train and test loss by epoch, test AUC on a second axis; the title
+    names the run, its optimizer and learning rate besides the data and architecture."""
     from . import plots
 
+    training = config.training
+    title = " · ".join([picture_title(config, model), Path(run_dir).resolve().name,
+                        f"{training.optimizer.type}, learning rate {training.learning_rate:g}"])
     with np.errstate(over="ignore"):  # a diverged run's losses near 1e308 overflow the log axis's transform
-        return plots.save_figure(plots.loss_curve(history, title=picture_title(config, model)),
+        return plots.save_figure(plots.loss_curve(history, title=title),
                                  run_dir / f"loss_curve{suffix}", dpi)
 
 

@@ -25,8 +25,7 @@ CLASS_SHADES = (0.04, 0.96)  # where the two class colours sit on CMAP: its blue
 BACKGROUND = (0.1, 0.9, 0.55)  # the probability map: CMAP between these points, this opaque over white
 GIF_MAP_COLORS = 128  # of an animation's 256 palette entries, this many are shades of the probability map
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
-AUC_MIN_SPAN = 0.05  # the AUC axis shows at least [0.95, 1]: no zooming into the fourth decimal
-LOG_DECADES = 1.5  # the loss axis is logarithmic when the loss spans more than this many decades
+AUC_RANGE = (0.5, 1.0)  # the loss curve's AUC axis, the same in every run; chance and worse sit on its floor
 LABEL_ROOM = 0.42  # inches beside a y-axis's tick labels: the ticks, the axis label and paddings
 DIGIT_EM = 0.64  # a digit's width in DejaVu Sans, in ems: tick labels are mostly digits, none much wider
 BOUNDARY_MARGINS = (0.7, 1.0, 0.95, 0.4)  # inches left, right (the colour bar), bottom (the legend), top
@@ -285,16 +284,18 @@ def _plot_losses(ax: Axes, epochs: np.ndarray, frame: pd.DataFrame) -> list[np.n
 
 
 def _plot_auc(ax: Axes, epochs: np.ndarray, auc: np.ndarray | None) -> Axes | None:
-    """Draw the evaluated test ROC AUC points on a twin y-axis, ranged [min, 1]."""
+    """Draw the evaluated test ROC AUC points on a twin y-axis ranged AUC_RANGE in every run, so
+    that two runs' pictures compare; an AUC below its floor (worse than chance) is drawn on it."""
     if auc is None:
         return None
     ok = np.isfinite(auc)
     twin = ax.twinx()
     marker = "o" if ok.sum() <= 60 else None
-    twin.plot(epochs[ok], auc[ok], color="C2", linestyle="--", marker=marker, markersize=3.5, linewidth=1.4,
-              label="test ROC AUC")
-    low = min(float(auc[ok].min()), 1.0 - AUC_MIN_SPAN)
-    twin.set_ylim(max(0.0, low - 0.06 * (1.0 - low)), 1.0 + 0.03 * (1.0 - low))
+    floor = float(auc[ok].min()) < AUC_RANGE[0]
+    twin.plot(epochs[ok], np.maximum(auc[ok], AUC_RANGE[0]), color="C2", linestyle="--", marker=marker,
+              markersize=3.5, linewidth=1.4, clip_on=False,
+              label=f"test ROC AUC{f' (<{AUC_RANGE[0]:g} at {AUC_RANGE[0]:g})' if floor else ''}")
+    twin.set_ylim(*AUC_RANGE)
     twin.set_ylabel("test ROC AUC", color="C2")
     twin.tick_params(axis="y", colors="C2")
     return twin
@@ -324,15 +325,20 @@ def _power_of_ten(value: float, position: int) -> str:
 
 
 def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray], title: str) -> None:
-    """Labels, grid, integer epoch ticks and, when the loss spans decades, a log scale."""
-    from matplotlib.ticker import MaxNLocator
+    """Labels, grid, integer epoch ticks and a log scale for the loss in every run, so that two
+    runs' pictures compare (a linear one only for a loss with values at or below zero, which a log
+    scale cannot show). A loss within a decade gets plain ticks, which powers of ten would leave bare."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
     finite = np.concatenate(losses) if losses else np.array([])
-    if finite.size and finite.min() > 0 and math.log10(finite.max() / finite.min()) > LOG_DECADES:
-        from matplotlib.ticker import FuncFormatter
-
+    if finite.size and finite.min() > 0:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+        if math.log10(finite.max() / finite.min()) < 1.0:
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, position: f"{value:.3g}"))
+            ax.yaxis.set_minor_locator(NullLocator())
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
     if not finite.size:
         ax.text(0.5, 0.5, "no finite loss recorded", transform=ax.transAxes, ha="center", va="center", color="0.4")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -59,3 +59,32 @@ def test_a_long_title_wraps_inside_every_picture(make_config, rng) -> None:
 
 def test_a_short_title_stays_on_one_line() -> None:
     assert plots.wrap_title("circles · 2-8-1 relu/sigmoid · test ROC AUC 0.9900", 5.3).count("\n") == 0
+
+
+def _loss_figure(values, auc) -> tuple:
+    history = {"epoch": list(range(1, len(values) + 1)), "train_loss": values, "val_loss": values,
+               "val_roc_auc": auc}
+    fig = plots.loss_curve(history, "t")
+    return fig.axes[0], fig.axes[1]
+
+
+def test_every_run_draws_the_loss_on_a_log_scale_and_the_auc_on_a_fixed_range() -> None:
+    flat, flat_auc = _loss_figure([0.70, 0.69, 0.68], [0.97, 0.98, 0.99])
+    steep, steep_auc = _loss_figure([0.7, 0.01, 0.0001], [0.3, 0.8, 1.0])
+    assert flat.get_yscale() == steep.get_yscale() == "log"
+    assert flat_auc.get_ylim() == steep_auc.get_ylim() == plots.AUC_RANGE == (0.5, 1.0)
+    flat.figure.canvas.draw()
+    assert [t.get_text() for t in flat.get_yticklabels() if t.get_text()]  # a narrow loss still has tick labels
+    assert "(<0.5 at 0.5)" in steep_auc.get_lines()[0].get_label()
+
+
+def test_the_loss_curve_names_the_run_optimizer_and_learning_rate(run_dir, monkeypatch) -> None:
+    import pandas as pd
+
+    config = load_config(run_dir / "config.yaml")
+    model = experiment.build_model(config, np.random.default_rng(0))
+    titles = []
+    original = plots.loss_curve
+    monkeypatch.setattr(plots, "loss_curve", lambda history, title="": titles.append(title) or original(history, title))
+    experiment.draw_loss_curve(run_dir, config, model, pd.read_csv(run_dir / "history.csv"), dpi=50)
+    assert titles[0].endswith(" · r · adam, learning rate 0.02")  # the run folder is outputs/r

@@ -86,8 +86,8 @@ def test_loss_curve_without_validation_columns() -> None:
     assert _legend_texts(fig) == ["train loss"]
 
 
-def test_loss_curve_log_scale_only_for_losses_spanning_decades() -> None:
-    assert plots.loss_curve(_history(epochs=10)).axes[0].get_yscale() == "linear"  # one decade
+def test_loss_curve_log_scale_unless_the_loss_reaches_zero() -> None:
+    assert plots.loss_curve(_history(epochs=10)).axes[0].get_yscale() == "log"  # one decade
     steep = _history().assign(train_loss=lambda f: 10.0 ** -f["epoch"] * 0.7)
     assert plots.loss_curve(steep).axes[0].get_yscale() == "log"
     negative = _history().assign(train_loss=lambda f: 1.0 - f["epoch"].astype(float))
