@@ -142,7 +142,12 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
         path = _free_name(saved.run_dir, "eval", tag, ".json")
         runs.write_json(path, metrics)
         if len(np.unique(y)) > 1:  # a sample of one class has no ROC curve (and a ROC AUC of None)
-            draw_roc_curve(saved, y, output, "roc_curve.png" if tag == "test" else f"roc_curve-{tag}.png")
+            # the held-out split's curve is roc_curve.png; any other data's has its own file, so
+            # that scoring fresh data or a CSV (even one called test.csv) never replaces it
+            held_out = data_path is None and not fresh
+            draw_roc_curve(saved, y, output, "roc_curve.png" if held_out else f"roc_curve-{tag}.png",
+                           scored=("held-out test split" if held_out else f"fresh data: seed {seed}, noise {noise:g}"
+                                   if fresh else f"file {Path(str(data_path)).name}") + f" (n = {len(y):,})")
     return metrics, path
 
 
@@ -200,16 +205,18 @@ def _score_fresh(saved: SavedRun, seed: int, n_samples: int, noise: float) -> tu
     return np.concatenate(labels), np.concatenate(outputs), float(total / n_samples)
 
 
-def draw_roc_curve(saved: SavedRun, y: np.ndarray, output: np.ndarray, name: str, dpi: int = 150) -> Path:
-    """The ROC curve of the model's ``output`` against ``y``, as ``name`` in the run folder."""
+def draw_roc_curve(saved: SavedRun, y: np.ndarray, output: np.ndarray, name: str, dpi: int = 150,
+                   scored: str | None = None) -> Path:
+    """The ROC curve of the model's ``output`` against ``y``, as ``name`` in the run folder; its
+    title says which data was scored: ``scored``, by default the held-out test split."""
     from . import plots
     from .metrics import class_count, positive_proba
 
+    title = " · ".join([picture_title(saved.config, saved.model), scored or f"held-out test split (n = {len(y):,})"])
     if class_count(output) > 2:  # one curve per class, one-vs-rest
-        figure = plots.roc_curve(y, output, title=picture_title(saved.config, saved.model),
-                                 class_names=saved.class_names)
+        figure = plots.roc_curve(y, output, title=title, class_names=saved.class_names)
     else:
-        figure = plots.roc_curve(y, positive_proba(output), title=picture_title(saved.config, saved.model))
+        figure = plots.roc_curve(y, positive_proba(output), title=title)
     with runs.lock(saved.run_dir):
         return plots.save_figure(figure, saved.run_dir / name, dpi)
 

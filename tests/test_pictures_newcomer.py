@@ -88,3 +88,37 @@ def test_the_loss_curve_names_the_run_optimizer_and_learning_rate(run_dir, monke
     monkeypatch.setattr(plots, "loss_curve", lambda history, title="": titles.append(title) or original(history, title))
     experiment.draw_loss_curve(run_dir, config, model, pd.read_csv(run_dir / "history.csv"), dpi=50)
     assert titles[0].endswith(" · r · adam, learning rate 0.02")  # the run folder is outputs/r
+
+
+def test_roc_curves_say_what_was_scored_and_fresh_data_keeps_its_own_file(runner, run_dir, monkeypatch) -> None:
+    from nnfw_cli.cli import main
+
+    titles = []
+    original = plots.roc_curve
+    monkeypatch.setattr(plots, "roc_curve", lambda *a, **k: titles.append(k["title"]) or original(*a, **k))
+    held_out = run_dir / "roc_curve.png"
+    assert runner.invoke(main, ["eval", str(run_dir), "--json"]).exit_code == 0
+    before = held_out.read_bytes()
+    assert titles[-1].endswith(" · held-out test split (n = 60)")
+    assert runner.invoke(main, ["eval", str(run_dir), "--seed", "7", "--n-samples", "200", "--json"]).exit_code == 0
+    assert titles[-1].endswith(" · fresh data: seed 7, noise 0.05 (n = 200)")
+    assert (run_dir / "roc_curve-seed7-n200-noise0.05.png").read_bytes()[:4] == b"\x89PNG"
+    assert held_out.read_bytes() == before
+
+
+def test_a_csv_called_test_never_replaces_the_held_out_roc_curve(runner, tmp_path) -> None:
+    import shutil
+
+    from nnfw_cli.cli import main
+
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    result = runner.invoke(main, ["train", str(configs / "wine_csv.yaml"), "--output-dir", str(tmp_path), "--name", "w",
+                                  "--quiet", "--set", "training.epochs=2"])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "w"
+    shutil.copy(configs / "data" / "wine_cultivars.csv", tmp_path / "test.csv")
+    assert runner.invoke(main, ["eval", str(run), "--json"]).exit_code == 0
+    before = (run / "roc_curve.png").read_bytes()
+    result = runner.invoke(main, ["eval", str(run), "--data", str(tmp_path / "test.csv"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert (run / "roc_curve.png").read_bytes() == before and (run / "roc_curve-test.png").exists()
