@@ -324,6 +324,12 @@ def _power_of_ten(value: float, position: int) -> str:
     return "10" + str(exponent).translate(_SUPERSCRIPTS)
 
 
+def _two_or_five(value: float, position: int) -> str:
+    """A log axis's minor tick at 2 or 5 times a power of ten, in plain numbers; the others bare."""
+    mantissa = value / 10.0 ** math.floor(math.log10(value)) if value > 0 else 0.0
+    return f"{value:g}" if any(math.isclose(mantissa, m, rel_tol=1e-6) for m in (2.0, 5.0)) else ""
+
+
 def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray], title: str) -> None:
     """Labels, grid, integer epoch ticks and a log scale for the loss in every run, so that two
     runs' pictures compare (a linear one only for a loss with values at or below zero, which a log
@@ -333,12 +339,17 @@ def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray], title: st
     finite = np.concatenate(losses) if losses else np.array([])
     if finite.size and finite.min() > 0:
         ax.set_yscale("log")
-        if math.log10(finite.max() / finite.min()) < 1.0:
+        decades = math.log10(finite.max() / finite.min())
+        if decades < 1.0:
             ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda value, position: f"{value:.3g}"))
             ax.yaxis.set_minor_locator(NullLocator())
+        elif decades < 2.0:  # plain numbers at 1, 2 and 5 of each decade
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, position: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(_two_or_five))
         else:
             ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, position: ""))
     if not finite.size:
         ax.text(0.5, 0.5, "no finite loss recorded", transform=ax.transAxes, ha="center", va="center", color="0.4")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -682,7 +693,7 @@ def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "",
         raise ValueError("a ROC curve needs y_true with exactly two classes")
     fpr, tpr, _ = metrics.roc_curve(y_true, scores)
     auc = metrics.roc_auc_score(y_true, scores)
-    title = wrap_title(title, 6.2)
+    title = wrap_title(title, 6.0)
     with _style():
         fig = _new_figure(6.4, 4.8)
         ax = fig.add_subplot()

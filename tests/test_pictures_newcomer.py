@@ -122,3 +122,10 @@ def test_a_csv_called_test_never_replaces_the_held_out_roc_curve(runner, tmp_pat
     result = runner.invoke(main, ["eval", str(run), "--data", str(tmp_path / "test.csv"), "--json"])
     assert result.exit_code == 0, result.stderr
     assert (run / "roc_curve.png").read_bytes() == before and (run / "roc_curve-test.png").exists()
+
+
+def test_a_loss_over_one_to_two_decades_has_plain_tick_labels() -> None:
+    ax, _ = _loss_figure(list(np.geomspace(0.7, 0.03, 30)), [0.9] * 30)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    assert "0.1" in labels and "0.5" in labels and not any("×" in label or "$" in label for label in labels)
