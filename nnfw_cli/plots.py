@@ -103,15 +103,20 @@ def wrap_title(title: str, width: float, points: float = 11.0) -> str:
             if current and len(current) + 3 + len(part) <= chars:
                 current += " · " + part
                 continue
-            if current:
-                lines.append(current + " ·")
-            current = ""
-            for word in part.split(" "):  # a part too long for a line: at its spaces
-                if current and len(current) + 1 + len(word) > chars:
-                    lines.append(current)
+            if len(part) <= chars or not current:
+                if current:
+                    lines.append(current + " ·")
+                current = ""
+                gap = " "
+            else:  # a part too long for a line of its own starts on this one if its first word fits
+                gap = " · "
+            for word in part.split(" "):  # at its spaces when it is too long for a line
+                if current and len(current) + len(gap) + len(word) > chars:
+                    lines.append(current + gap.rstrip() if gap != " " else current)
                     current = word
                 else:
-                    current = f"{current} {word}" if current else word
+                    current = f"{current}{gap}{word}" if current else word
+                gap = " "
         lines.append(current)
     return "\n".join(lines)
 

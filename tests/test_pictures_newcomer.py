@@ -129,3 +129,9 @@ def test_a_loss_over_one_to_two_decades_has_plain_tick_labels() -> None:
     ax.figure.canvas.draw()
     labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
     assert "0.1" in labels and "0.5" in labels and not any("×" in label or "$" in label for label in labels)
+
+
+def test_a_long_architecture_starts_on_the_dataset_line() -> None:
+    title = "spiral · 2-64-64-64-1 relu/dropout(0.2)/leaky_relu(0.01)/leaky_relu(0.01)/sigmoid · test ROC AUC 0.5938"
+    assert plots.wrap_title(title, 5.3).split("\n") == [
+        "spiral · 2-64-64-64-1", "relu/dropout(0.2)/leaky_relu(0.01)/leaky_relu(0.01)/sigmoid ·", "test ROC AUC 0.5938"]
