@@ -131,6 +131,20 @@ class Split:
     transform: Any  # features.Transform
     sha256: str | None = None
     notes: list[str] = field(default_factory=list)
+    inputs: tuple[np.ndarray, np.ndarray] | None = None  # train and test points before Playground features
+
+    def plane(self) -> tuple[np.ndarray, np.ndarray, Any] | None:
+        """The train and test points in the 2-D input plane, and the function that turns points of
+        that plane into model inputs (the Playground features, the scaling); None when the data
+        is not 2-D. Pictures of the plane (the decision boundary) draw through it."""
+        from .features import apply
+
+        train, test = self.inputs if self.inputs is not None else (self.X_train, self.X_test)
+        if train.shape[1] != 2:
+            return None
+        if self.inputs is None:
+            return train, test, lambda points: points
+        return train, test, lambda points: apply(self.transform, points)
 
     @property
     def class_names(self) -> list[str]:
@@ -172,7 +186,10 @@ def load_split(data: Any, seed: int) -> Split:
     from .features import apply, fit
 
     transform = fit(X_train, names, expand=data.features, standardize=bool(data.standardize), class_names=class_names)
-    return Split(apply(transform, X_train), y_train, apply(transform, X_test), y_test, transform)
+    split_ = Split(apply(transform, X_train), y_train, apply(transform, X_test), y_test, transform)
+    if (data.features is not None or data.standardize) and X_train.shape[1] == 2:  # pictures show the plane
+        split_.inputs = (X_train, X_test)
+    return split_
 
 
 def _real(name: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:

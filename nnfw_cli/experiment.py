@@ -267,7 +267,8 @@ class Session:
         check_classes(config, self.data.n_classes)
         check_memory(config, self.data.n_features, len(self.data.y_train))
         self.notes: list[str] = list(self.data.notes)
-        if self.data.n_features != 2:
+        plane = self.data.plane()
+        if plane is None:
             self.notes.append(f"no decision boundary: the data has {self.data.n_features} features")
         self.model = build_model(config, self.streams.init, self.data.n_features)
         self.loss: Loss = get_loss(config.loss)
@@ -278,8 +279,9 @@ class Session:
         self.seconds = 0.0
         self._started: float | None = None  # perf_counter() when this process began training
         # snapshots (and the animation made of them) show P(class 1): two classes in the plane only
-        two_d = self.data.X_train.shape[1] == 2 and self.data.n_classes == 2
-        self.grid = _snapshot_grid(self.data.X_all) if two_d else None
+        two_d = plane is not None and self.data.n_classes == 2
+        self.grid = _snapshot_grid(np.vstack(plane[:2])) if two_d else None
+        self.features = plane[2] if two_d else None  # plane points -> model inputs
 
     def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
         tracker = _Tracker(self, progress, stop)
@@ -403,7 +405,7 @@ class Session:
         """Keep the predicted probabilities over the boundary grid, as bytes (0-255)."""
         from .metrics import positive_proba
 
-        proba = positive_proba(predict(self.model, self.grid[2]))
+        proba = positive_proba(predict(self.model, self.features(self.grid[2])))
         quantised = np.round(np.clip(np.nan_to_num(proba, nan=0.5), 0, 1) * 255).astype(np.uint8)
         self.snapshots.append({"epoch": logs["epoch"], "train_loss": logs["train_loss"],
                                "val_roc_auc": logs.get("val_roc_auc", math.nan),
@@ -606,15 +608,17 @@ def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Sp
     from . import plots
     from .metrics import positive_proba
 
-    if data.X_train.shape[1] != 2:
+    plane = data.plane()  # the input plane, before any Playground features
+    if plane is None:
         return None
-    grid = plots.boundary_grid(data.X_all)
-    output = predict(model, grid[2])
+    train, test, features = plane
+    grid = plots.boundary_grid(np.vstack([train, test]))
+    output = predict(model, features(grid[2]))
     named: dict[str, Any] = {}
     if data.n_classes > 2 or data.transform.target is not None:
         named = {"class_names": data.class_names, "feature_names": data.feature_names}
     proba = output if data.n_classes > 2 else positive_proba(output)
-    figure = plots.decision_boundary(proba, grid, data.X_train, data.y_train, data.X_test, data.y_test,
+    figure = plots.decision_boundary(proba, grid, train, data.y_train, test, data.y_test,
                                      picture_title(config, model, auc), **named)
     return plots.save_figure(figure, run_dir / f"decision_boundary{suffix}", dpi)
 

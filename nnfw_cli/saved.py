@@ -264,8 +264,9 @@ def animate(saved: SavedRun, fps: int = 8) -> Path:
                        "(the default) on 2-D data to record the boundary as it forms")
     xx, yy = grid
     data = saved.data()
+    train, test, _ = data.plane() or (data.X_train, data.X_test, None)
     with runs.lock(saved.run_dir):
-        return plots.boundary_animation(snapshots, xx, yy, data.X_train, data.y_train, data.X_test,
+        return plots.boundary_animation(snapshots, xx, yy, train, data.y_train, test,
                                         data.y_test, saved.run_dir / "decision_boundary.gif",
                                         title=picture_title(saved.config, saved.model), fps=fps)
 
@@ -276,12 +277,15 @@ def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150) -> Path:
     from . import plots
 
     data = saved.data()
-    if data.X_train.shape[1] != 2:
+    plane = data.plane()  # the input plane, before any Playground features
+    if plane is None:
         raise RunError(f"{saved.run_dir}: the data is not 2-D, so there is no plane to draw neurons on")
+    train, test, features = plane
     with runs.lock(saved.run_dir):  # before the work: a run in use is refused at once
-        grid = plots.boundary_grid(data.X_all, 80)
-        panels = hidden_activations(saved.model, grid[2])
-        figure = plots.neurons(panels, grid[0], grid[1], data.X_all, np.concatenate([data.y_train, data.y_test]),
+        grid = plots.boundary_grid(np.vstack([train, test]), 80)
+        panels = hidden_activations(saved.model, features(grid[2]))
+        figure = plots.neurons(panels, grid[0], grid[1], np.vstack([train, test]),
+                               np.concatenate([data.y_train, data.y_test]),
                                title=picture_title(saved.config, saved.model))
         return plots.save_figure(figure, saved.run_dir / f"neurons.{fmt}", dpi)
 

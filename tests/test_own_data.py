@@ -83,3 +83,34 @@ def test_predict_refuses_an_unknown_category_naming_the_column(tmp_path):
     result = CliRunner().invoke(main, ["predict", str(run), str(points)])
     assert result.exit_code == 2
     assert "colour" in result.output and "purple" in result.output
+
+
+def test_playground_features_are_drawn_over_the_input_plane(tmp_path):
+    """With x1_squared and x2_squared a model with no hidden layer separates circles; its pictures
+    show the plane of the points as they were given (x, y), not the squared features."""
+    import json as _json
+
+    import numpy as np
+
+    from click.testing import CliRunner
+
+    from nnfw_cli import experiment
+    from nnfw_cli.cli import main
+    from nnfw_cli.config import load_config
+
+    config = tmp_path / "playground.yaml"
+    config.write_text("data: {dataset: circles, n_samples: 600, features: [x1_squared, x2_squared]}\n"
+                      "model:\n  layers: [{type: linear, units: 1, init: xavier}, sigmoid]\n"
+                      "training: {epochs: 60, batch_size: 32, learning_rate: 0.05, snapshot_every: 20}\n"
+                      f"output: {{dir: {tmp_path / 'out'}}}\n")
+    result = CliRunner().invoke(main, ["train", str(config), "--name", "pg", "--quiet"])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "out" / "pg"
+    assert _json.loads((run / "metrics.json").read_text())["roc_auc"] > 0.99
+    assert (run / "decision_boundary.png").exists() and "no decision boundary" not in result.output
+    split = experiment.load_data(load_config(config))
+    train, _, features = split.plane()
+    assert train.min() < -0.5  # the plane has negative coordinates; the squared features never do
+    np.testing.assert_array_equal(features(train), split.X_train)
+    result = CliRunner().invoke(main, ["plot", str(run), "--neurons"])
+    assert result.exit_code == 0, result.output
