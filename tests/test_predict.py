@@ -23,33 +23,13 @@ from click.testing import CliRunner
 from nnfw_cli.cli import main
 from nnfw_cli.nn import Linear, Model, ReLU, Sigmoid
 
-CONFIG = """\
-seed: 3
-data: {dataset: circles, n_samples: 300, noise: 0.05}
-model:
-  layers: [{type: linear, units: 8}, relu, {type: linear, units: 1, init: xavier}, sigmoid]
-training: {optimizer: adam, learning_rate: 0.02, epochs: 5, batch_size: 64}
-output: {dir: OUTPUT}
-"""
-
 POINTS = "x,y\n0.1,0.2\n-0.5,0.7\n"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """One small run, trained once for the module."""
-    root = tmp_path_factory.mktemp("predict")
-    config = root / "small.yaml"
-    config.write_text(CONFIG.replace("OUTPUT", str(root / "outputs")))
-    result = CliRunner().invoke(main, ["train", str(config), "--quiet", "--name", "r"])
-    assert result.exit_code == 0, result.stderr
-    return root / "outputs" / "r"
-
-
 @pytest.fixture
-def run(trained, tmp_path) -> Path:
+def run(finished_outputs, tmp_path) -> Path:
     """A copy of the trained run of the test's own, ``tmp_path/outputs/r``, and ``points.csv`` beside it."""
-    shutil.copytree(trained.parent, tmp_path / "outputs", symlinks=True)
+    shutil.copytree(finished_outputs, tmp_path / "outputs", symlinks=True)
     (tmp_path / "points.csv").write_text(POINTS)
     return tmp_path / "outputs" / "r"
 

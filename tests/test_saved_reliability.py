@@ -19,33 +19,13 @@ from nnfw_cli.config import load_config
 from nnfw_cli.experiment import build_model
 from nnfw_cli.nn import Linear, Model, ReLU, Sigmoid
 
-CONFIG = """\
-seed: 3
-data: {dataset: circles, n_samples: 300, noise: 0.05}
-model:
-  layers: [{type: linear, units: 8}, relu, {type: linear, units: 1, init: xavier}, sigmoid]
-training: {optimizer: adam, learning_rate: 0.02, epochs: 5, batch_size: 64}
-output: {dir: OUTPUT}
-"""
-
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """One small run, trained once for the module, in an output folder of its own."""
-    root = tmp_path_factory.mktemp("reliability")
-    config = root / "small.yaml"
-    config.write_text(CONFIG.replace("OUTPUT", str(root / "outputs")))
-    result = CliRunner().invoke(main, ["train", str(config), "--quiet", "--name", "r"])
-    assert result.exit_code == 0, result.stderr
-    return root / "outputs" / "r"
-
-
 @pytest.fixture
-def run(trained, tmp_path) -> Path:
+def run(finished_outputs, tmp_path) -> Path:
     """A copy of the run, ``tmp_path/D/r``, with ``D/latest`` leading to it."""
-    shutil.copytree(trained.parent, tmp_path / "D", symlinks=True)
+    shutil.copytree(finished_outputs, tmp_path / "D", symlinks=True)
     return tmp_path / "D" / "r"
 
 
