@@ -158,11 +158,12 @@ def architecture_label(model: Model, in_features: int) -> str:
         if layer.params:
             widths.append(width)
         else:
-            names.append(_layer_label(layer))
+            names.append(layer_label(layer))
     return "-".join(map(str, widths)) + (" " + "/".join(names) if names else "")
 
 
-def _layer_label(layer: Layer) -> str:
+def layer_label(layer: Layer) -> str:
+    """A layer's name with its settings, as pictures show it: ``relu``, ``dropout(0.2)``."""
     settings = layer.get_config().values()
     return f"{layer.name}({', '.join(map(str, settings))})" if settings else layer.name
 

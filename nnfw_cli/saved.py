@@ -22,7 +22,8 @@ from .config import Config
 from .data import DATASETS, make_dataset
 from .errors import DataError, ModelFileError, RunError, WriteError
 from .experiment import (TRANSFORM, Split, Streams, batch_size, build_model,
-                         draw_decision_boundary, draw_loss_curve, input_width, load_data, model_width,
+                         draw_decision_boundary, draw_loss_curve, input_width, layer_label, load_data,
+                         model_width,
                          picture_title)
 from .experiment import evaluate as evaluate_loss
 from .features import Transform
@@ -313,13 +314,14 @@ def hidden_activations(model: Model, X: np.ndarray, max_units: int = MAX_UNITS_D
 def _panels(model: Model, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """Every hidden layer's activations for ``X``, whole, then the output."""
     panels: list[tuple[str, np.ndarray]] = []
-    h, depth = X, 0
+    h, depth, block = X, 0, []  # block: the layers without parameters since the last one with
     for index, layer in enumerate(model.layers):
         h = layer.forward(h)
+        block = [] if layer.params else block + [layer_label(layer)]
         last_of_block = index + 1 == len(model.layers) or model.layers[index + 1].params
-        if not layer.params and last_of_block and index + 1 < len(model.layers):
+        if block and last_of_block and index + 1 < len(model.layers):
             depth += 1
-            panels.append((f"layer {depth} ({layer.name})", h))
+            panels.append((f"layer {depth} ({', '.join(block)})", h))
     return panels + [("output", h)]
 
 

@@ -249,3 +249,12 @@ def test_an_unreadable_bare_model_file_is_described_as_what_it_is(tmp_path, dama
     (tmp_path / "p.csv").write_text("x,y\n0.1,0.2\n")
     result = _invoke("predict", tmp_path / "m.npz", tmp_path / "p.csv")
     _refused(result, str(tmp_path / "m.npz"), "not an .npz archive")
+
+
+def test_neuron_rows_are_labelled_with_every_layer_of_their_block():
+    """A ReLU followed by dropout: the row is the ReLU's output, and its label names both."""
+    from nnfw_cli.nn import Dropout
+
+    model = Model([Linear(2, 4, rng=0), ReLU(), Dropout(0.2, rng=0), Linear(4, 1, rng=1), Sigmoid()])
+    panels = saved_runs.hidden_activations(model, np.zeros((3, 2)))
+    assert [label for label, _ in panels] == ["layer 1 (relu, dropout(0.2))", "output"]
