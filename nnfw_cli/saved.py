@@ -72,6 +72,38 @@ class SavedRun:
         """The class names the run was trained on; None for an older run (classes 0 .. k-1)."""
         return list(self.transform.class_names) if self.transform is not None else None
 
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(n_rows, k)`` for new rows, columns in ``class_names`` order.
+
+        ``X`` holds the raw inputs, as the training data did: a pandas DataFrame whose columns are
+        matched by name (text cells allowed for categorical columns), or an array with the run's
+        columns in order. The run's encoding, Playground features and scaling are applied first,
+        as ``nnfw predict`` applies them.
+        """
+        from .features import apply
+        from .metrics import class_probabilities
+
+        inputs = np.asarray(X, dtype=np.float64) if self.transform is None else apply(self.transform, X, "X")
+        if inputs.ndim != 2 or inputs.shape[1] != self.n_features:
+            raise DataError(f"X: expected rows of {self.n_features} inputs, got an array of shape {inputs.shape}")
+        return class_probabilities(_checked_output(self.model, inputs, "X", 1))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row of ``X`` (see ``predict_proba``): its name when
+        the run has class names (a CSV's ``Adelie``, a generated set's ``"1"``), else 0 .. k-1."""
+        labels = self.predict_proba(X).argmax(axis=1)
+        names = self.class_names
+        return np.asarray(names, dtype=object)[labels] if names else labels
+
+
+def load_run(run_dir: str | Path) -> SavedRun:
+    """A finished run folder, ready to predict from Python: ``load_run(run.run_dir).predict(X)``
+    applies the run's scaling and encoding, as ``nnfw predict`` does. Raises RunError for a
+    folder that is not a whole run or whose training diverged."""
+    saved = SavedRun.open(run_dir)
+    _require_usable(saved)
+    return saved
+
 
 def read_transform(run_dir: Path) -> Transform | None:
     """A run's ``transform.json``, or None when it has none (a run of generated data from before it)."""
