@@ -219,8 +219,11 @@ def test_ctrl_c_stops_a_training_process_that_can_then_resume(runner, make_confi
     # The first progress line comes a tenth of the way in; the rest of the run leaves time for the
     # signal to arrive while the process still trains.
     config = make_config({"training.epochs": 3000, "training.batch_size": None})
+    # A shell that starts the suite in the background (`pytest &`) has it ignore SIGINT, and a child
+    # keeps an ignored signal ignored, as nnfw does on purpose: give the child Ctrl-C as a terminal would.
     process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "train", str(config), "--name", "cut"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first_line = process.stderr.readline()  # the first progress line: training is under way
         assert first_line.startswith("epoch"), first_line
