@@ -299,8 +299,9 @@ class TrainingConfig(Section):
     dtype: Literal["float64", "float32"] = "float64"
     eval_every: StrictInt | None = Field(None, ge=1, description="score the test split every N epochs; "
                                          f"default: about {EVAL_POINTS} times over the run")
-    snapshot_every: StrictInt | None = Field(None, ge=0, description="boundary snapshot every N epochs; "
-                                             f"default: about {SNAPSHOT_POINTS} over the run; 0: off")
+    snapshot_every: StrictInt | None = Field(None, ge=0, description="boundary snapshot every N epochs, and at "
+                                             f"epochs 0 and 1; default: about {SNAPSHOT_POINTS} from epoch 0, "
+                                             "spaced on a log scale; 0: off")
     checkpoint_every: StrictInt = Field(0, ge=0, description="write a checkpoint every N epochs; 0: only on interruption")
 
     def every(self, value: int | None, points: int) -> int:
@@ -310,10 +311,6 @@ class TrainingConfig(Section):
     def eval_interval(self) -> int:
         """Epochs between two scorings of the test split."""
         return self.every(self.eval_every, EVAL_POINTS)
-
-    def snapshot_interval(self) -> int:
-        """Epochs between two boundary snapshots (0: none)."""
-        return self.every(self.snapshot_every, SNAPSHOT_POINTS)
 
 
 def _folder(value: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__, runs
-from .config import Config, check_classes, dump_yaml
+from .config import SNAPSHOT_POINTS, Config, check_classes, dump_yaml
 from .data import DATASETS, REAL_DATASETS, load_split
 from .data import Split as _DataSplit
 from .errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted, WriteError
@@ -286,6 +286,8 @@ class Session:
 
     def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
         tracker = _Tracker(self, progress, stop)
+        if not self.history and 0 in tracker.snapshot_epochs:  # the boundary before any training
+            self.snapshot({"epoch": 0, "train_loss": math.nan})
         self._started = time.perf_counter()
         self.model.fit(
             self.data.X_train, self.data.y_train, loss=self.loss, optimizer=self.optimizer,
@@ -455,8 +457,25 @@ def _snapshot_interval(every: int, epochs: int) -> int:
 
     Snapshots are taken at epoch 1, at each multiple of the interval and at the last epoch.
     """
-    needed = math.ceil(epochs / (MAX_SNAPSHOTS - 2))
+    needed = math.ceil(epochs / (MAX_SNAPSHOTS - 3))
     return every if every == 0 or every >= needed else every * math.ceil(needed / every)
+
+
+def snapshot_epochs(every: int | None, epochs: int) -> frozenset[int]:
+    """The epochs whose decision boundary is kept, epoch 0 (the initial weights) among them.
+
+    By default about SNAPSHOT_POINTS epochs spaced evenly on a log scale (1, 2, 3, 5, 8, ...): a
+    boundary changes most in the first epochs, which evenly spaced snapshots would skip. With
+    ``every`` set: epochs 0 and 1, each multiple of ``every`` (of a multiple of it, past
+    MAX_SNAPSHOTS) and the last; ``every: 0`` keeps none.
+    """
+    if every == 0:
+        return frozenset()
+    if every is None:
+        spaced = np.unique(np.round(np.geomspace(1, epochs, SNAPSHOT_POINTS)).astype(np.int64))
+        return frozenset([0, *map(int, spaced)])
+    interval = _snapshot_interval(every, epochs)
+    return frozenset([0, 1, epochs, *range(interval, epochs + 1, interval)])
 
 
 class _Tracker:
@@ -467,8 +486,8 @@ class _Tracker:
         self.session, self.progress, self.stop = session, progress, stop
         self.epochs = training.epochs
         self.eval_every = training.every(training.eval_every, 40)
-        snapshot_every = _snapshot_interval(training.every(training.snapshot_every, 50), self.epochs)
-        self.snapshot_every = snapshot_every if session.grid is not None else 0
+        self.snapshot_epochs = snapshot_epochs(training.snapshot_every, self.epochs) \
+            if session.grid is not None else frozenset()
         self.checkpoint_every = training.checkpoint_every
         self.diverged: int | None = None
 
@@ -482,7 +501,7 @@ class _Tracker:
             if epoch % self.eval_every == 0 or epoch in (1, self.epochs):
                 logs["val_loss"] = evaluate(model, session.data.X_test, session.data.y_test, session.loss)
                 logs["val_roc_auc"] = roc_auc(session.data.y_test, predict(model, session.data.X_test))
-            if self.snapshot_every and (epoch % self.snapshot_every == 0 or epoch in (1, self.epochs)):
+            if epoch in self.snapshot_epochs:
                 session.snapshot(logs)
         session.history.append(logs)
         if self.diverged is None:

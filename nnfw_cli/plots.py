@@ -1027,9 +1027,12 @@ def _gif_palette(frame: Any) -> Any:
 
 def _frame_title(title: str, snapshot: dict) -> str:
     """The title line (if any) over "epoch E · loss L · test AUC A"; the AUC is "—" when not evaluated."""
-    auc = float(snapshot.get("val_roc_auc", math.nan))
-    status = (f"epoch {int(snapshot['epoch'])} · loss {float(snapshot['train_loss']):.4g}"
-              f" · test AUC {f'{auc:.4f}' if math.isfinite(auc) else '—'}")
+    auc, loss = float(snapshot.get("val_roc_auc", math.nan)), float(snapshot["train_loss"])
+    if int(snapshot["epoch"]) == 0:
+        status = "epoch 0 · initial weights, before training"
+    else:
+        status = (f"epoch {int(snapshot['epoch'])} · loss {f'{loss:.4g}' if math.isfinite(loss) else '—'}"
+                  f" · test AUC {f'{auc:.4f}' if math.isfinite(auc) else '—'}")
     return f"{title}\n{status}" if title else status
 
 

@@ -824,8 +824,11 @@ def _check_snapshot_values(path: Path, arrays: dict[str, Any]) -> None:
             raise RunError(f"{path}: array {key!r} holds {_kind(arrays[key])} where numbers are expected")
     if arrays["xx"].ndim != 2:
         raise RunError(f"{path}: array 'xx' has shape {arrays['xx'].shape}, which is not a 2-D grid")
-    for key in ("epoch", "train_loss", "proba", "xx", "yy"):  # val_roc_auc is NaN for epochs not scored
-        if not np.isfinite(arrays[key]).all():
+    # val_roc_auc is NaN for epochs not scored, train_loss for epoch 0 (the weights before training)
+    trained = np.asarray(arrays["epoch"]) != 0
+    for key in ("epoch", "train_loss", "proba", "xx", "yy"):
+        values = arrays[key][trained] if key == "train_loss" and arrays[key].shape == trained.shape else arrays[key]
+        if not np.isfinite(values).all():
             raise RunError(f"{path}: array {key!r} holds NaN or infinite values")
     if arrays["proba"].size and (arrays["proba"].min() < 0 or arrays["proba"].max() > 255):
         raise RunError(f"{path}: array 'proba' holds values outside 0-255 (probabilities stored as bytes)")

@@ -92,7 +92,7 @@ def _assert_same_run(run_dir: Path, whole: Path) -> None:
         with np.load(run_dir / name) as a, np.load(whole / name) as b:
             assert a.files == b.files
             for key in a.files:
-                assert np.array_equal(a[key], b[key]), f"{name}: {key}"
+                assert np.array_equal(a[key], b[key], equal_nan=a[key].dtype.kind == "f"), f"{name}: {key}"
     assert (run_dir / "history.csv").read_bytes() == (whole / "history.csv").read_bytes()
     metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (run_dir, whole)]
     for m in metrics:
@@ -419,8 +419,22 @@ def test_snapshots_are_capped_and_spread_evenly(make_config, monkeypatch, no_pic
     config = make_config({"training.epochs": 100, "training.snapshot_every": 1})
     run = experiment.train(load_config(config), "s", "s")
     epochs = [int(s["epoch"]) for s in runs.read_snapshots(run.run_dir)[0]]
-    assert len(epochs) <= 12 and epochs[0] == 1 and epochs[-1] == 100
-    assert len(set(np.diff(epochs[1:-1]))) == 1  # evenly spread between the first and the last
+    assert len(epochs) <= 12 and epochs[:2] == [0, 1] and epochs[-1] == 100  # 0: the initial weights
+    assert len(set(np.diff(epochs[2:-1]))) == 1  # evenly spread between the first and the last
+
+
+def test_default_snapshots_start_at_the_initial_weights_and_see_the_first_epochs(make_config, no_pictures):
+    run = experiment.train(load_config(make_config({"training.epochs": 400})), "s", "s")
+    snapshots = runs.read_snapshots(run.run_dir)[0]
+    epochs = [int(s["epoch"]) for s in snapshots]
+    assert epochs[:4] == [0, 1, 2, 3] and epochs[-1] == 400  # every early epoch, then ever wider steps
+    assert experiment.SNAPSHOT_POINTS - 10 <= len(epochs) <= experiment.SNAPSHOT_POINTS + 1
+    assert np.all(np.diff(epochs[1:]) >= 1) and np.diff(epochs)[-1] > 10 * np.diff(epochs)[1]
+    # epoch 0 is the untrained model: its map is what the weights alone give, before any step
+    session = experiment.Session(load_config(make_config({"training.epochs": 400})))
+    proba = experiment.predict(session.model, session.features(session.grid[2]))
+    assert np.array_equal(snapshots[0]["proba"].ravel(), np.round(np.clip(proba[:, -1], 0, 1) * 255).astype(np.uint8))
+    assert not np.array_equal(snapshots[0]["proba"], snapshots[1]["proba"])
 
 
 def test_scoring_in_chunks_gives_the_same_numbers(make_config, monkeypatch):
