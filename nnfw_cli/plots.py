@@ -1040,6 +1040,7 @@ def _frame_title(title: str, snapshot: dict) -> str:
 
 NEURON_COLUMNS = 8  # at most this many heat maps side by side: wider layers wrap onto more rows
 NEURON_PANEL = (0.4, 1.3)  # inches per heat map: at most the larger, less if the figure would grow too tall
+OUTPUT_SPAN = 3  # an output map is as wide as this many hidden maps (with the gaps between them), room allowing
 NEURON_MAX_HEIGHT = 20.0  # inches, unless even maps of the smaller NEURON_PANEL size would not fit
 NEURON_SPACE = {"label": 0.45, "gap": 0.12, "title": 0.2, "band": 0.12}  # inches: row labels, between maps, ...
 UNIT_CMAPS = {"signed": "PuOr", "positive": "Purples"}  # hidden units: tanh-like (centred at 0), relu-like
@@ -1067,18 +1068,27 @@ def neurons(
     rows = [math.ceil(values.shape[1] / columns) for _, values in layers]
     caption = ["each map is coloured on its own scale"] + [UNIT_SCALES[kind] for kind in UNIT_SCALES if kind in kinds]
     top, bottom = (0.4 if title else 0.1), 0.1 + 0.16 * len(caption)
+    # The output, what the network computes, is drawn larger: up to OUTPUT_SPAN maps' width a map,
+    # on one row, as the block of hidden maps leaves room for.
+    n_out, gap = layers[-1][1].shape[1], NEURON_SPACE["gap"]
+    span = max(1, min(OUTPUT_SPAN, columns // n_out))
+    rows[-1] = span if span > 1 else rows[-1]
     size = _neuron_size(rows, top + bottom)
-    bands = [n * (size + NEURON_SPACE["title"]) + NEURON_SPACE["band"] for n in rows]
-    block = columns * (size + NEURON_SPACE["gap"]) - NEURON_SPACE["gap"]  # the widest row of maps
+    sizes = [size] * (len(layers) - 1) + [span * size + (span - 1) * gap]
+    rows[-1] = 1 if span > 1 else rows[-1]
+    bands = [n * (s + NEURON_SPACE["title"]) + NEURON_SPACE["band"] for n, s in zip(rows, sizes)]
+    block = columns * (size + gap) - gap  # the widest row of maps
     width = _quarter_inches(max(5.0, NEURON_SPACE["label"] + block + 0.2))
     left = NEURON_SPACE["label"] + (width - NEURON_SPACE["label"] - block) / 2  # its left edge
     with _style():
         fig = _new_figure(width, _quarter_inches(top + sum(bands) + bottom))
         fig.set_layout_engine("none")  # placed by hand, in inches: every map exactly the same size
         band_top = fig.get_figheight() - top
-        for index, ((label, values), kind, band) in enumerate(zip(layers, kinds, bands)):
+        for index, ((label, values), kind, band, side) in enumerate(zip(layers, kinds, bands, sizes)):
             _layer_band(fig, label, band_top - band, band, left, shaded=index % 2 == 1)
-            axes = _unit_maps(fig, values, xx, yy, kind, (left, band_top - NEURON_SPACE["band"] / 2), columns, size)
+            across = columns if side == size else values.shape[1]  # large output maps: one row, centred
+            start = left + (block - across * (side + gap) + gap) / 2
+            axes = _unit_maps(fig, values, xx, yy, kind, (start, band_top - NEURON_SPACE["band"] / 2), across, side)
             if kind == "output" and X is not None and y is not None:
                 for ax in axes:
                     _scatter_tiny(ax, X, y)

@@ -448,7 +448,8 @@ def test_neurons_wraps_wide_layers_into_equal_panels(blobs, rng: np.random.Gener
     assert len({round(box.y0) for box in boxes[:32]}) == 4  # 32 units: 4 rows of 8
     for box in boxes:  # true proportions: square for square data
         assert box.width / box.height == pytest.approx(np.ptp(xx) / np.ptp(yy), rel=0.03)
-    assert len({round(box.width) for box in boxes}) == 1  # every map the same size
+    assert len({round(box.width) for box in boxes[:32]}) == 1  # every unit's map the same size
+    assert boxes[-1].width > 2.5 * boxes[0].width  # the output, what the network computes, drawn larger
 
 
 def test_neurons_colour_scales(blobs, rng: np.random.Generator) -> None:
