@@ -47,6 +47,7 @@ CONFUSION_SIDE = 4.2  # inches a confusion matrix's panel aims at, before CONFUS
 STYLE = {
     "font.size": 10,
     "axes.titlesize": 11,
+    "figure.titlesize": 11,  # confusion matrix and neurons: their suptitle as large as other pictures' titles
     "axes.labelsize": 10,
     "legend.fontsize": 9,
     "xtick.labelsize": 9,
@@ -829,7 +830,7 @@ def confusion_matrix(counts: np.ndarray, class_names: Sequence[str] | None = Non
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts / counts.sum(axis=1, keepdims=True)
     with _style():
-        cell, turn, axes = _confusion_figure(names, bool(title))
+        cell, turn, axes, title = _confusion_figure(names, title)
         fig = axes[0].figure
         _confusion_panel(axes[0], counts / max(counts.max(), 1), [_count_text(n) for n in counts.ravel()], cell)
         _confusion_panel(axes[1], shares, [_share_text(s, k) for s in shares.ravel()], cell)
@@ -846,9 +847,9 @@ def confusion_matrix(counts: np.ndarray, class_names: Sequence[str] | None = Non
     return fig
 
 
-def _confusion_figure(names: Sequence[str], titled: bool) -> tuple[float, bool, list[Axes]]:
+def _confusion_figure(names: Sequence[str], title: str) -> tuple[float, bool, list[Axes], str]:
     """The figure's two panels placed by hand, sized for ``names``: a cell's side (inches), whether
-    the column names turn 45°, and the two axes."""
+    the column names turn 45°, the two axes, and ``title`` wrapped to the figure's width."""
     import matplotlib
 
     k = len(names)
@@ -859,9 +860,11 @@ def _confusion_figure(names: Sequence[str], titled: bool) -> tuple[float, bool, 
     drop = 0.7071 * (longest + points / 72) if turn else points / 72  # the column names' depth below the panel
     left = 0.5 + longest  # the axis label, the row names
     gap = max(0.35, drop) if turn else 0.35  # the right panel's turned names reach back into it
-    bottom, top = drop + 0.55, (0.65 if titled else 0.4)
     side = cell * k
-    width, height = left + 2 * side + gap + 0.25, top + side + bottom
+    width = left + 2 * side + gap + 0.25
+    title = wrap_title(title, max(width, 5.0) - 0.5) if title else ""
+    bottom, top = drop + 0.55, 0.4 + (0.08 + 0.2 * (title.count("\n") + 1) if title else 0.0)
+    height = top + side + bottom
     fig = _new_figure(_quarter_inches(max(width, 5.0)), _quarter_inches(height))
     fig.set_layout_engine("none")
     W, H = fig.get_size_inches()
@@ -869,7 +872,7 @@ def _confusion_figure(names: Sequence[str], titled: bool) -> tuple[float, bool, 
     box = (side / W, side / H)
     first = fig.add_axes((left / W, bottom / H, *box))
     second = fig.add_axes(((left + side + gap) / W, bottom / H, *box), sharey=first)
-    return cell, turn, [first, second]
+    return cell, turn, [first, second], title
 
 
 def _text_width(texts: Sequence[str], points: float) -> float:
@@ -949,6 +952,7 @@ def boundary_animation(
     if not snapshots:
         raise ValueError("boundary_animation needs at least one snapshot")
     frames = [_snapshot_proba(snapshot, xx.shape) for snapshot in snapshots]
+    title = wrap_title(title, 5.3)  # as the decision boundary's: centred over the axes
     with _style():
         blank = np.full(xx.shape, np.nan)  # no contour yet: each frame draws (and removes) its own
         fig, ax, image, bar = _boundary_figure(xx, yy, blank, X_train, y_train, X_test, y_test,
@@ -1067,19 +1071,21 @@ def neurons(
     columns = min(NEURON_COLUMNS, max(values.shape[1] for _, values in layers))
     rows = [math.ceil(values.shape[1] / columns) for _, values in layers]
     caption = ["each map is coloured on its own scale"] + [UNIT_SCALES[kind] for kind in UNIT_SCALES if kind in kinds]
-    top, bottom = (0.4 if title else 0.1), 0.1 + 0.16 * len(caption)
+    bottom = 0.1 + 0.16 * len(caption)
     # The output, what the network computes, is drawn larger: up to OUTPUT_SPAN maps' width a map,
     # on one row, as the block of hidden maps leaves room for.
     n_out, gap = layers[-1][1].shape[1], NEURON_SPACE["gap"]
     span = max(1, min(OUTPUT_SPAN, columns // n_out))
     rows[-1] = span if span > 1 else rows[-1]
-    size = _neuron_size(rows, top + bottom)
+    size = _neuron_size(rows, (0.4 if title else 0.1) + bottom)  # a title of one line: the usual case
     sizes = [size] * (len(layers) - 1) + [span * size + (span - 1) * gap]
     rows[-1] = 1 if span > 1 else rows[-1]
     bands = [n * (s + NEURON_SPACE["title"]) + NEURON_SPACE["band"] for n, s in zip(rows, sizes)]
     block = columns * (size + gap) - gap  # the widest row of maps
     width = _quarter_inches(max(5.0, NEURON_SPACE["label"] + block + 0.2))
     left = NEURON_SPACE["label"] + (width - NEURON_SPACE["label"] - block) / 2  # its left edge
+    title = wrap_title(title, width - 0.5) if title else ""
+    top = 0.1 + 0.22 * (title.count("\n") + 1) + 0.08 if title else 0.1
     with _style():
         fig = _new_figure(width, _quarter_inches(top + sum(bands) + bottom))
         fig.set_layout_engine("none")  # placed by hand, in inches: every map exactly the same size

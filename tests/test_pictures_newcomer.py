@@ -57,6 +57,32 @@ def test_a_long_title_wraps_inside_every_picture(make_config, rng) -> None:
         _inside(fig)
 
 
+def test_a_long_title_wraps_inside_the_confusion_matrix_the_neurons_and_the_animation(
+        make_config, rng, tmp_path, monkeypatch) -> None:
+    config, model = _deep(make_config)
+    title = experiment.picture_title(config, model, 0.797)
+    X = rng.normal(size=(100, 2))
+    y = (X[:, 0] > 0).astype(int)
+    xx, yy, points = plots.boundary_grid(X, resolution=20)
+    figures = [plots.confusion_matrix(np.array([[40, 10], [5, 45]]), ["0", "1"], title),
+               plots.neurons([("layer 1 (relu)", rng.random((points.shape[0], 3))),
+                              ("output", rng.random((points.shape[0], 1)))], xx, yy, X, y, title)]
+    for fig in figures:
+        fig.canvas.draw()
+        shown = fig._suptitle.get_text()
+        assert "\n" in shown and shown.replace(" ·\n", " · ").replace("\n", " ") == title
+        box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
+        assert all(box.y0 >= ax.get_tightbbox().y1 - 1 for ax in fig.axes)  # above every panel
+
+    drawn = []
+    frame_title = plots._frame_title
+    monkeypatch.setattr(plots, "_frame_title", lambda t, s: drawn.append(frame_title(t, s)) or drawn[-1])
+    snapshot = {"epoch": 0, "train_loss": float("nan"), "proba": np.zeros(xx.shape, np.uint8)}
+    plots.boundary_animation([snapshot], xx, yy, X, y, X, y, tmp_path / "a.gif", title)
+    assert drawn and "\n" in drawn[-1].rsplit("\nepoch", 1)[0]
+
+
 def test_a_short_title_stays_on_one_line() -> None:
     assert plots.wrap_title("circles · 2-8-1 relu/sigmoid · test ROC AUC 0.9900", 5.3).count("\n") == 0
 
