@@ -149,10 +149,10 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
         if fresh:
             raise DataError("--data scores a file: it takes no --seed, --n-samples or --noise")
         y, output, loss = _score_file(saved, str(data_path))
-        tag = Path(data_path).stem
+        tag = f"file-{Path(data_path).stem}"
         described: dict[str, Any] = {"data": str(data_path), "n_samples": len(y)}
     elif not fresh:
-        data, tag = saved.data(), "test"
+        data, tag = saved.data(), ""
         y, (output, loss) = data.y_test, _score(saved, data.X_test, data.y_test, None)
         described = {"data": "held-out test split", "n_samples": len(y)}
     else:
@@ -175,10 +175,11 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
         path = _free_name(saved.run_dir, "eval", tag, ".json")
         runs.write_json(path, metrics)
         if len(np.unique(y)) > 1:  # a sample of one class has no ROC curve (and a ROC AUC of None)
-            # the held-out split's curve is roc_curve.png; any other data's has its own file, so
-            # that scoring fresh data or a CSV (even one called test.csv) never replaces it
+            # the held-out split's curve is roc_curve.png (the same whenever it is drawn); any
+            # other data's is named as its eval file is, so that it never replaces another curve
             held_out = data_path is None and not fresh
-            draw_roc_curve(saved, y, output, "roc_curve.png" if held_out else f"roc_curve-{tag}.png",
+            name = "roc_curve.png" if held_out else "roc_curve" + path.stem[len("eval"):] + ".png"
+            draw_roc_curve(saved, y, output, name,
                            scored=("held-out test split" if held_out else f"fresh data: seed {seed}, noise {noise:g}"
                                    if fresh else f"file {Path(str(data_path)).name}") + f" (n = {len(y):,})")
     return metrics, path
@@ -255,8 +256,9 @@ def draw_roc_curve(saved: SavedRun, y: np.ndarray, output: np.ndarray, name: str
 
 
 def _free_name(folder: Path, stem: str, tag: str, suffix: str) -> Path:
-    """``stem.json`` if free, else ``stem-tag.json``, else ``stem-tag-2.json``, ..."""
-    candidates = [f"{stem}{suffix}", f"{stem}-{tag}{suffix}"] + [f"{stem}-{tag}-{i}{suffix}" for i in range(2, 10_000)]
+    """``stem-tag.json`` (``stem.json`` for no tag) if free, else ``stem-tag-2.json``, ``stem-tag-3.json``, ..."""
+    first = f"{stem}-{tag}" if tag else stem
+    candidates = [f"{first}{suffix}"] + [f"{first}-{i}{suffix}" for i in range(2, 10_000)]
     return next(folder / name for name in candidates if not (folder / name).exists())
 
 

@@ -3,6 +3,7 @@ which data a ROC curve scored."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,20 @@ def test_a_csv_called_test_never_replaces_the_held_out_roc_curve(runner, tmp_pat
     before = (run / "roc_curve.png").read_bytes()
     result = runner.invoke(main, ["eval", str(run), "--data", str(tmp_path / "test.csv"), "--json"])
     assert result.exit_code == 0, result.stderr
-    assert (run / "roc_curve.png").read_bytes() == before and (run / "roc_curve-test.png").exists()
+    assert (run / "roc_curve.png").read_bytes() == before and (run / "roc_curve-file-test.png").exists()
+    assert json.loads(result.stdout)["eval_file"].endswith("eval-file-test.json")
+    again = runner.invoke(main, ["eval", str(run), "--json"])  # the held-out split again: its own file
+    assert json.loads(again.stdout)["eval_file"].endswith("eval-2.json")
+
+
+def test_fresh_data_never_takes_the_held_out_split_s_eval_file(runner, run_dir) -> None:
+    from nnfw_cli.cli import main
+
+    first = runner.invoke(main, ["eval", str(run_dir), "--seed", "7", "--n-samples", "200", "--json"])
+    again = runner.invoke(main, ["eval", str(run_dir), "--seed", "7", "--n-samples", "200", "--json"])
+    names = [Path(json.loads(r.stdout)["eval_file"]).name for r in (first, again)]
+    assert names == ["eval-seed7-n200-noise0.05.json", "eval-seed7-n200-noise0.05-2.json"]
+    assert (run_dir / "roc_curve-seed7-n200-noise0.05-2.png").exists() and not (run_dir / "eval.json").exists()
 
 
 def test_a_loss_over_one_to_two_decades_has_plain_tick_labels() -> None:
