@@ -1,0 +1,37 @@
+"""BLAS threads chosen for the work (nnfw_cli/threads.py)."""
+
+from __future__ import annotations
+
+from threadpoolctl import threadpool_info
+
+from nnfw_cli import threads
+
+
+def _blas_threads() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+
+
+def test_small_networks_train_with_one_thread_large_ones_with_the_default():
+    assert threads.choose(None, [2, 64, 64, 64, 1], 32) == 1  # the spiral net, batch 32
+    assert threads.choose(None, [64, 256, 256, 10], 256) == 1  # digits, batch 256
+    assert threads.choose(None, [2, 4096, 4096, 1], 4096) == threads.default_threads()
+
+
+def test_the_threshold_is_the_largest_product_of_a_step():
+    widths = [10, 100, 5]  # products of 1000 and 500 multiply-adds a row
+    assert threads.largest_product(widths, 7) == 7 * 10 * 100
+    rows = -(-threads.MIN_PARALLEL_WORK // 1000)  # just enough rows for the threshold
+    assert threads.choose(None, widths, rows - 1) == 1
+    assert threads.choose(None, widths, rows) == threads.default_threads()
+
+
+def test_a_requested_count_is_taken_as_it_is():
+    assert threads.choose(3, [2, 8, 1], 32) == 3
+    assert threads.choose(1, [2, 4096, 4096, 1], 4096) == 1
+
+
+def test_limited_sets_blas_threads_inside_and_restores_them_after():
+    before = _blas_threads()
+    with threads.limited(1):
+        assert set(_blas_threads()) == {1}
+    assert _blas_threads() == before
