@@ -13,6 +13,9 @@ Cases (the same layers, optimizer, batch size and learning rate in every framewo
 - ``adam``: 2-16-16-1 ReLU/ReLU/Sigmoid, Adam lr 0.01, batch 128, 4000 circles points, float64.
 - ``digits``: load_digits (1797 x 64, standardised), 64-256-256-10 ReLU/ReLU/Softmax, cross-entropy,
   Adam lr 0.001, float32, batch 64 and batch 256; plus numpy's float32 matmul rate on this machine.
+- ``threads``: nnfw alone, one job at a time trained with 1 BLAS thread, with the BLAS default
+  and with nnfw's own choice (``nnfw_cli.threads``), interleaved; once on the machine as it is and
+  once beside a process that keeps one core busy (a CI runner's neighbour, another run of a sweep).
 - ``cli``: whole processes: ``nnfw --help``, ``nnfw train configs/circles.yaml`` against a plain
   script doing the same job with MLPClassifier, and the peak memory of each.
 
@@ -61,7 +64,7 @@ import sklearn  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
-ALL_CASES = ("article", "adam", "digits", "cli")
+ALL_CASES = ("article", "adam", "digits", "threads", "cli")
 TORCH, SKLEARN = "PyTorch", "scikit-learn"
 
 # Targets for nnfw (its time / the other's time, lower is better), checked at the end.
@@ -150,6 +153,29 @@ BENCHES = {
               (64, 256, 256, 10), "softmax", "adam", 0.001, 256, np.float32, digits, 8),
     ],
 }
+
+
+def spiral() -> tuple[np.ndarray, np.ndarray]:
+    from nnfw_cli.data import make_dataset
+
+    return make_dataset("spiral", 2000, 0.1, 0)
+
+
+def wide() -> tuple[np.ndarray, np.ndarray]:
+    X, y = circles_train()
+    return np.tile(X, (2, 1)), np.tile(y, 2)
+
+
+# The threads case: nnfw alone, with 1 thread, the BLAS default and its own choice.
+THREAD_BENCHES = [
+    Bench("spiral-64", "spiral: 2-64-64-64-1, Adam lr 0.01, batch 32, 2000 points, float64",
+          (2, 64, 64, 64, 1), "sigmoid", "adam", 0.01, 32, np.float64, spiral, 3),
+    Bench("digits-b256", "digits: 64-256-256-10, Adam lr 0.001, batch 256, float32",
+          (64, 256, 256, 10), "softmax", "adam", 0.001, 256, np.float32, digits, 8),
+    Bench("wide-full", "circles: 2-1024-1024-1, Adam lr 0.001, full batch of 8000, float32",
+          (2, 1024, 1024, 1), "sigmoid", "adam", 0.001, None, np.float32, wide, 3),
+]
+TARGET_AUTO = 1.3  # nnfw's own choice against the faster of 1 thread and the default, at most
 
 
 # -- one runner per framework: setup once, then run(E) trains E epochs ------------------------
@@ -318,6 +344,56 @@ def time_bench(bench: Bench, repeats: int, epochs: int | None, budget: float,
             "repeats_asked": repeats, "n_samples": len(X), "batch_size": bench.batch,
             "dtype": np.dtype(bench.dtype).name, "n_params": bench.n_params,
             "flops_per_epoch": bench.flops_per_epoch(len(X)), "rows": rows}
+
+
+def time_threads(repeats: int, budget: float, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Seconds per epoch of nnfw with 1 BLAS thread, the default and its own choice, per job,
+    on the machine as it is and beside a process that keeps one core busy."""
+    from nnfw_cli import threads
+
+    results = []
+    for busy in (False, True):
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            for bench in THREAD_BENCHES:
+                X, y = bench.data()
+                counts = {"1 thread": 1, f"default ({threads.default_threads()})": threads.default_threads(),
+                          "nnfw's choice": threads.choose(None, bench.sizes, bench.batch or len(X))}
+                runners = {name: NnfwRunner(bench, X, y, bench.dtype) for name in counts}
+                times: dict[str, list[float]] = {name: [] for name in counts}
+                started, names = time.perf_counter(), list(counts)
+                for name in names:  # warm-up
+                    with threads.limited(counts[name]):
+                        runners[name].run(bench.epochs)
+                for r in range(repeats):
+                    if r >= 3 and time.perf_counter() - started > budget:
+                        break
+                    for name in names[r % len(names):] + names[: r % len(names)]:
+                        with threads.limited(counts[name]):
+                            gc.collect()
+                            start = time.perf_counter()
+                            runners[name].run(bench.epochs)
+                            times[name].append((time.perf_counter() - start) / bench.epochs)
+                log(f"  threads {bench.key}{' beside a busy core' if busy else ''}: {len(times[names[0]])} repeats")
+                results.append({"key": bench.key, "title": bench.title, "busy": busy, "threads": counts,
+                                "rows": {name: summarise(t) for name, t in times.items()}})
+        finally:
+            if spinner is not None:
+                spinner.kill()
+                spinner.wait()
+    return results
+
+
+def threads_table(results: list[dict[str, Any]]) -> str:
+    lines = ["## BLAS threads: nnfw's seconds per epoch (median)", "",
+             "| job | machine | 1 thread | default | nnfw's choice (threads) | choice / best |", "|---|---|---:|---:|---:|---:|"]
+    for result in results:
+        rows = list(result["rows"].values())
+        one, default, auto = (row["median"] for row in rows)
+        chosen = list(result["threads"].values())[2]
+        lines.append(f"| {result['key']} | {'one core busy' if result['busy'] else 'as it is'} | {fmt_ms(one)} | "
+                     f"{fmt_ms(default)} | {fmt_ms(auto)} ({chosen}) | {auto / min(one, default):.2f} |")
+    return "\n".join(lines)
 
 
 def profile_nnfw(bench: Bench, epochs: int | None, top: int = 15) -> str:
@@ -820,6 +896,10 @@ def targets_table(results: dict[str, Any]) -> str:
             add(f"digits-b256: nnfw GFLOP/s / numpy {label}", f"≥ {TARGET_MATMUL_FRACTION:.0%}", "{:.1%}",
                 lambda v: v >= TARGET_MATMUL_FRACTION, flops / nnfw["median"] / 1e9 / rate["gflops"],
                 flops / nnfw["min"] / 1e9 / rate["best_gflops"])
+    for result in results.get("threads", []):
+        one, default, auto = (row["median"] for row in result["rows"].values())
+        add(f"threads {result['key']}{', one core busy' if result['busy'] else ''}: choice / best of 1 and default",
+            f"≤ {TARGET_AUTO}", "{:.2f}×", lambda v: v <= TARGET_AUTO, auto / min(one, default))
     if "cli" in results:
         rows = results["cli"]["rows"]
         row = rows["nnfw --help"]
@@ -878,6 +958,8 @@ def main(argv: list[str] | None = None) -> int:
         n_samples = {b["key"]: b["n_samples"] for b in results["benches"]}
         results["products"] = {bench.key: epoch_products(bench, n_samples[bench.key]) for bench in BENCHES["digits"]}
         log("  products per epoch done")
+    if "threads" in cases:
+        results["threads"] = time_threads(args.repeats, args.budget, log)
     if "cli" in cases:
         results["cli"] = time_cli(args.cli_runs, log)
     info["contention"]["end"] = contention_probe()
@@ -889,6 +971,8 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(matmul_table(results["matmul"], next((b for b in results["benches"] if b["key"] == "digits-b256"), None)))
     if "products" in results:
         parts.append(products_table(results["products"], results["benches"]))
+    if "threads" in results:
+        parts.append(threads_table(results["threads"]))
     if "cli" in results:
         parts.append(cli_table(results["cli"]))
     parts.append(targets_table(results))
