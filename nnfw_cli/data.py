@@ -86,19 +86,56 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+# Generated sets of more rows are made this many at a time: scikit-learn's generators keep work
+# arrays of several times the data they return, a gigabyte for 10^7 points.
+MAKE_CHUNK = 10**6
+
+
 def make_dataset(name: str, n_samples: int, noise: float, seed: int, **options: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` (n_samples, n_features) as float64 and integer labels ``y`` (n_samples,)."""
-    X, y = DATASETS[name].make(n_samples, noise, seed, **options)
-    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+    """``X`` (n_samples, n_features) as float64 and integer labels ``y`` (n_samples,).
+
+    Past MAKE_CHUNK samples, each chunk of MAKE_CHUNK is made with its own seed drawn from
+    ``seed`` (``chunk_seed``) into arrays allocated once, so memory stays near the data's size.
+    """
+    make = DATASETS[name].make
+    if n_samples <= MAKE_CHUNK:
+        X, y = make(n_samples, noise, seed, **options)
+        return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+    X = y = None
+    for index, start in enumerate(range(0, n_samples, MAKE_CHUNK)):
+        size = min(MAKE_CHUNK, n_samples - start)
+        part_X, part_y = make(size, noise, chunk_seed(seed, index), **options)
+        if X is None:
+            X, y = np.empty((n_samples, np.shape(part_X)[1])), np.empty(n_samples, dtype=np.int64)
+        X[start:start + size], y[start:start + size] = part_X, part_y
+    return X, y
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """The seed of chunk ``index`` of data made from ``seed`` a chunk at a time."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def split(
     X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified, seeded split: ``X_train, X_test, y_train, y_test``."""
+    """Stratified, seeded split: ``X_train, X_test, y_train, y_test``.
+
+    Past MAKE_CHUNK rows, each of ``ceil(n / MAKE_CHUNK)`` equal runs of rows is split on its own
+    (seeded with ``chunk_seed``): every run keeps its classes in proportion, so the whole does,
+    and the work arrays stay those of one run (scikit-learn's split of 10^7 rows at once takes
+    about 700 MB of them). A class too rare to be split within each run splits the rows at once.
+    """
     from sklearn.model_selection import train_test_split
 
-    return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+    n = len(y)
+    bounds = np.linspace(0, n, -(-n // MAKE_CHUNK) + 1).astype(np.int64)
+    if len(bounds) <= 2 or min(np.bincount(y[a:b]).min() for a, b in zip(bounds, bounds[1:])) < 2:
+        return train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+    parts = [train_test_split(np.arange(a, b), test_size=test_fraction, stratify=y[a:b], random_state=chunk_seed(seed, i))
+             for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+    train, test = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return X[train], X[test], y[train], y[test]
 
 
 # -- every source of data: generated sets, scikit-learn's real sets, CSV files ----------------

@@ -96,14 +96,19 @@ def fit(data: Any, columns: list[str] | None = None, *, missing: str = "error", 
     ``columns`` defaults to the table's columns (for an array: ``x1 ... xn``); ``source`` names
     the data in messages.
     """
-    table = _as_table(data, columns)
-    columns = list(table.columns)
+    array = _numeric_array(data)
+    table = _as_table(data, columns) if array is None else None
+    columns = list(table.columns) if table is not None else (columns or [f"x{i + 1}" for i in range(array.shape[1])])
     if expand is not None and len(columns) != 2:
         raise DataError(f"the Playground features need two inputs (got {len(columns)}: {', '.join(columns)})")
-    numeric = {name: _is_numeric(table[name]) for name in columns}
-    categories = {name: sorted(set(table[name].dropna().map(str).str.strip())) for name in columns if not numeric[name]}
+    if table is None:  # an array of numbers: nothing to encode
+        table, numeric, categories = array, dict.fromkeys(columns, True), {}
+    else:
+        numeric = {name: _is_numeric(table[name]) for name in columns}
+        categories = {name: sorted(set(table[name].dropna().map(str).str.strip())) for name in columns if not numeric[name]}
     transform = Transform(columns, categories, expand=expand, target=target, class_names=list(class_names or []))
     if missing == "mean":
+        table = _as_table(data, columns)
         transform.fill = {name: _fill_value(table[name], numeric[name]) for name in columns}
     if standardize:
         X = apply(transform, table, source)
@@ -120,10 +125,12 @@ def apply(transform: Transform, data: Any, source: str = "the data") -> np.ndarr
     never dropped here, so the output lines up with the input: a missing cell is filled (as
     fitted with ``missing: mean``) or is a DataError.
     """
-    table = _select(transform, data, source)
-    encoded = np.column_stack([_encode(transform, table, name, source) for name in transform.columns]) \
-        if len(table) else np.empty((0, len(transform.encoded_names)))
-    X = encoded.astype(np.float64)
+    X = _numeric_array(data) if not transform.categories else None
+    if X is None or X.shape[1] != len(transform.columns):  # a table, or cells that need a message
+        table = _select(transform, data, source)
+        encoded = np.column_stack([_encode(transform, table, name, source) for name in transform.columns]) \
+            if len(table) else np.empty((0, len(transform.encoded_names)))
+        X = encoded.astype(np.float64)
     if transform.expand:
         X = np.column_stack([PLAYGROUND[name](X[:, 0], X[:, 1]) for name in transform.expand])
     if transform.mean is not None:
@@ -146,6 +153,23 @@ def labels(transform: Transform, data: Any, source: str = "the data") -> np.ndar
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _numeric_array(data: Any) -> np.ndarray | None:
+    """``data`` as a float64 matrix (not copied when it is one) if it is an array of finite
+    numbers; None for a table or anything else, which takes the way that names a bad cell.
+
+    Generated data, millions of rows of it, is such an array: it goes through without a table's copies.
+    """
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return None
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if array.ndim == 2 and np.isfinite(array).all() else None
 
 
 def _as_table(data: Any, columns: list[str] | None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnfw_cli import data
 from nnfw_cli.config import DataConfig
 from nnfw_cli.data import DATASETS, SOURCES, load_split, make_dataset, read_points, split
 from nnfw_cli.errors import DataError
@@ -101,20 +102,53 @@ def _rows(X: np.ndarray) -> set[tuple]:
     return {tuple(row) for row in X}
 
 
+@pytest.mark.parametrize("chunk", [None, 150])  # None: at once; 150: in runs of rows, as large data is
 @pytest.mark.parametrize("test_fraction", [0.2, 0.5])
-def test_split_is_disjoint_complete_and_stratified(test_fraction):
+def test_split_is_disjoint_complete_and_stratified(test_fraction, chunk, monkeypatch):
+    if chunk:
+        monkeypatch.setattr(data, "MAKE_CHUNK", chunk)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 2))
     y = (rng.random(500) < 0.3).astype(np.int64)  # 30% of class 1
     X_train, X_test, y_train, y_test = split(X, y, test_fraction, seed=1)
-    assert len(X_test) == round(500 * test_fraction) and len(X_train) + len(X_test) == 500
+    assert abs(len(X_test) - 500 * test_fraction) <= (1 if chunk is None else 4) and len(X_train) + len(X_test) == 500
     assert not _rows(X_train) & _rows(X_test)
     assert _rows(X_train) | _rows(X_test) == _rows(X)
     for X_part, y_part in ((X_train, y_train), (X_test, y_test)):  # rows keep their labels
         lookup = {tuple(row): label for row, label in zip(X, y)}
         assert all(lookup[tuple(row)] == label for row, label in zip(X_part, y_part))
-    assert abs(y_test.mean() - y.mean()) < 1 / len(y_test) + 1e-12
-    assert abs(y_train.mean() - y.mean()) < 1 / len(y_train) + 1e-12
+    runs = 1 if chunk is None else 4  # each run of rows rounds its own shares
+    assert abs(y_test.mean() - y.mean()) < runs / len(y_test) + 1e-12
+    assert abs(y_train.mean() - y.mean()) < runs / len(y_train) + 1e-12
+
+
+def test_a_large_split_is_reproducible_and_splits_at_once_when_a_class_is_too_rare(monkeypatch):
+    monkeypatch.setattr(data, "MAKE_CHUNK", 100)
+    X, y = make_dataset("moons", 450, 0.1, 0)
+    first, again, other = (split(X, y, 0.2, seed) for seed in (3, 3, 4))
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[1], other[1])
+    y = np.zeros(450, dtype=np.int64)
+    y[[0, 440]] = 1  # two rows of class 1, in different runs of rows: the split takes all rows at once
+    X_train, X_test, y_train, y_test = split(X, y, 0.5, 0)
+    assert sorted(y_test.tolist()).count(1) == 1 and sorted(y_train.tolist()).count(1) == 1
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_large_data_is_made_a_chunk_at_a_time_and_small_data_as_before(name, monkeypatch):
+    small = make_dataset(name, 300, 0.1, 5)
+    generator = DATASETS[name].make(300, 0.1, 5)
+    np.testing.assert_array_equal(small[0], generator[0])  # up to MAKE_CHUNK: the generator's own data
+    monkeypatch.setattr(data, "MAKE_CHUNK", 120)
+    X, y = make_dataset(name, 300, 0.1, 5)
+    again = make_dataset(name, 300, 0.1, 5)
+    assert X.shape == (300, 2) and X.dtype == np.float64 and y.dtype == np.int64
+    np.testing.assert_array_equal(X, again[0])
+    assert not np.array_equal(X, small[0])  # chunks of their own seeds
+    if np.ptp(np.bincount(small[1])) <= 1:  # a generator that makes its classes in even shares
+        assert np.ptp(np.bincount(y)) <= 3  # still does so, within a row a chunk
+    assert len(np.unique(X, axis=0)) == 300  # no chunk repeats another
 
 
 def test_split_is_reproducible_from_its_seed():

@@ -299,3 +299,19 @@ def test_blobs_keep_their_centres_whatever_the_seed():
         means.append(np.array([X[y == k].mean(axis=0) for k in range(4)]))
     np.testing.assert_allclose(means[1], means[0], atol=0.15)
     np.testing.assert_allclose(means[2], means[0], atol=0.15)
+
+
+@pytest.mark.parametrize("settings", [{}, {"standardize": True}, {"expand": ["x1_squared", "x1_x2", "sin_x2"]},
+                                      {"standardize": True, "expand": ["x1", "x2_squared"]}])
+def test_an_array_of_numbers_gives_what_the_same_table_gives(settings):
+    """Arrays of numbers (generated data, millions of rows) skip the table's copies: same numbers."""
+    import pandas as pd
+
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    table = pd.DataFrame(X, columns=["x1", "x2"])
+    from_array, from_table = fit(X, ["x1", "x2"], **settings), fit(table, **settings)
+    assert from_array == from_table
+    np.testing.assert_array_equal(apply(from_array, X), apply(from_table, table))
+    assert apply(Transform(["x1", "x2"]), X) is not None and np.shares_memory(apply(Transform(["x1", "x2"]), X), X)
+    with pytest.raises(DataError, match="column 'x2'"):  # a bad cell is still named
+        apply(from_array, np.array([[0.0, np.nan]]))
