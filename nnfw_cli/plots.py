@@ -42,6 +42,7 @@ REGION_STRENGTH = (0.08, 0.48)  # k-class map: a class colour this opaque over w
 LEGEND_ROW = 0.2  # inches a row of a legend takes, at legend.fontsize
 ROC_MARGINS = (0.75, 0.25, 0.6, 0.4)  # k-class ROC, inches: left, right (before the legend), bottom, top
 LEGEND_WIDTH = 5.7  # inches of a 6-inch decision-boundary figure a legend below it may span
+ROC_DRAWN = 4000  # a ROC curve of more points is drawn through at most about twice this many (plots._drawn)
 CONFUSION_CELL = (0.36, 0.9)  # inches: the side of a confusion matrix's cell, smallest and largest
 CONFUSION_SIDE = 4.2  # inches a confusion matrix's panel aims at, before CONFUSION_CELL's limits
 STYLE = {
@@ -698,7 +699,8 @@ def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "",
     if len(np.unique(y_true)) != 2:
         raise ValueError("a ROC curve needs y_true with exactly two classes")
     fpr, tpr, _ = metrics.roc_curve(y_true, scores)
-    auc = metrics.roc_auc_score(y_true, scores)
+    auc = metrics.auc(fpr, tpr)  # as roc_auc_score computes it, without sorting the scores again
+    fpr, tpr = _drawn(fpr, tpr)
     title = wrap_title(title, 6.0)
     with _style():
         fig = _new_figure(6.4, 4.8)
@@ -709,6 +711,19 @@ def roc_curve(y_true: np.ndarray, proba: np.ndarray, title: str = "",
         ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1.0, label="chance (AUC = 0.5)")
         _roc_axes(ax, title)
     return fig
+
+
+def _drawn(fpr: np.ndarray, tpr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A ROC curve of more than ROC_DRAWN points through fewer: on a grid of ROC_DRAWN / 2 cells a
+    side, far finer than pixels, the first and last point in each cell the curve passes through.
+    A curve of a million scores draws in milliseconds instead of seconds, and looks the same."""
+    if len(fpr) <= ROC_DRAWN:
+        return fpr, tpr
+    side = ROC_DRAWN // 2
+    cell = np.round(fpr * side) * (side + 1) + np.round(tpr * side)
+    change = cell[1:] != cell[:-1]
+    keep = np.r_[True, change] | np.r_[change, True]
+    return fpr[keep], tpr[keep]
 
 
 def _roc_axes(ax: Axes, title: str, legend: bool = True) -> None:
@@ -737,6 +752,7 @@ def _roc_curves(y_true: np.ndarray, scores: np.ndarray, title: str, class_names:
         raise ValueError("a ROC curve needs finite scores")
     curves = {label: metrics.roc_curve(y == label, scores[:, label])[:2] for label in np.unique(y)}
     aucs = {label: metrics.auc(*curve) for label, curve in curves.items()}
+    curves = {label: _drawn(*curve) for label, curve in curves.items()}
     labels = [f"macro average · AUC {np.mean(list(aucs.values())):.4f}"]
     labels += [f"{name} · AUC {aucs[c]:.4f}" if c in aucs else f"{name} · not in the data"
                for c, name in enumerate(_class_labels(k, class_names))]

@@ -543,3 +543,33 @@ def test_decision_boundary_labels_are_all_inside_the_picture(rng: np.random.Gene
     bar, plot = ax.child_axes[0].get_window_extent(), ax.get_window_extent()
     assert bar.width / fig.dpi == pytest.approx(plots.COLOUR_BAR[1], abs=0.01)  # as wide for any data shape
     assert (bar.y0, bar.y1) == pytest.approx((plot.y0, plot.y1), abs=1.0)  # and as tall as the map
+
+
+def test_a_roc_curve_of_a_million_scores_is_drawn_through_a_few_thousand_points(rng: np.random.Generator) -> None:
+    from sklearn import metrics
+
+    y = rng.integers(0, 2, 10**6)
+    scores = np.clip(0.3 * y + 0.7 * rng.random(10**6), 0, 1)
+    fpr, tpr, _ = metrics.roc_curve(y, scores)
+    fig = plots.roc_curve(y, scores, "t")
+    line = next(line for line in fig.axes[0].lines if line.get_label().startswith("ROC AUC"))
+    x, y_drawn = line.get_data()
+    assert len(x) <= 2 * plots.ROC_DRAWN + 2 < len(fpr)
+    assert line.get_label() == f"ROC AUC = {metrics.roc_auc_score(y, scores):.4f}"
+    assert (x[0], y_drawn[0], x[-1], y_drawn[-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert np.trapezoid(y_drawn, x) == pytest.approx(metrics.auc(fpr, tpr), abs=1e-3)
+    # every point of the whole curve is within a cell of the drawn one
+    gap = np.abs(np.interp(fpr, x, y_drawn) - tpr)
+    step = np.abs(np.interp(tpr, y_drawn, x) - fpr)
+    assert np.minimum(gap, step).max() <= 2 / plots.ROC_DRAWN
+
+
+def test_a_roc_curve_of_a_few_scores_is_drawn_through_every_point(rng: np.random.Generator) -> None:
+    from sklearn import metrics
+
+    y = rng.integers(0, 2, 500)
+    scores = 0.3 * y + 0.7 * rng.random(500)
+    fpr, tpr, _ = metrics.roc_curve(y, scores)
+    line = next(line for line in plots.roc_curve(y, scores).axes[0].lines if line.get_label().startswith("ROC"))
+    np.testing.assert_array_equal(line.get_data()[0], fpr)
+    np.testing.assert_array_equal(line.get_data()[1], tpr)
