@@ -16,6 +16,10 @@ Cases (the same layers, optimizer, batch size and learning rate in every framewo
 - ``threads``: nnfw alone, one job at a time trained with 1 BLAS thread, with the BLAS default
   and with nnfw's own choice (``nnfw_cli.threads``), interleaved; once on the machine as it is and
   once beside a process that keeps one core busy (a CI runner's neighbour, another run of a sweep).
+- ``scale``: ``configs/circles.yaml`` (its net and batch size) on 10^4 ... 10^7 samples (10^8 with
+  ``--scale-max 8``), one epoch, each size in a process of its own: the seconds to make and split
+  the data, to train one epoch, to score the test split (metrics.json's numbers), to write the
+  model, history and pictures; and the process's peak memory.
 - ``cli``: whole processes: ``nnfw --help``, ``nnfw train configs/circles.yaml`` against a plain
   script doing the same job with MLPClassifier, and the peak memory of each.
 
@@ -64,7 +68,7 @@ import sklearn  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
-ALL_CASES = ("article", "adam", "digits", "threads", "cli")
+ALL_CASES = ("article", "adam", "digits", "threads", "scale", "cli")
 TORCH, SKLEARN = "PyTorch", "scikit-learn"
 
 # Targets for nnfw (its time / the other's time, lower is better), checked at the end.
@@ -382,6 +386,32 @@ def time_threads(repeats: int, budget: float, log: Callable[[str], None]) -> lis
                 spinner.kill()
                 spinner.wait()
     return results
+
+
+def time_scale(largest: int, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """benchmarks/scale_stages.py for 10^4 ... 10^largest samples, each in a fresh process (for its
+    own peak memory: this one has imported PyTorch)."""
+    results = []
+    for exponent in range(4, largest + 1):
+        with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+            run = run_process([sys.executable, str(Path(__file__).resolve().parent / "scale_stages.py"),
+                               str(10**exponent), out.name], ROOT)
+            result = json.loads(Path(out.name).read_text())
+        results.append({**result, "process_seconds": run["seconds"], "peak_mb": run["peak_mb"]})
+        log(f"  scale 10^{exponent}: {run['seconds']:.1f} s, peak {run['peak_mb']:.0f} MB")
+    return results
+
+
+def scale_table(results: list[dict[str, Any]]) -> str:
+    lines = ["## Scale: configs/circles.yaml, one epoch (seconds; peak memory of the process)", "",
+             "| samples | imports | data | training (1 epoch) | evaluation | files and pictures | data + evaluation + files / training | peak memory | data in memory |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        s, n = result["seconds"], result["n_samples"]
+        others = s["data"] + s["evaluate"] + s["write_and_draw"]
+        lines.append(f"| {n:,} | {s['imports']:.2f} | {s['data']:.2f} | {s['train_epoch']:.2f} | {s['evaluate']:.2f} | {s['write_and_draw']:.2f} | "
+                     f"{others / s['train_epoch']:.2f} | {result['peak_mb']:,.0f} MB | {n * 24 / 2**20:,.0f} MB |")
+    return "\n".join(lines)
 
 
 def threads_table(results: list[dict[str, Any]]) -> str:
@@ -928,6 +958,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="epochs per timed call, for every case [default: per case, about 0.1-0.3 s a call]")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON (tables go to stderr)")
     parser.add_argument("--profile", action="store_true", help="also print cProfile hotspots of nnfw's fit per case")
+    parser.add_argument("--scale-max", type=int, default=7, help="the scale case's largest size, as a power of 10 [default: 7]")
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(ALL_CASES))
@@ -960,6 +991,8 @@ def main(argv: list[str] | None = None) -> int:
         log("  products per epoch done")
     if "threads" in cases:
         results["threads"] = time_threads(args.repeats, args.budget, log)
+    if "scale" in cases:
+        results["scale"] = time_scale(args.scale_max, log)
     if "cli" in cases:
         results["cli"] = time_cli(args.cli_runs, log)
     info["contention"]["end"] = contention_probe()
@@ -973,6 +1006,8 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(products_table(results["products"], results["benches"]))
     if "threads" in results:
         parts.append(threads_table(results["threads"]))
+    if "scale" in results:
+        parts.append(scale_table(results["scale"]))
     if "cli" in results:
         parts.append(cli_table(results["cli"]))
     parts.append(targets_table(results))
