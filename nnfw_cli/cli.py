@@ -301,6 +301,7 @@ def predict(run: Path | None, input_csv: Path | None, output: Path | None, overw
     model, transform, n_features, note = saved_runs.open_predictor(run, output_dir or "outputs")
     if note:
         click.echo(note, err=True)
+    _scoring_threads(model, n_features)
     result, notes = saved_runs.predict_file(model, transform, n_features, str(input_csv))
     for line in notes:
         click.echo(line, err=True)
@@ -322,7 +323,16 @@ def _open_run(run: Path | None, output_dir: Path | None, command: str) -> Any:
     saved = saved_runs.SavedRun.open(run, output_dir or "outputs")
     if saved.note:
         click.echo(saved.note, err=True)
+    _scoring_threads(saved.model, saved.n_features)
     return saved
+
+
+def _scoring_threads(model: Any, n_features: int) -> None:
+    """BLAS threads for a command that scores a saved model, chosen for its width (nnfw_cli.threads)."""
+    from .experiment import layer_widths
+    from .threads import limit_for_scoring
+
+    limit_for_scoring(layer_widths(model, n_features))
 
 
 @main.command(short_help="Validate a config and print it resolved, without training.", epilog="\b\nExample:\n  nnfw check configs/circles.yaml --set training.epochs=10")

@@ -303,6 +303,8 @@ class TrainingConfig(Section):
                                              f"epochs 0 and 1; default: about {SNAPSHOT_POINTS} from epoch 0, "
                                              "spaced on a log scale; 0: off")
     checkpoint_every: StrictInt = Field(0, ge=0, description="write a checkpoint every N epochs; 0: only on interruption")
+    threads: StrictInt | None = Field(None, ge=1, le=1024, description="BLAS threads for training and scoring; "
+                                      "null: chosen for the work (1 unless a step's products are large)")
 
     def every(self, value: int | None, points: int) -> int:
         """``value``, or the interval that gives about ``points`` points over the run."""

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__, runs
+from . import __version__, runs, threads
 from .config import SNAPSHOT_POINTS, Config, check_classes, dump_yaml
 from .data import DATASETS, REAL_DATASETS, load_split
 from .data import Split as _DataSplit
@@ -146,6 +146,14 @@ def model_width(model: Model) -> int | None:
     return None
 
 
+def layer_widths(model: Model, in_features: int) -> list[int]:
+    """The width of the input and of each layer's output."""
+    widths = [in_features]
+    for layer in model.layers:
+        widths.append(layer.output_width(widths[-1]))
+    return widths
+
+
 def architecture_label(model: Model, in_features: int) -> str:
     """A short description, for example ``2-16-16-1 relu/relu/sigmoid``.
 
@@ -272,6 +280,8 @@ class Session:
         if plane is None:
             self.notes.append(f"no decision boundary: the data has {self.data.n_features} features")
         self.model = build_model(config, self.streams.init, self.data.n_features)
+        rows = min(config.training.batch_size or len(self.data.y_train), len(self.data.y_train))
+        self.threads = threads.choose(config.training.threads, layer_widths(self.model, self.data.n_features), rows)
         self.loss: Loss = get_loss(config.loss)
         self.optimizer = build_optimizer(config)
         self.history: list[dict] = []
@@ -285,6 +295,10 @@ class Session:
         self.features = plane[2] if two_d else None  # plane points -> model inputs
 
     def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
+        with threads.limited(self.threads):  # training, scoring and the pictures' grids alike
+            return self._run(progress, stop)
+
+    def _run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
         tracker = _Tracker(self, progress, stop)
         if not self.history and 0 in tracker.snapshot_epochs:  # the boundary before any training
             self.snapshot({"epoch": 0, "train_loss": math.nan})
@@ -333,7 +347,8 @@ class Session:
 
     def _metrics(self, status: str, diverged_at: int | None) -> dict[str, Any]:
         metrics: dict[str, Any] = {} if diverged_at is not None else final_metrics(self.model, self.data, self.loss)
-        metrics.update(status=status, epochs=len(self.history), train_seconds=round(self.seconds, 4))
+        metrics.update(status=status, epochs=len(self.history), train_seconds=round(self.seconds, 4),
+                       threads=self.threads)
         if diverged_at is not None:
             metrics["diverged_at_epoch"] = diverged_at
         if self.data.sha256 is not None:
@@ -420,8 +435,11 @@ class Session:
 
 
 def config_fingerprint(config: Config) -> dict[str, Any]:
-    """What of a resolved config decides how its run trains: all of it but ``output``."""
-    return {key: value for key, value in config.resolved().items() if key != "output"}
+    """What of a resolved config decides how its run trains: all of it but ``output`` and
+    ``training.threads`` (how many threads do the same steps)."""
+    fingerprint = {key: value for key, value in config.resolved().items() if key != "output"}
+    fingerprint["training"] = {key: value for key, value in fingerprint["training"].items() if key != "threads"}
+    return fingerprint
 
 
 def _digest(fingerprint: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Iterator, Sequence
 # Multiply-adds of the largest matrix product of a step from which threads may help: below it, one
 # thread was as fast or faster on every product measured (benchmarks/bench.py --cases threads).
 MIN_PARALLEL_WORK = 5 * 10**7
+SCORING_ROWS = 8192  # rows a saved model scores at a time (experiment.MAX_BATCH)
 
 
 def default_threads() -> int:
@@ -47,3 +48,13 @@ def limited(threads: int) -> Iterator[None]:
 
     with threadpool_limits(limits=threads, user_api="blas"):
         yield
+
+
+def limit_for_scoring(widths: Sequence[int]) -> int:
+    """For the rest of this process (a command that scores a saved model): the count ``choose``
+    gives for batches of SCORING_ROWS rows through layers of ``widths``; returns it."""
+    from threadpoolctl import threadpool_limits
+
+    count = choose(None, widths, SCORING_ROWS)
+    threadpool_limits(limits=count, user_api="blas")
+    return count

@@ -35,3 +35,32 @@ def test_limited_sets_blas_threads_inside_and_restores_them_after():
     with threads.limited(1):
         assert set(_blas_threads()) == {1}
     assert _blas_threads() == before
+
+
+def test_a_run_trains_with_the_threads_it_chose_and_records_them(make_config):
+    from nnfw_cli import experiment
+    from nnfw_cli.config import load_config
+
+    for requested, expected in ((None, 1), (2, 2)):
+        seen = []
+        config = load_config(make_config({"training.threads": requested}))
+        run = experiment.train(config, "t", f"t{requested}", progress=lambda logs: seen.append(_blas_threads()))
+        assert run.metrics["threads"] == expected
+        assert seen and all(set(counts) == {expected} for counts in seen)  # during every epoch
+    assert _blas_threads() != [] and experiment.config_fingerprint(config) == experiment.config_fingerprint(
+        load_config(make_config({"training.threads": 1})))  # a resumed run may take another count
+
+
+def test_commands_that_score_a_saved_model_limit_blas_threads_for_its_width(runner, run_dir):
+    from threadpoolctl import threadpool_limits
+
+    from nnfw_cli.cli import main
+
+    before = _blas_threads()
+    try:
+        with threadpool_limits(limits=2, user_api="blas"):
+            result = runner.invoke(main, ["eval", str(run_dir)])
+            assert result.exit_code == 0, result.output
+            assert set(_blas_threads()) == {1}  # a small model: one thread
+    finally:
+        threadpool_limits(limits=max(before), user_api="blas")
