@@ -517,8 +517,8 @@ class _Tracker:
             self.diverged, model.stop_training = epoch, True
         else:
             if epoch % self.eval_every == 0 or epoch in (1, self.epochs):
-                logs["val_loss"] = evaluate(model, session.data.X_test, session.data.y_test, session.loss)
-                logs["val_roc_auc"] = roc_auc(session.data.y_test, predict(model, session.data.X_test))
+                logs["val_loss"], output = score(model, session.data.X_test, session.data.y_test, session.loss)
+                logs["val_roc_auc"] = roc_auc(session.data.y_test, output)
             if epoch in self.snapshot_epochs:
                 session.snapshot(logs)
         session.history.append(logs)
@@ -570,6 +570,17 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, rows: int |
     return float(total / len(X))
 
 
+def score(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[float, np.ndarray]:
+    """``(evaluate(model, X, y, loss), predict(model, X))`` from one pass through the network,
+    in the same batches: the same numbers, in half the time."""
+    rows = batch_size(model, X.shape[1])
+    if len(X) <= rows:
+        return model.score(X, y, loss)
+    parts = [model.score(X[i : i + rows], y[i : i + rows], loss) for i in range(0, len(X), rows)]
+    total = sum(value * len(X[i : i + rows]) for (value, _), i in zip(parts, range(0, len(X), rows)))
+    return float(total / len(X)), np.concatenate([output for _, output in parts])
+
+
 # -- results ----------------------------------------------------------------------------------
 
 
@@ -581,12 +592,12 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
     """
     from .metrics import classification_metrics, multiclass_metrics
 
-    output = predict(model, data.X_test)
+    loss_value, output = score(model, data.X_test, data.y_test, loss)
     if data.n_classes > 2:
         metrics: dict[str, Any] = multiclass_metrics(data.y_test, output, data.class_names)
     else:
         metrics = classification_metrics(data.y_test, output)
-    metrics["loss"] = evaluate(model, data.X_test, data.y_test, loss)
+    metrics["loss"] = loss_value
     metrics["n_train"], metrics["n_test"] = len(data.y_train), len(data.y_test)
     return metrics
 

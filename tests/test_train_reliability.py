@@ -448,6 +448,21 @@ def test_scoring_in_chunks_gives_the_same_numbers(make_config, monkeypatch):
     assert np.allclose(experiment.predict(model, data.X_test), whole[1], rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("rows", [None, 7])  # one batch, and batches of 7 rows
+@pytest.mark.parametrize("loss_name, head", [("binary_cross_entropy", "sigmoid"), ("mean_squared_error", "sigmoid"),
+                                             ("mean_squared_error", None)])
+def test_scoring_in_one_pass_gives_exactly_the_loss_and_the_output(make_config, monkeypatch, rows, loss_name, head):
+    layers = [{"type": "linear", "units": 8}, "relu", {"type": "linear", "units": 1, "init": "xavier"}]
+    config = load_config(make_config({"loss": loss_name, "model.layers": layers + ([head] if head else [])}))
+    session = experiment.Session(config)
+    data, model, loss = session.data, session.model, session.loss
+    if rows:
+        monkeypatch.setattr(experiment, "ACTIVATION_BYTES", 2 * 20 * 8 * rows)
+    value, output = experiment.score(model, data.X_test, data.y_test, loss)
+    assert value == experiment.evaluate(model, data.X_test, data.y_test, loss)
+    np.testing.assert_array_equal(output, experiment.predict(model, data.X_test))
+
+
 def test_restore_refuses_a_history_that_skips_epochs(make_config, no_pictures):
     crashed = _crash_at(make_config(RESUMABLE), 4)
     arrays = runs.read_checkpoint(crashed)

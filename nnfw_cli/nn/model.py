@@ -137,6 +137,15 @@ class Model:
         out = forward(head, self._as_input(X)[0])
         return loss(loss.prepare_target(y, out.shape[1], out.dtype), out, from_logits=fused)
 
+    def score(self, X: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[float, np.ndarray]:
+        """``(evaluate(X, y, loss), predict(X))`` from one pass through the layers."""
+        from ._step import forward
+
+        head, fused = self._head(loss)
+        out = forward(head, self._as_input(X)[0])
+        value = loss(loss.prepare_target(y, out.shape[1], out.dtype), out, from_logits=fused)
+        return value, (self.layers[-1].forward(out) if fused else np.array(out))
+
     def _head(self, loss: Loss) -> tuple[list[Layer], bool]:
         """Layers to run before the loss; the last is left out when the loss fuses with it."""
         fused = bool(self.layers) and loss.activation is not None and isinstance(self.layers[-1], loss.activation)
