@@ -127,6 +127,8 @@ def main() -> None:
 
 
 config_argument = click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=True, path_type=Path))
+configs_argument = click.argument("config_paths", metavar="CONFIG...", nargs=-1, required=True,
+                                  type=click.Path(dir_okay=True, path_type=Path))
 run_argument = click.argument("run", metavar="[RUN]", required=False, type=RunOrModelFile())
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value, e.g. --set training.epochs=50 (repeatable).")
@@ -362,8 +364,7 @@ def _open_run(run: Path | None, output_dir: Path | None, command: str) -> Any:
 
 @main.command(short_help="Validate configs and print them resolved, without training.",
               epilog="\b\nExamples:\n  nnfw check configs/circles.yaml --set training.epochs=10\n  nnfw check configs/*.yaml")
-@click.argument("config_paths", metavar="CONFIG...", nargs=-1, required=True,
-                type=click.Path(dir_okay=True, path_type=Path))
+@configs_argument
 @set_option
 def check(config_paths: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     """Validate each CONFIG and print it resolved (every default filled in), without training.
@@ -400,13 +401,15 @@ Examples:
   nnfw smoke configs/*.yaml --junit-xml smoke.xml     # a test case per config, for CI
   nnfw smoke configs/moons.yaml --keep                # keep the run folder to look at
 """)
-@click.argument("config_paths", metavar="CONFIG...", nargs=-1, required=True,
-                type=click.Path(dir_okay=True, path_type=Path))
-@junit_option
+@configs_argument
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the results as JUnit XML, the test report GitLab, Jenkins and GitHub show (a "
+                   "test case per config).")
 @json_option
 @click.option("--keep", is_flag=True, help="Keep the smoke runs' folders; stderr says where they are.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Configs run at once, each in a process of its own [default: one per CPU].")
+              help="Configs run at once, each in a process of its own [default: one per CPU that other work "
+                   "leaves idle].")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the smoke runs' folder is made [default: the system's temporary folder].")
 def smoke(config_paths: tuple[Path, ...], junit_xml: Path | None, as_json: bool, keep: bool, jobs: int | None,
@@ -415,9 +418,9 @@ def smoke(config_paths: tuple[Path, ...], junit_xml: Path | None, as_json: bool,
 
     Each config is shrunk to a few hundred rows of its data (a stratified sample of a CSV or
     a real data set) and a few epochs, with the same layers, loss and optimizer, and goes
-    through everything nnfw train, eval, plot and predict do. Checked: the loss is finite and
-    falls, the reloaded model predicts exactly as the trained one, eval finds the metrics
-    training reported, every file of the run folder is whole. One line per config, then a
+    through everything nnfw train, eval, plot and predict do. Checked: the loss stays finite
+    and training lowers it, the reloaded model predicts exactly as the trained one, eval finds
+    the metrics training reported, every file of the run folder is whole. One line per config, then a
     summary; exit 1 if any failed, 2 if any config is not valid. The config's expect list
     and time limit are not applied: they are for full runs. The runs are deleted afterwards
     unless --keep.

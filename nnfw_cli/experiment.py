@@ -321,7 +321,7 @@ class Session:
 
     def elapsed(self) -> float:
         """Seconds of training so far, over every session of the run."""
-        return self.seconds + (time.perf_counter() - self._started if self._started is not None else 0.0)
+        return self.seconds + self.session_seconds()
 
     def _finish(self, tracker: "_Tracker") -> Run:
         if tracker.diverged is not None:

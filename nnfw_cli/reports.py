@@ -143,7 +143,7 @@ def append_step_summary(markdown: str, environ: Any = None) -> Path | None:
         return None
     try:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
+            handle.write(markdown.rstrip("\n") + "\n\n")  # a blank line: the next summary starts a block of its own
     except OSError as exc:
         raise WriteError(f"{STEP_SUMMARY}={path}: cannot be appended to: {exc.strerror or exc}", path) from None
     return Path(path)

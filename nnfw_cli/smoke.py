@@ -102,7 +102,7 @@ def shrink(config: Any, output_dir: str | os.PathLike) -> Any:
     if training["snapshot_every"] != 0:  # two boundary snapshots, the first epoch's and the last's: two frames
         training["snapshot_every"] = training["epochs"]
     training["max_seconds"] = None
-    raw["expect"], raw["output"] = [], {"dir": str(output_dir)}
+    raw["expect"], raw["output"]["dir"] = [], str(output_dir)
     return validate(raw, source="the smoke run's config")
 
 
