@@ -408,8 +408,7 @@ Examples:
 @json_option
 @click.option("--keep", is_flag=True, help="Keep the smoke runs' folders; stderr says where they are.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Configs run at once, each in a process of its own [default: one per CPU that other work "
-                   "leaves idle].")
+              help="Configs run at once, each in a process of its own [default: one per CPU].")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the smoke runs' folder is made [default: the system's temporary folder].")
 def smoke(config_paths: tuple[Path, ...], junit_xml: Path | None, as_json: bool, keep: bool, jobs: int | None,
@@ -532,15 +531,16 @@ def _ci_reports(command: str, label: str, junit_xml: Path | None) -> Iterator[An
     try:
         yield lambda run_dir, metrics: done.update(run_dir=run_dir, metrics=metrics)
     except TrainingDiverged as exc:
-        metrics = _saved_metrics(exc.run_dir)
-        write(reports.run_cases(classname, name, metrics, time.perf_counter() - started, str(exc), "TrainingDiverged"),
-              lambda: reports.run_markdown(f"nnfw {name}", exc.run_dir, metrics, str(exc)))
+        metrics, failure, run_dir = _saved_metrics(exc.run_dir), str(exc), exc.run_dir
+        write(reports.run_cases(classname, name, metrics, time.perf_counter() - started, failure, "TrainingDiverged"),
+              lambda: reports.run_markdown(f"nnfw {name}", run_dir, metrics, failure))
         raise
     except TrainingInterrupted:
         raise
     except NnfwError as exc:
-        case = reports.Case(name, classname, time.perf_counter() - started, error=str(exc), kind=type(exc).__name__)
-        write([case], lambda: f"### ❌ nnfw {name}: not run\n\n> {str(exc).splitlines()[0]}\n")
+        error = str(exc)
+        case = reports.Case(name, classname, time.perf_counter() - started, error=error, kind=type(exc).__name__)
+        write([case], lambda: f"### ❌ nnfw {name}: not run\n\n> {error.splitlines()[0]}\n")
         raise
     if done:
         write(reports.run_cases(classname, name, done["metrics"], time.perf_counter() - started),

@@ -6,8 +6,9 @@ data set a stratified sample of its rows, ``data.max_rows``, so every class is s
 few epochs (``SMOKE_EPOCHS``). It trains and saves the run as ``nnfw train`` does, reloads it,
 scores it as ``nnfw eval`` does, draws every picture ``nnfw plot`` draws, predicts a few rows
 from a CSV file as ``nnfw predict`` does, and checks at each step what a broken change would
-show: the loss is finite and falls, the reloaded model predicts exactly what the trained one
-did, evaluation finds the metrics training reported, and every file of the run folder is whole.
+show: the loss stays finite and training lowers it, the reloaded model predicts exactly what the
+trained one did, evaluation finds the metrics training reported, and every file of the run
+folder is whole.
 Expectations (``expect``) are for full runs and are not applied; nor is a time limit.
 """
 
@@ -32,7 +33,7 @@ SMOKE_DPI = 40       # pictures are drawn whole, at a low resolution: the same c
 PREDICT_ROWS = 5     # rows of the CSV file given to predict
 SMOKE_UNITS = 4      # hidden units a layer drawn in neurons.png: the maps of a wide layer cost the most time
 
-STAGES = ("config", "train", "loss", "reload", "eval", "pictures", "predict", "files")
+STAGES = ("config", "train", "reload", "loss", "eval", "pictures", "predict", "files")  # in their order
 
 
 @dataclass
@@ -388,29 +389,21 @@ def _worker_signals() -> None:
 def _preload() -> None:
     """Import what every smoke run uses, and draw a first picture (fonts, PNG writer), once, before
     the workers are forked from this process: each would otherwise do it again."""
+    import importlib
     import io
 
-    import pandas  # noqa: F401
-    import sklearn.datasets  # noqa: F401
-    import sklearn.metrics  # noqa: F401
+    for module in ("pandas", "sklearn.datasets", "sklearn.metrics", f"{__package__}.experiment",
+                   f"{__package__}.saved", "PIL.Image"):
+        importlib.import_module(module)
+    from . import plots
 
-    from . import experiment, plots, saved  # noqa: F401
-
-    figure = plots.confusion_matrix(np.eye(2, dtype=int), ["a", "b"], "warm-up")
-    figure.savefig(io.BytesIO(), format="png", dpi=SMOKE_DPI)
-    plots._free(figure)
+    plots.confusion_matrix(np.eye(2, dtype=int), ["a", "b"], "warm-up").savefig(io.BytesIO(), format="png",
+                                                                              dpi=SMOKE_DPI)
 
 
 def default_jobs() -> int:
-    """Configs smoked at once: one per CPU this process may use that other work does not keep
-    busy (the load average of the last minute), at least one. On a busy machine a second worker
-    only adds contention: each run's pictures then take as much longer as the run was shared."""
+    """Configs smoked at once: one per CPU this process may use."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    try:
-        idle = cpus - os.getloadavg()[0]
-    except OSError:  # no load average to read
-        idle = cpus
-    return max(1, min(cpus, int(idle + 0.5)))
+        return max(1, os.cpu_count() or 1)
