@@ -363,7 +363,8 @@ def _open_run(run: Path | None, output_dir: Path | None, command: str) -> Any:
 
 
 @main.command(short_help="Validate configs and print them resolved, without training.",
-              epilog="\b\nExamples:\n  nnfw check configs/circles.yaml --set training.epochs=10\n  nnfw check configs/*.yaml")
+              epilog="\b\nExamples:\n  nnfw check configs/circles.yaml --set training.epochs=10"
+                     "\n  nnfw check configs/*.yaml")
 @configs_argument
 @set_option
 def check(config_paths: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
@@ -458,7 +459,8 @@ def _smoke_line(result: Any, width: int) -> None:
     """One config's smoke result: PASS or FAIL, its time, and what it did or where it failed."""
     if result.passed:
         loss = " → ".join(f"{value:.4g}" for value in result.loss)
-        said = f"{result.rows} rows, {result.epochs} epochs, loss {loss}, {len(result.files)} files"
+        epochs = f"{result.epochs} epoch{'s' * (result.epochs != 1)}"
+        said = f"{result.rows} rows, {epochs}, loss {loss}, {len(result.files)} files"
     else:
         said = result.reason
     click.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.config:<{width}}  {result.seconds:5.2f} s  {said}")
@@ -580,7 +582,8 @@ def _gate(metrics: dict[str, Any]) -> None:
     unmet = gates.unmet(results)
     if unmet:
         lines = "\n".join(f"  {gates.describe(result)}" for result in unmet)
-        raise ExpectationsUnmet(f"{len(unmet)} of {len(results)} expectation{'s' * (len(results) != 1)} not met:\n{lines}")
+        counted = f"{len(unmet)} of {len(results)} expectation{'s' * (len(results) != 1)}"
+        raise ExpectationsUnmet(f"{counted} not met:\n{lines}")
 
 
 def _load(path: Path, overrides: tuple[str, ...], output_dir: Path | None = None, seed: int | None = None) -> Any:

@@ -335,7 +335,8 @@ def stratified_rows(y: np.ndarray, n_rows: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def _sample(y: np.ndarray, max_rows: int | None, seed: int, path: str | None = None) -> tuple[np.ndarray | None, list[str]]:
+def _sample(y: np.ndarray, max_rows: int | None, seed: int,
+            path: str | None = None) -> tuple[np.ndarray | None, list[str]]:
     """The rows ``data.max_rows`` keeps (None: all of them) and a note saying so."""
     from .errors import DataError
 

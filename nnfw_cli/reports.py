@@ -168,7 +168,7 @@ def run_markdown(title: str, run_dir: str | os.PathLike, metrics: dict[str, Any]
         lines += [f"> {_cell(failure)}", ""]
     shown = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
     if shown:
-        lines += ["| metric | value |", "| --- | ---: |"] + [f"| {_cell(k)} | {_cell(v)} |" for k, v in shown.items()] + [""]
+        lines += ["| metric | value |", "| --- | ---: |", *(f"| {_cell(k)} | {_cell(v)} |" for k, v in shown.items()), ""]
     lines += expectations_markdown(results)
     return "\n".join(lines) + "\n"
 
@@ -188,5 +188,6 @@ def cases_markdown(title: str, cases: list[Case], notes: Iterable[str] = ()) -> 
              "| config | result | seconds | details |", "| --- | --- | ---: | --- |"]
     for case in cases:
         result = "✅ passed" if case.passed else "❌ failed"
-        lines.append(f"| `{_cell(case.name)}` | {result} | {case.seconds:.2f} | {_cell(case.failure or case.error or '')} |")
+        reason = _cell(case.failure or case.error or "")
+        lines.append(f"| `{_cell(case.name)}` | {result} | {case.seconds:.2f} | {reason} |")
     return "\n".join(lines + [""] + [f"{_cell(note)}" for note in notes]) + "\n"

@@ -265,8 +265,8 @@ def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", 
     return written
 
 
-def animate(saved: SavedRun, fps: int = 8) -> Path:
-    """``decision_boundary.gif`` from the snapshots kept during training."""
+def animate(saved: SavedRun, fps: int = 8, dpi: int = 100) -> Path:
+    """``decision_boundary.gif`` from the snapshots kept during training, its frames at ``dpi``."""
     from . import plots
 
     snapshots, grid = runs.read_snapshots(saved.run_dir)
@@ -279,7 +279,7 @@ def animate(saved: SavedRun, fps: int = 8) -> Path:
     with runs.lock(saved.run_dir):
         return plots.boundary_animation(snapshots, xx, yy, train, data.y_train, test,
                                         data.y_test, saved.run_dir / "decision_boundary.gif",
-                                        title=picture_title(saved.config, saved.model), fps=fps)
+                                        title=picture_title(saved.config, saved.model), fps=fps, dpi=dpi)
 
 
 def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150, max_units: int = MAX_UNITS_DRAWN) -> Path:

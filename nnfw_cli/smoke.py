@@ -122,7 +122,7 @@ def smoke_one(path: str | os.PathLike, output_dir: str | os.PathLike, name: str 
         result.passed, result.stage = True, None
     except _Stopped as stopped:
         result.stage, result.message, result.bad_input = stopped.stage, stopped.message, stopped.bad_input
-    except Exception as exc:  # noqa: BLE001 -- a smoke run reports any error as this config's failure, as a test runner does
+    except Exception as exc:  # noqa: BLE001 -- any error is this config's failure, as a test runner reports it
         result.message = f"{type(exc).__name__}: {exc}"
         result.details = traceback.format_exc()
     result.seconds = time.perf_counter() - started
@@ -231,7 +231,7 @@ def draw_pictures(saved: Any, data: Any) -> None:
     if data.plane() is None:
         return
     if runs.read_snapshots(saved.run_dir)[0]:
-        saved_runs.animate(saved)
+        saved_runs.animate(saved, dpi=SMOKE_DPI)
     saved_runs.draw_neurons(saved, "png", SMOKE_DPI, SMOKE_UNITS)
 
 

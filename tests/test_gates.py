@@ -41,7 +41,8 @@ def test_spaces_and_number_forms_are_read_the_one_way():
 @pytest.mark.parametrize(("text", "said"), [
     ("roc_auc=>0.9", "did you mean >="), ("roc_auc==0.9", "not an operator"), ("roc_auc = 0.9", "not an operator"),
     ("roc_auc >= high", "not a number"), ("roc_auc >= nan", "finite"), ("roc_auc >= inf", "finite"),
-    ("roc_auc", "not an expectation"), ("roc_auc >= 0.9 and loss < 1", "not an expectation"), ("", "not an expectation"),
+    ("roc_auc", "not an expectation"), ("roc_auc >= 0.9 and loss < 1", "not an expectation"),
+    ("", "not an expectation"),
 ])
 def test_what_is_not_an_expectation_says_why(text, said):
     with pytest.raises(ValueError, match=said):
