@@ -489,10 +489,14 @@ def _smoke_report(results: list, seconds: float, kept: Path | None, junit_xml: P
         click.echo(summary)
     if kept is not None:
         click.echo(f"smoke runs kept in {kept}", err=True)
-    if any(result.bad_input for result in failed):
-        raise UserError(f"{sum(r.bad_input for r in failed)} of {len(results)} configs are not valid")
+    invalid = sum(result.bad_input for result in failed)
+    said = "; ".join(([f"{len(failed) - invalid} of {len(results)} configs failed the smoke run"]
+                      if len(failed) > invalid else [])
+                     + ([f"{invalid} of {len(results)} configs are not valid"] if invalid else []))
+    if invalid:
+        raise UserError(said)
     if failed:
-        raise RunFailed(f"{len(failed)} of {len(results)} configs failed the smoke run", 1)
+        raise RunFailed(said, 1)
 
 
 def _smoke_case(result: Any) -> Any:

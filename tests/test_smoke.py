@@ -67,7 +67,7 @@ def test_an_invalid_or_missing_config_exits_2_and_the_others_still_run(runner, m
     invalid = make_config({"training.epochs": 0}, name="invalid")
     result = runner.invoke(main, ["smoke", str(invalid), str(tmp_path / "nope.yaml"), str(small_config), "-j", "1",
                                   "--json"])
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and "2 of 3 configs are not valid" in result.stderr
     printed = json.loads(result.stdout)
     assert (printed["passed"], printed["failed"]) == (1, 2)
     first, second, third = printed["configs"]
