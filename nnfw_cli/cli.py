@@ -470,15 +470,11 @@ def _smoke_line(result: Any, width: int) -> None:
 
 def _smoke_report(results: list, seconds: float, kept: Path | None, junit_xml: Path | None, as_json: bool) -> None:
     """The summary of ``nnfw smoke``: a line (or the JSON object), the CI reports, the exit code."""
-    from . import reports, runs
+    from . import runs
 
     failed = [result for result in results if not result.passed]
     summary = f"smoke: {len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.1f} s"
-    cases = [_smoke_case(result) for result in results]
-    if junit_xml is not None:
-        reports.write_junit(junit_xml, "nnfw smoke", cases, "nnfw smoke " + " ".join(r.config for r in results),
-                            summary)
-    _step_summary(lambda: reports.cases_markdown("nnfw smoke", cases, [summary]))
+    _reporter("smoke", " ".join(result.config for result in results), junit_xml).smoke(results, summary)
     if as_json:
         listed = [{**result.to_dict(), "reason": result.reason, "run_dir": result.run_dir if kept else None}
                   for result in results]
@@ -499,19 +495,11 @@ def _smoke_report(results: list, seconds: float, kept: Path | None, junit_xml: P
         raise RunFailed(said, 1)
 
 
-def _smoke_case(result: Any) -> Any:
-    """A smoke result as a JUnit case: failed (a check that did not hold), or errored (a config
-    that is not valid, an error nnfw did not expect: it could not be checked)."""
+def _reporter(command: str, label: str, junit_xml: Path | None) -> Any:
+    """The CI reports of a command; a step summary that cannot be written is a warning on stderr."""
     from . import reports
 
-    case = reports.Case(result.config, "nnfw.smoke", result.seconds, details=result.details)
-    if result.passed:
-        return case
-    if result.bad_input or result.details or result.stage is None:
-        case.error, case.kind = result.reason, "InvalidConfig" if result.bad_input else "Error"
-    else:
-        case.failure, case.kind = result.reason, "SmokeFailure"
-    return case
+    return reports.Reporter(command, label, junit_xml, warn=lambda message: click.echo(f"warning: {message}", err=True))
 
 
 @contextlib.contextmanager
@@ -526,56 +514,19 @@ def _ci_reports(command: str, label: str, junit_xml: Path | None) -> Iterator[An
     from .errors import TrainingInterrupted
 
     reports.check_writable(junit_xml)
-    classname = f"nnfw.{command}.{Path(label).stem or 'run'}".replace(" ", "_")
-    name, started, done = f"{command} {label}", time.perf_counter(), {}
-
-    def write(cases: list, markdown: Any) -> None:
-        if junit_xml is not None:
-            reports.write_junit(junit_xml, f"nnfw {command}", cases, f"nnfw {command} {label}")
-        _step_summary(markdown)
-
+    reporter, started, done = _reporter(command, label, junit_xml), time.perf_counter(), {}
     try:
         yield lambda run_dir, metrics: done.update(run_dir=run_dir, metrics=metrics)
     except TrainingDiverged as exc:
-        metrics, failure, run_dir = _saved_metrics(exc.run_dir), str(exc), exc.run_dir
-        write(reports.run_cases(classname, name, metrics, time.perf_counter() - started, failure, "TrainingDiverged"),
-              lambda: reports.run_markdown(f"nnfw {name}", run_dir, metrics, failure))
+        reporter.run(exc.run_dir, None, time.perf_counter() - started, failure=str(exc))
         raise
     except TrainingInterrupted:
         raise
     except NnfwError as exc:
-        error = str(exc)
-        case = reports.Case(name, classname, time.perf_counter() - started, error=error, kind=type(exc).__name__)
-        write([case], lambda: f"### ❌ nnfw {name}: not run\n\n> {error.splitlines()[0]}\n")
+        reporter.error(str(exc), type(exc).__name__, time.perf_counter() - started)
         raise
     if done:
-        write(reports.run_cases(classname, name, done["metrics"], time.perf_counter() - started),
-              lambda: reports.run_markdown(f"nnfw {name}", done["run_dir"], done["metrics"]))
-
-
-def _saved_metrics(run_dir: str) -> dict[str, Any]:
-    """A run's metrics.json, or nothing if it cannot be read."""
-    from . import runs
-
-    try:
-        metrics = runs.read_json(Path(run_dir) / runs.METRICS)
-    except NnfwError:
-        return {}
-    return metrics if isinstance(metrics, dict) else {}
-
-
-def _step_summary(markdown: Any) -> None:
-    """Append ``markdown()`` to GitHub's step summary, when GITHUB_STEP_SUMMARY names a file; a
-    summary that cannot be written is a warning, not a failure of the command."""
-    from . import reports
-    from .errors import WriteError
-
-    if not os.environ.get(reports.STEP_SUMMARY):
-        return
-    try:
-        reports.append_step_summary(markdown())
-    except WriteError as exc:
-        click.echo(f"warning: {exc}", err=True)
+        reporter.run(done["run_dir"], done["metrics"], time.perf_counter() - started)
 
 
 def _gate(metrics: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import __version__, runs
 from .errors import WriteError
@@ -191,3 +191,71 @@ def cases_markdown(title: str, cases: list[Case], notes: Iterable[str] = ()) -> 
         reason = _cell(case.failure or case.error or "")
         lines.append(f"| `{_cell(case.name)}` | {result} | {case.seconds:.2f} | {reason} |")
     return "\n".join(lines + [""] + [f"{_cell(note)}" for note in notes]) + "\n"
+
+
+# -- the reports of one command ---------------------------------------------------------------
+
+
+class Reporter:
+    """Writes what one command did for CI: the JUnit file (when ``junit_path`` is given) and a
+    step summary (when ``GITHUB_STEP_SUMMARY`` names a file). ``warn`` is told of a summary that
+    cannot be written: it is not worth failing a run for."""
+
+    def __init__(self, command: str, label: str, junit_path: str | os.PathLike | None,
+                 warn: Callable[[str], None] = lambda message: None, environ: Any = None) -> None:
+        self.command, self.label, self.junit_path, self.warn = command, label, junit_path, warn
+        self.environ = os.environ if environ is None else environ
+        self.name = f"{command} {label}"
+        self.classname = f"nnfw.{command}.{Path(label).stem or 'run'}".replace(" ", "_")
+
+    def run(self, run_dir: str | os.PathLike, metrics: dict[str, Any] | None, seconds: float,
+            failure: str | None = None) -> None:
+        """A run that finished (its ``metrics``), or that failed with ``failure`` (it diverged:
+        its metrics.json is read for its expectations)."""
+        if metrics is None:
+            metrics = saved_metrics(run_dir)
+        cases = run_cases(self.classname, self.name, metrics, seconds, failure, "TrainingDiverged" if failure else "")
+        self._write(cases, lambda: run_markdown(f"nnfw {self.name}", run_dir, metrics, failure))
+
+    def error(self, message: str, kind: str, seconds: float) -> None:
+        """A command that could not run: bad input."""
+        case = Case(self.name, self.classname, seconds, error=message, kind=kind)
+        self._write([case], lambda: f"### ❌ nnfw {_cell(self.name)}: not run\n\n> {_cell(message.splitlines()[0])}\n")
+
+    def smoke(self, results: list[Any], summary: str) -> None:
+        """The smoke runs of ``nnfw smoke``, one case per config."""
+        cases = [smoke_case(result) for result in results]
+        self._write(cases, lambda: cases_markdown("nnfw smoke", cases, [summary]), summary)
+
+    def _write(self, cases: list[Case], markdown: Callable[[], str], output: str = "") -> None:
+        if self.junit_path is not None:
+            write_junit(self.junit_path, f"nnfw {self.command}", cases, f"nnfw {self.name}", output)
+        if self.environ.get(STEP_SUMMARY):
+            try:
+                append_step_summary(markdown(), self.environ)
+            except WriteError as exc:
+                self.warn(str(exc))
+
+
+def smoke_case(result: Any) -> Case:
+    """A smoke result (``smoke.SmokeResult``) as a case: failed (a check that did not hold), or
+    errored (a config that is not valid, an error nnfw did not expect: it could not be checked)."""
+    case = Case(result.config, "nnfw.smoke", result.seconds, details=result.details)
+    if result.passed:
+        return case
+    if result.bad_input or result.details or result.stage is None:
+        case.error, case.kind = result.reason, "InvalidConfig" if result.bad_input else "Error"
+    else:
+        case.failure, case.kind = result.reason, "SmokeFailure"
+    return case
+
+
+def saved_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """A run's metrics.json, or nothing if it cannot be read."""
+    from .errors import NnfwError
+
+    try:
+        metrics = runs.read_json(Path(run_dir) / runs.METRICS)
+    except NnfwError:
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
