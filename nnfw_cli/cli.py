@@ -8,6 +8,7 @@ import math
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,6 +29,12 @@ class RunFailed(click.ClickException):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class ExpectationsUnmet(click.ClickException):
+    """A run that finished but did not reach what its expectations ask (exit 3)."""
+
+    exit_code = 3
 
 
 class Stopped(KeyboardInterrupt):
@@ -120,6 +127,8 @@ def main() -> None:
 
 
 config_argument = click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=True, path_type=Path))
+configs_argument = click.argument("config_paths", metavar="CONFIG...", nargs=-1, required=True,
+                                  type=click.Path(dir_okay=True, path_type=Path))
 run_argument = click.argument("run", metavar="[RUN]", required=False, type=RunOrModelFile())
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value, e.g. --set training.epochs=50 (repeatable).")
@@ -127,6 +136,12 @@ output_dir_option = click.option("--output-dir", type=click.Path(file_okay=False
                                  help="Folder of run folders [default: the config's output.dir, outputs].")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON object on stdout instead of the table; messages go to stderr.")
+expect_option = click.option("--expect", "expect", multiple=True, metavar="CHECK",
+                             help="A metric the run must reach, e.g. --expect 'roc_auc>=0.99' (any number of "
+                                  "metrics.json; >=, >, <= or <; repeatable). Unmet: exit 3.")
+junit_option = click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                            help="Also write the result as JUnit XML, the test report GitLab, Jenkins and GitHub "
+                                 "show (a case for the run and one per expectation).")
 
 
 @main.command(epilog="""\b
@@ -135,6 +150,7 @@ Examples:
   nnfw train configs/moons.yaml --set training.epochs=200 --set 'model.layers[0].units=32'
   nnfw train configs/circles.yaml --json | jq .metrics.roc_auc
   nnfw train --resume outputs/circles-20260101-120000
+  nnfw train configs/circles.yaml --expect 'roc_auc>=0.99' --max-seconds 60 --junit-xml report.xml
 """)
 @click.argument("config_path", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
 @set_option
@@ -142,35 +158,47 @@ Examples:
 @click.option("--name", help="Name of the run folder [default: <config>-<date>-<time>].")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), help="Seed for data, initialisation and shuffling.")
 @click.option("--resume", type=RunFolder(), metavar="RUN", help="Continue an interrupted run from its checkpoint.")
+@expect_option
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True, max=1e9), metavar="S",
+              help="Stop at the end of the epoch in which S seconds of training have passed; the run is kept "
+                   "and scored (status time_limit) and can be resumed.")
+@junit_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines: print only the run folder and its metrics.")
 def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
-          seed: int | None, resume: Path | None, as_json: bool, quiet: bool) -> None:
+          seed: int | None, resume: Path | None, expect: tuple[str, ...], max_seconds: float | None,
+          junit_xml: Path | None, as_json: bool, quiet: bool) -> None:
     """Train the model CONFIG describes and write a run folder.
 
     The run folder holds the resolved config, the model, the history, the metrics on the
     held-out data (ROC AUC first) and the pictures. Ctrl-C stops at the end of the epoch,
     keeps a checkpoint and tells how to resume; a second Ctrl-C, or one before training has
-    begun, stops at once (exit 130; 143 for SIGTERM).
+    begun, stops at once (exit 130; 143 for SIGTERM). An expectation not met (--expect, or the
+    config's expect list) exits with 3, after the run is written.
     """
     from . import experiment
 
     _check_train_options(config_path, resume, bool(overrides or output_dir or name or seed is not None), name)
-    stop = experiment.StopRequest()
-    with _stop_on_signals(stop):
-        if resume is not None:
-            resume = _resume_folder(resume, quiet)
-            epochs = experiment.planned_epochs(resume)
-            call = lambda progress: experiment.resume(resume, progress, stop)  # noqa: E731
-        else:
-            config = _load(config_path, overrides, output_dir=output_dir, seed=seed)
-            epochs = config.training.epochs
-            call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop)  # noqa: E731
-        with _progress(epochs, quiet or as_json) as progress:
-            run = call(progress)
+    label = str(config_path if resume is None else resume)
+    with _ci_reports("train", label, junit_xml) as record:
+        stop = experiment.StopRequest()
+        with _stop_on_signals(stop):
+            if resume is not None:
+                resume = _resume_folder(resume, quiet)
+                epochs = experiment.planned_epochs(resume)
+                call = lambda progress: experiment.resume(resume, progress, stop, expect, max_seconds)  # noqa: E731
+            else:
+                config = experiment.with_gates(_load(config_path, overrides, output_dir=output_dir, seed=seed),
+                                               expect, max_seconds)
+                epochs = config.training.epochs
+                call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop)  # noqa: E731
+            with _progress(epochs, quiet or as_json) as progress:
+                run = call(progress)
+        record(run.run_dir, run.metrics)
     for line in run.notes:
         click.echo(line, err=True)
     _report(run.run_dir, run.metrics, as_json)
+    _gate(run.metrics)
 
 
 def _resume_folder(run: Path, quiet: bool) -> Path:
@@ -195,31 +223,40 @@ Examples:
 @click.option("--data", "data_path", type=click.Path(path_type=Path), metavar="FILE.csv",
               help="Score on a labelled CSV with the run's columns (a run trained on a CSV).")
 @output_dir_option
+@expect_option
+@junit_option
 @json_option
 def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: float | None,
-             data_path: Path | None, output_dir: Path | None, as_json: bool) -> None:
+             data_path: Path | None, output_dir: Path | None, expect: tuple[str, ...], junit_xml: Path | None,
+             as_json: bool) -> None:
     """Score a saved run again: on its held-out split, on fresh data of the same kind (generated
     datasets), or on a labelled CSV file (--data, for a run trained on a CSV).
 
     Writes eval.json into the run (later evaluations get names that say which data they used)
     and roc_curve.png. RUN defaults to the newest run (under --output-dir). Fresh data is made
-    and scored a million samples at a time, at most 10,000,000 samples.
+    and scored a million samples at a time, at most 10,000,000 samples. --expect gates the
+    scores of this evaluation (its eval.json's numbers): one not met exits with 3.
     """
     from . import runs
     from . import saved as saved_runs
 
-    saved = _open_run(run, output_dir, "eval")
-    if noise is not None and not math.isfinite(noise):
-        raise click.BadParameter("must be a finite number", param_hint="--noise")
-    metrics, path = saved_runs.evaluate(saved, seed, n_samples, noise, data_path)
+    with _ci_reports("eval", str(run or "latest"), junit_xml) as record:
+        saved = _open_run(run, output_dir, "eval")
+        if noise is not None and not math.isfinite(noise):
+            raise click.BadParameter("must be a finite number", param_hint="--noise")
+        metrics, path = saved_runs.evaluate(saved, seed, n_samples, noise, data_path, expect)
+        record(saved.run_dir, metrics)
     if as_json:
         printed = {"run_dir": str(saved.run_dir), "eval_file": str(path), "metrics": metrics}
+        if "expectations" in metrics:
+            printed["expectations"] = metrics["expectations"]
         click.echo(json.dumps(runs.json_safe(printed), allow_nan=False))
     else:
         _report_eval(saved.run_dir, metrics)
         click.echo(f"written: {path}", err=True)
     if "tp" in metrics and 0 in (metrics["tn"] + metrics["fp"], metrics["fn"] + metrics["tp"]):
         click.echo("no ROC curve: the data holds one class only, so ROC AUC is undefined", err=True)
+    _gate(metrics)
 
 
 @main.command(epilog="""\b
@@ -335,15 +372,89 @@ def _scoring_threads(model: Any, n_features: int) -> None:
     limit_for_scoring(layer_widths(model, n_features))
 
 
-@main.command(short_help="Validate a config and print it resolved, without training.", epilog="\b\nExample:\n  nnfw check configs/circles.yaml --set training.epochs=10")
-@config_argument
+@main.command(short_help="Validate configs and print them resolved, without training.",
+              epilog="\b\nExamples:\n  nnfw check configs/circles.yaml --set training.epochs=10"
+                     "\n  nnfw check configs/*.yaml")
+@configs_argument
 @set_option
-def check(config_path: Path, overrides: tuple[str, ...]) -> None:
-    """Validate CONFIG and print it resolved (every default filled in), without training."""
-    from .config import dump_yaml
+def check(config_paths: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
+    """Validate each CONFIG and print it resolved (every default filled in), without training.
 
-    click.echo(dump_yaml(_load(config_path, overrides)), nl=False)
-    click.echo(f"{config_path}: valid", err=True)
+    Every file is checked and reported, each resolved config a YAML document of its own; the
+    exit code is 2 if any is not valid.
+    """
+    from .config import dump_yaml
+    from .errors import ConfigError
+
+    if len(config_paths) == 1:
+        click.echo(dump_yaml(_load(config_paths[0], overrides)), nl=False)
+        click.echo(f"{config_paths[0]}: valid", err=True)
+        return
+    invalid = 0
+    for path in config_paths:
+        try:
+            resolved = dump_yaml(_load(path, overrides))
+        except ConfigError as exc:
+            invalid += 1
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        click.echo(f"--- # {path}\n{resolved}", nl=False)
+        click.echo(f"{path}: valid", err=True)
+    if invalid:
+        raise UserError(f"{invalid} of {len(config_paths)} configs are not valid")
+    click.echo(f"all {len(config_paths)} configs are valid", err=True)
+
+
+@main.command(short_help="Smoke-test configs: a short run of each through every code path.",
+              epilog="""\b
+Examples:
+  nnfw smoke configs/*.yaml
+  nnfw smoke configs/*.yaml --junit-xml smoke.xml     # a test case per config, for CI
+  nnfw smoke configs/moons.yaml --keep                # keep the run folder to look at
+""")
+@configs_argument
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the results as JUnit XML, the test report GitLab, Jenkins and GitHub show (a "
+                   "test case per config).")
+@json_option
+@click.option("--keep", is_flag=True, help="Keep the smoke runs' folders; stderr says where they are.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Configs run at once, each in a process of its own [default: one per CPU].")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the smoke runs' folder is made [default: the system's temporary folder].")
+def smoke(config_paths: tuple[Path, ...], junit_xml: Path | None, as_json: bool, keep: bool, jobs: int | None,
+          output_dir: Path | None) -> None:
+    """Check that each CONFIG still trains, saves, reloads, scores, draws and predicts.
+
+    Each config is shrunk to a few hundred rows of its data (a stratified sample of a CSV or
+    a real data set) and a few epochs, with the same layers, loss and optimizer, and goes
+    through everything nnfw train, eval, plot and predict do. Checked: the loss stays finite
+    and training lowers it, the reloaded model predicts exactly as the trained one, eval finds
+    the metrics training reported, every file of the run folder is whole. One line per config, then a
+    summary; exit 1 if any failed, 2 if any config is not valid. The config's expect list
+    and time limit are not applied: they are for full runs. The runs are deleted afterwards
+    unless --keep.
+    """
+    import shutil
+    import tempfile
+
+    from . import reports
+    from . import smoke as smoke_runs
+
+    reports.check_writable(junit_xml)
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="nnfw-smoke-", dir=output_dir))
+    width = max(len(str(path)) for path in config_paths)
+    started = time.perf_counter()
+    try:
+        with _stop_at_once_on_signals("smoke runs"):
+            results = smoke_runs.smoke_all(list(config_paths), root, jobs or smoke_runs.default_jobs(),
+                                           None if as_json else lambda result: _smoke_line(result, width))
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    _smoke_report(results, time.perf_counter() - started, root if keep else None, junit_xml, as_json)
 
 
 @main.command(short_help="Print the config's JSON Schema, for editors.", epilog="\b\nExample:\n  nnfw schema > nnfw.schema.json")
@@ -352,6 +463,92 @@ def schema() -> None:
     from .config import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _smoke_line(result: Any, width: int) -> None:
+    """One config's smoke result: PASS or FAIL, its time, and what it did or where it failed."""
+    if result.passed:
+        loss = " → ".join(f"{value:.4g}" for value in result.loss)
+        epochs = f"{result.epochs} epoch{'s' * (result.epochs != 1)}"
+        said = f"{result.rows} rows, {epochs}, loss {loss}, {len(result.files)} files"
+    else:
+        said = result.reason
+    click.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.config:<{width}}  {result.seconds:5.2f} s  {said}")
+    if result.details:
+        click.echo(result.details.rstrip(), err=True)
+
+
+def _smoke_report(results: list, seconds: float, kept: Path | None, junit_xml: Path | None, as_json: bool) -> None:
+    """The summary of ``nnfw smoke``: a line (or the JSON object), the CI reports, the exit code."""
+    from . import runs
+
+    failed = [result for result in results if not result.passed]
+    summary = f"smoke: {len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.1f} s"
+    _reporter("smoke", " ".join(result.config for result in results), junit_xml).smoke(results, summary)
+    if as_json:
+        listed = [{**result.to_dict(), "reason": result.reason, "run_dir": result.run_dir if kept else None}
+                  for result in results]
+        printed = {"passed": len(results) - len(failed), "failed": len(failed), "seconds": round(seconds, 3),
+                   "kept": str(kept) if kept else None, "configs": listed}
+        click.echo(json.dumps(runs.json_safe(printed), allow_nan=False))
+    else:
+        click.echo(summary)
+    if kept is not None:
+        click.echo(f"smoke runs kept in {kept}", err=True)
+    invalid = sum(result.bad_input for result in failed)
+    said = "; ".join(([f"{len(failed) - invalid} of {len(results)} configs failed the smoke run"]
+                      if len(failed) > invalid else [])
+                     + ([f"{invalid} of {len(results)} configs are not valid"] if invalid else []))
+    if invalid:
+        raise UserError(said)
+    if failed:
+        raise RunFailed(said, 1)
+
+
+def _reporter(command: str, label: str, junit_xml: Path | None) -> Any:
+    """The CI reports of a command; a step summary that cannot be written is a warning on stderr."""
+    from . import reports
+
+    return reports.Reporter(command, label, junit_xml, warn=lambda message: click.echo(f"warning: {message}", err=True))
+
+
+@contextlib.contextmanager
+def _ci_reports(command: str, label: str, junit_xml: Path | None) -> Iterator[Any]:
+    """Write the CI reports of a train or eval command, whatever its outcome: ``--junit-xml`` and
+    GitHub's step summary. Yields ``record(run_dir, metrics)``, to call once the run is done.
+
+    A diverged run is a failed case (its expectations too); bad input (a config, a file) an
+    errored one. An interruption (Ctrl-C) writes no report.
+    """
+    from . import reports
+    from .errors import TrainingInterrupted
+
+    reports.check_writable(junit_xml)
+    reporter, started, done = _reporter(command, label, junit_xml), time.perf_counter(), {}
+    try:
+        yield lambda run_dir, metrics: done.update(run_dir=run_dir, metrics=metrics)
+    except TrainingDiverged as exc:
+        reporter.run(exc.run_dir, None, time.perf_counter() - started, failure=str(exc))
+        raise
+    except TrainingInterrupted:
+        raise
+    except NnfwError as exc:
+        reporter.error(str(exc), type(exc).__name__, time.perf_counter() - started)
+        raise
+    if done:
+        reporter.run(done["run_dir"], done["metrics"], time.perf_counter() - started)
+
+
+def _gate(metrics: dict[str, Any]) -> None:
+    """Exit 3, naming each with its value, if an expectation of the run was not met."""
+    from . import gates
+
+    results = metrics.get("expectations") or []
+    unmet = gates.unmet(results)
+    if unmet:
+        lines = "\n".join(f"  {gates.describe(result)}" for result in unmet)
+        counted = f"{len(unmet)} of {len(results)} expectation{'s' * (len(results) != 1)}"
+        raise ExpectationsUnmet(f"{counted} not met:\n{lines}")
 
 
 def _load(path: Path, overrides: tuple[str, ...], output_dir: Path | None = None, seed: int | None = None) -> Any:
@@ -380,16 +577,31 @@ def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
     from . import runs
 
     if as_json:
-        click.echo(json.dumps(runs.json_safe({"run_dir": str(run_dir), "metrics": metrics}), allow_nan=False))
+        printed = {"run_dir": str(run_dir), "metrics": metrics}
+        if "expectations" in metrics:
+            printed["expectations"] = metrics["expectations"]
+        click.echo(json.dumps(runs.json_safe(printed), allow_nan=False))
         return
     click.echo(f"run folder: {run_dir}")
-    shown = {key: value for key, value in metrics.items() if not isinstance(value, dict)}
+    shown = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
     width = max(len(key) for key in shown)
     for key, value in shown.items():
         click.echo(f"  {key:<{width}}  {_shown(value, '.6g')}")
     for name, scores in (metrics.get("per_class") or {}).items():
         click.echo(f"  {name}: precision {_shown(scores['precision'], '.4f')}  recall {_shown(scores['recall'], '.4f')}  "
                    f"f1 {_shown(scores['f1'], '.4f')}  support {scores['support']}")
+    _report_expectations(metrics)
+
+
+def _report_expectations(metrics: dict[str, Any]) -> None:
+    """The run's expectations for people, each met or NOT MET, with its value."""
+    results = metrics.get("expectations") or []
+    if results:
+        click.echo("  expectations:")
+    width = max((len(result["check"]) for result in results), default=0)
+    for result in results:
+        click.echo(f"    {'met    ' if result['passed'] else 'NOT MET'}  {result['check']:<{width}}  "
+                   f"{_shown(result['value'], '.6g')}")
 
 
 def _shown(value: Any, spec: str) -> str:
@@ -412,6 +624,7 @@ def _report_eval(run_dir: Path, metrics: dict[str, Any]) -> None:
         click.echo("  confusion  predicted 0  predicted 1")
         click.echo(f"  actual 0   {metrics['tn']:>11}  {metrics['fp']:>11}")
         click.echo(f"  actual 1   {metrics['fn']:>11}  {metrics['tp']:>11}")
+    _report_expectations(metrics)
 
 
 @contextlib.contextmanager
@@ -436,6 +649,28 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
                          else ", and no checkpoint to resume from"), signum)
 
     # A signal the parent set to be ignored (a script's `nnfw train ... &`) stays ignored.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
+    try:
+        for sig in previous:
+            signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for sig, action in previous.items():
+            signal.signal(sig, action)
+
+
+@contextlib.contextmanager
+def _stop_at_once_on_signals(what: str) -> Iterator[None]:
+    """SIGINT and SIGTERM stop at once (exit 128 + the signal's number), through ``finally``
+    blocks: SIGTERM too, which would otherwise end the process before they run."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Stopped(f"{signal.Signals(signum).name}: {what} stopped", signum)
+
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
                 if signal.getsignal(sig) is not signal.SIG_IGN}
     try:

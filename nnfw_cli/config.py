@@ -105,7 +105,7 @@ def _data_path(value: str, info: ValidationInfo) -> str:
 # Settings that apply to some sources only; a resolved config lists them only when set, so the
 # resolved config of a generated 2-D set reads as it did before the other sources existed.
 _LISTED_WHEN_SET = ("n_samples", "noise", "classes", "path", "target", "features", "delimiter", "missing",
-                    "standardize", "seed")
+                    "standardize", "seed", "max_rows")
 
 
 def _generated(name: str) -> bool:
@@ -132,6 +132,9 @@ class DataConfig(Section):
     standardize: StrictBool | None = Field(None, description="default: true for csv and the real sets, false "
                                            "for the generated ones; mean and std from the training rows")
     seed: StrictInt | None = Field(None, ge=0, le=2**32 - 1, description="default: the top-level seed")
+    max_rows: StrictInt | None = Field(None, ge=4, le=10_000_000, description="use a stratified sample of at "
+                                       "most this many rows (every class keeps 2 or more), drawn before the "
+                                       "split; default: every row")
 
     @model_validator(mode="after")
     def _dataset_defaults(self) -> "DataConfig":
@@ -305,6 +308,9 @@ class TrainingConfig(Section):
     checkpoint_every: StrictInt = Field(0, ge=0, description="write a checkpoint every N epochs; 0: only on interruption")
     threads: StrictInt | None = Field(None, ge=1, le=1024, description="BLAS threads for training and scoring; "
                                       "null: chosen for the work (1 unless a step's products are large)")
+    max_seconds: _float(Field(gt=0)) | None = Field(
+        None, description="stop at the end of the epoch in which this many seconds of training have passed: "
+        "status time_limit, scored and drawn, resumable like an interruption; default: no limit")
 
     def every(self, value: int | None, points: int) -> int:
         """``value``, or the interval that gives about ``points`` points over the run."""
@@ -321,6 +327,13 @@ def _folder(value: Any) -> Any:
     return value
 
 
+def _expectation(value: str) -> str:
+    """An expectation (``gates.parse``), written the one way: ``roc_auc >= 0.99``."""
+    from .gates import parse
+
+    return parse(value).check
+
+
 class OutputConfig(Section):
     dir: Annotated[str, AfterValidator(_folder)] = "outputs"
 
@@ -334,6 +347,16 @@ class Config(Section):
     loss: _choice("loss", LOSSES) = "binary_cross_entropy"
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    expect: list[Annotated[str, Strict(), AfterValidator(_expectation)]] = Field(
+        default_factory=list, description="what the finished run must reach, such as 'roc_auc >= 0.99': any "
+        "number of metrics.json, with >=, >, <= or <; an unmet one exits with 3")
+
+    @model_serializer(mode="wrap")
+    def _listed(self, handler: Any) -> dict[str, Any]:
+        resolved = handler(self)
+        if not resolved.get("expect"):  # a config without expectations resolves as it did before they existed
+            resolved.pop("expect", None)
+        return resolved
 
     def data_seed(self) -> int:
         """The seed the data is drawn and split from: ``data.seed``, else the top-level seed."""
@@ -624,7 +647,18 @@ def _check_data(data: DataConfig) -> list[tuple[tuple, str]]:
                                  f"{did_you_mean(name, PLAYGROUND)} (choose from: {', '.join(PLAYGROUND)})"))
     if data.dataset in DATASETS:
         problems += _check_split(data, data.n_classes())
+    if data.max_rows is not None and data.n_classes() is not None:  # a CSV's classes are counted when it is read
+        problems += _too_few(data, "max_rows", data.max_rows, data.n_classes())
     return problems
+
+
+def _too_few(data: DataConfig, key: str, rows: int, n_classes: int) -> list[tuple[tuple, str]]:
+    """A problem at ``data.<key>`` if ``rows`` rows cannot hold out test_fraction with every class on both sides."""
+    n_test = math.ceil(rows * data.test_fraction)
+    if n_test >= n_classes and rows - n_test >= n_classes:
+        return []
+    return [(("data", key), f"too small to hold out test_fraction={data.test_fraction} with every class on "
+                            f"both sides (got {rows})")]
 
 
 def _check_data_file(path: str) -> list[tuple[tuple, str]]:
@@ -641,12 +675,7 @@ def _check_data_file(path: str) -> list[tuple[tuple, str]]:
 
 
 def _check_split(data: DataConfig, n_classes: int) -> list[tuple[tuple, str]]:
-    problems = []
-    n_test = math.ceil(data.n_samples * data.test_fraction)
-    if n_test < n_classes or data.n_samples - n_test < n_classes:
-        problems.append((("data", "n_samples"),
-                         f"too small to hold out test_fraction={data.test_fraction} with every class on "
-                         f"both sides (got {data.n_samples})"))
+    problems = _too_few(data, "n_samples", data.n_samples, n_classes)
     if data.factor is not None and "factor" not in DATASETS[data.dataset].options:
         problems.append((("data", "factor"), f"only the circles dataset takes a factor (dataset is {data.dataset})"))
     return problems

@@ -219,11 +219,13 @@ def load_split(data: Any, seed: int) -> Split:
     else:
         X, y = make_dataset(data.dataset, data.n_samples, data.noise, seed, **data.options())
         class_names, names = [str(k) for k in range(int(y.max()) + 1)], feature_names(X.shape[1])
+    rows, notes = _sample(y, getattr(data, "max_rows", None), seed)
+    X, y = (X, y) if rows is None else (X[rows], y[rows])
     X_train, X_test, y_train, y_test = split(X, y, data.test_fraction, seed)
     from .features import apply, fit
 
     transform = fit(X_train, names, expand=data.features, standardize=bool(data.standardize), class_names=class_names)
-    split_ = Split(apply(transform, X_train), y_train, apply(transform, X_test), y_test, transform)
+    split_ = Split(apply(transform, X_train), y_train, apply(transform, X_test), y_test, transform, notes=notes)
     if (data.features is not None or data.standardize) and X_train.shape[1] == 2:  # pictures show the plane
         split_.inputs = (X_train, X_test)
     return split_
@@ -333,6 +335,10 @@ def _csv_split(data: Any, seed: int) -> Split:
     table, notes = _missing(path, table[[*features, target]], data.missing or "error", target)
     class_names, y = _classes(path, table[target], target)
     _check_rows(path, y, class_names, data.test_fraction)
+    rows, sampled = _sample(y, data.max_rows, seed, path)
+    if rows is not None:
+        table, y, notes = table.iloc[rows], y[rows], notes + sampled
+        _check_rows(path, y, class_names, data.test_fraction)
     train, test, y_train, y_test = split(np.asarray(table.index), y, data.test_fraction, seed)
     train_rows, test_rows = table.loc[train, features], table.loc[test, features]
     for part in (train_rows, test_rows):
@@ -341,6 +347,44 @@ def _csv_split(data: Any, seed: int) -> Split:
                     target=target, class_names=class_names, source=path)
     return Split(apply(transform, train_rows, path), y_train, apply(transform, test_rows, path), y_test, transform,
                  sha256, notes)
+
+
+def stratified_rows(y: np.ndarray, n_rows: int, seed: int) -> np.ndarray:
+    """The sorted positions of a seeded sample of ``n_rows`` of the labels ``y``, each class in its
+    share (largest remainders first) and with at least 2 rows, so that it can still be split.
+
+    ``n_rows`` is exceeded only when it is less than 2 rows a class.
+    """
+    classes, counts = np.unique(y, return_counts=True)
+    if n_rows >= len(y):
+        return np.arange(len(y))
+    quota = counts * n_rows / len(y)
+    take = np.minimum(counts, np.maximum(2, np.floor(quota).astype(np.int64)))
+    order = np.argsort(np.floor(quota) - quota, kind="stable")  # largest remainder first
+    while take.sum() < n_rows:
+        for i in order:
+            if take.sum() < n_rows and take[i] < counts[i]:
+                take[i] += 1
+    for i in np.argsort(-take, kind="stable"):  # 2 a class pushed the total over: take back from the largest
+        take[i] -= min(max(take[i] - 2, 0), max(take.sum() - n_rows, 0))
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(y == label), size=int(n), replace=False) for label, n in zip(classes, take)]
+    return np.sort(np.concatenate(chosen))
+
+
+def _sample(y: np.ndarray, max_rows: int | None, seed: int,
+            path: str | None = None) -> tuple[np.ndarray | None, list[str]]:
+    """The rows ``data.max_rows`` keeps (None: all of them) and a note saying so."""
+    from .errors import DataError
+
+    if max_rows is None or max_rows >= len(y):
+        return None, []
+    k = len(np.unique(y))
+    if max_rows < 2 * k:
+        raise DataError(f"{path or 'data'}: max_rows={max_rows} is too few for {k} classes: a class needs at least "
+                        f"2 rows (one to train on, one to hold out), so at least {2 * k}")
+    rows = stratified_rows(y, max_rows, seed)
+    return rows, [f"a stratified sample of {len(rows):,} of the {len(y):,} rows (data.max_rows)"]
 
 
 def _column(path: str, table: Any, name: str, role: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__, runs, threads
+from . import __version__, gates, runs, threads
 from .config import SNAPSHOT_POINTS, Config, check_classes, dump_yaml
 from .data import DATASETS, REAL_DATASETS, load_split
 from .data import Split as _DataSplit
@@ -58,6 +58,7 @@ class Run:
     metrics: dict[str, Any]
     history: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for people: rows dropped, pictures not drawn
+    model: Model | None = None  # the trained model, as model.npz holds it
 
 
 @dataclass
@@ -180,15 +181,17 @@ def layer_label(layer: Layer) -> str:
 
 
 def train(config: Config, stem: str = "run", name: str | None = None,
-          progress: ProgressCallback | None = None, stop: StopRequest | None = None) -> Run:
-    """Train the config's model and write its run folder; returns the finished run.
+          progress: ProgressCallback | None = None, stop: StopRequest | None = None, dpi: int = 150) -> Run:
+    """Train the config's model and write its run folder (pictures at ``dpi``); returns the finished run.
 
     Raises TrainingDiverged when the loss stops being finite and TrainingInterrupted when
     ``stop`` is set, in both cases after writing what was done. The run folder is locked
-    (``runs.lock``) while it is written.
+    (``runs.lock``) while it is written. An expectation (``config.expect``) on a metric the run
+    will not have is a ConfigError, raised before anything is written.
     """
     stop = stop or StopRequest()
     session = Session(config)
+    session.dpi = dpi
     session.run_dir = stop.run_dir = runs.create_run_dir(config.output.dir, stem, name)
     with runs.lock(session.run_dir):
         runs.write_text(session.run_dir / runs.CONFIG, dump_yaml(config))
@@ -205,6 +208,15 @@ def run_config(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
 
     extra = list(overrides) + ([] if output_dir is None else [f"output.dir={json.dumps(str(output_dir))}"])
     return train(load_config(path, extra), Path(path).stem, name)
+
+
+def with_gates(config: Config, expect: tuple[str, ...] | list[str] = (), max_seconds: float | None = None) -> Config:
+    """``config`` with the expectations ``expect`` added to its own (each once) and, if given,
+    ``max_seconds`` as its time limit; a ConfigError for an expectation that cannot be read."""
+    changed = config.model_copy(update={"expect": gates.merged(config.expect, expect)})
+    if max_seconds is not None:
+        changed.training = config.training.model_copy(update={"max_seconds": float(max_seconds)})
+    return changed
 
 
 def check_memory(config: Config, n_features: int, n_train: int, limit: int | None = None) -> None:
@@ -240,16 +252,20 @@ def planned_epochs(run_dir: str | Path) -> int:
     return runs.read_config(runs.find_run(run_dir)).training.epochs
 
 
-def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: StopRequest | None = None) -> Run:
-    """Continue an interrupted run from its checkpoint, in its own folder (locked meanwhile).
+def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: StopRequest | None = None,
+           expect: tuple[str, ...] | list[str] = (), max_seconds: float | None = None) -> Run:
+    """Continue an interrupted run (or one stopped at its time limit) from its checkpoint, in its
+    own folder (locked meanwhile).
 
     A link (``outputs/latest``) is followed to the folder. A run that completed or diverged is
     refused, and so is a checkpoint written for another config than the run's config.yaml.
+    ``expect`` adds expectations to the config's and ``max_seconds`` replaces its time limit, for
+    this session: neither changes what the run learns.
     """
     stop = stop or StopRequest()
     run_dir = runs.find_run(run_dir)
     with runs.lock(run_dir):
-        session = Session(runs.read_config(run_dir))
+        session = Session(with_gates(runs.read_config(run_dir), expect, max_seconds))
         session.run_dir = run_dir
         checkpoint = runs.read_checkpoint(run_dir)
         status = runs.read_status(run_dir)
@@ -288,11 +304,15 @@ class Session:
         self.snapshots: list[dict] = []
         self.run_dir = Path()
         self.seconds = 0.0
+        self.dpi = 150  # of the pictures
         self._started: float | None = None  # perf_counter() when this process began training
         # snapshots (and the animation made of them) show P(class 1): two classes in the plane only
         two_d = plane is not None and self.data.n_classes == 2
         self.grid = _snapshot_grid(np.vstack(plane[:2])) if two_d else None
         self.features = plane[2] if two_d else None  # plane points -> model inputs
+        self.expectations = gates.parse_all(config.expect, "expect")
+        if self.expectations:  # the metrics a run of this model on this data will have, before it trains
+            gates.check_names(self.expectations, self._metrics("completed", None))
 
     def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
         with threads.limited(self.threads):  # training, scoring and the pictures' grids alike
@@ -311,9 +331,13 @@ class Session:
         self.seconds, self._started = self.elapsed(), None
         return self._finish(tracker)
 
+    def session_seconds(self) -> float:
+        """Seconds of training in this process (a resumed run's earlier sessions left out)."""
+        return time.perf_counter() - self._started if self._started is not None else 0.0
+
     def elapsed(self) -> float:
         """Seconds of training so far, over every session of the run."""
-        return self.seconds + (time.perf_counter() - self._started if self._started is not None else 0.0)
+        return self.seconds + self.session_seconds()
 
     def _finish(self, tracker: "_Tracker") -> Run:
         if tracker.diverged is not None:
@@ -321,16 +345,23 @@ class Session:
         elif tracker.stop.signum is not None and len(self.history) < self.config.training.epochs:
             status = "interrupted"
             self.write_checkpoint()
+        elif tracker.time_limited:
+            status = "time_limit"
+            self.write_checkpoint()
+            self.notes.append(
+                f"time limit: stopped after epoch {len(self.history)} of {self.config.training.epochs}, once "
+                f"training.max_seconds ({self.config.training.max_seconds:g} s) had passed; the run is scored as it "
+                f"is, and `nnfw train --resume {self.run_dir}` continues it")
         else:
             status = "completed"
         metrics = self._metrics(status, tracker.diverged)
-        write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics)
+        write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics, self.dpi)
         self._write_snapshots()
         # metrics.json comes after every other file, so a run it calls completed has them all;
         # then the checkpoint goes: a finished run is not resumed (resume also refuses one whose
         # metrics.json says so, should the process die in between).
         runs.write_json(self.run_dir / runs.METRICS, metrics)
-        if status != "interrupted":
+        if status not in ("interrupted", "time_limit"):  # both keep their checkpoint to be resumed
             self._remove_checkpoint()
         runs.mark_latest(self.run_dir)
         if status == "diverged":
@@ -343,7 +374,7 @@ class Session:
                 f"interrupted after epoch {len(self.history)} of {self.config.training.epochs}; "
                 f"a checkpoint is in {self.run_dir}. Resume with: nnfw train --resume {self.run_dir}",
                 str(self.run_dir), 128 + int(tracker.stop.signum or 0))
-        return Run(self.run_dir, metrics, self.history, self.notes)
+        return Run(self.run_dir, metrics, self.history, self.notes, self.model)
 
     def _metrics(self, status: str, diverged_at: int | None) -> dict[str, Any]:
         metrics: dict[str, Any] = {} if diverged_at is not None else final_metrics(self.model, self.data, self.loss)
@@ -353,6 +384,8 @@ class Session:
             metrics["diverged_at_epoch"] = diverged_at
         if self.data.sha256 is not None:
             metrics["data_sha256"] = self.data.sha256
+        if self.expectations:
+            metrics["expectations"] = gates.judge(self.expectations, metrics)
         return metrics
 
     # -- checkpoints and snapshots ------------------------------------------------------------
@@ -435,10 +468,12 @@ class Session:
 
 
 def config_fingerprint(config: Config) -> dict[str, Any]:
-    """What of a resolved config decides how its run trains: all of it but ``output`` and
+    """What of a resolved config decides how its run trains: all of it but ``output``, ``expect``,
+    ``training.max_seconds`` (which judge the run or stop it, and change none of its steps) and
     ``training.threads`` (how many threads do the same steps)."""
-    fingerprint = {key: value for key, value in config.resolved().items() if key != "output"}
-    fingerprint["training"] = {key: value for key, value in fingerprint["training"].items() if key != "threads"}
+    fingerprint = {key: value for key, value in config.resolved().items() if key not in ("output", "expect")}
+    fingerprint["training"] = {key: value for key, value in fingerprint["training"].items()
+                               if key not in ("max_seconds", "threads")}
     return fingerprint
 
 
@@ -507,7 +542,9 @@ class _Tracker:
         self.snapshot_epochs = snapshot_epochs(training.snapshot_every, self.epochs) \
             if session.grid is not None else frozenset()
         self.checkpoint_every = training.checkpoint_every
+        self.max_seconds = training.max_seconds
         self.diverged: int | None = None
+        self.time_limited = False
 
     def __call__(self, model: Model, logs: dict) -> None:
         from .metrics import roc_auc
@@ -525,7 +562,9 @@ class _Tracker:
         if self.diverged is None:
             if self.checkpoint_every and epoch % self.checkpoint_every == 0 and epoch < self.epochs:
                 session.write_checkpoint()
-            model.stop_training = model.stop_training or self.stop.signum is not None
+            if self.max_seconds is not None and epoch < self.epochs and session.session_seconds() >= self.max_seconds:
+                self.time_limited = True
+            model.stop_training = model.stop_training or self.stop.signum is not None or self.time_limited
         if self.progress is not None:
             self.progress(logs)
 
@@ -603,8 +642,9 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
 
 
 def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
-                  metrics: dict[str, Any]) -> None:
-    """The model, history, transform and pictures of a run (``metrics`` says what to draw); not metrics.json."""
+                  metrics: dict[str, Any], dpi: int = 150) -> None:
+    """The model, history, transform and pictures (at ``dpi``) of a run (``metrics`` says what to
+    draw); not metrics.json."""
     import pandas as pd
 
     runs.save_model(model, run_dir / "model.npz")
@@ -612,12 +652,12 @@ def write_results(run_dir: Path, config: Config, model: Model, data: Split, hist
     frame = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
     with runs.atomic_path(run_dir / runs.HISTORY) as tmp:
         frame.to_csv(tmp, index=False)
-    draw_loss_curve(run_dir, config, model, frame)
+    draw_loss_curve(run_dir, config, model, frame, dpi=dpi)
     if metrics["status"] != "diverged":
         auc = metrics.get("roc_auc")
         auc = math.nan if auc is None else auc
-        draw_decision_boundary(run_dir, config, model, data, auc)
-        draw_confusion_matrix(run_dir, config, model, data, auc)
+        draw_decision_boundary(run_dir, config, model, data, auc, dpi=dpi)
+        draw_confusion_matrix(run_dir, config, model, data, auc, dpi=dpi)
 
 
 TRANSFORM = "transform.json"  # the fitted feature transform and the class names

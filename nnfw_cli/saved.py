@@ -133,9 +133,13 @@ def _as_inputs(transform: Transform | None, X: np.ndarray) -> np.ndarray:
 
 
 def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = None,
-             noise: float | None = None, data_path: str | Path | None = None) -> tuple[dict[str, Any], Path]:
+             noise: float | None = None, data_path: str | Path | None = None,
+             expect: tuple[str, ...] | list[str] = (), dpi: int = 150) -> tuple[dict[str, Any], Path]:
     """Score the model on the run's held-out split, on fresh data, or on a labelled CSV file;
-    writes ``eval*.json``.
+    writes ``eval*.json`` and the ROC curve (at ``dpi``).
+
+    ``expect`` are expectations on the metrics of this evaluation (``gates``), judged into its
+    ``"expectations"``; one on a metric it does not have is a ConfigError, and nothing is written.
 
     Fresh data (``seed``, ``n_samples`` or ``noise`` given) is made for generated datasets only,
     FRESH_CHUNK samples at a time, at most MAX_FRESH_SAMPLES; its seed defaults to one other than
@@ -171,6 +175,12 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
         tag = f"seed{seed}-n{n_samples}-noise{noise:g}"
         described = {"data": "fresh", "seed": seed, "n_samples": n_samples, "noise": noise}
     metrics = {**scored_metrics(saved, y, output), "loss": loss, **described}
+    if expect:
+        from . import gates
+
+        expectations = gates.parse_all(expect)
+        gates.check_names(expectations, metrics, "the evaluation's metrics")
+        metrics["expectations"] = gates.judge(expectations, metrics)
     with runs.lock(saved.run_dir):
         path = _free_name(saved.run_dir, "eval", tag, ".json")
         runs.write_json(path, metrics)
@@ -179,7 +189,7 @@ def evaluate(saved: SavedRun, seed: int | None = None, n_samples: int | None = N
             # other data's is named as its eval file is, so that it never replaces another curve
             held_out = data_path is None and not fresh
             name = "roc_curve.png" if held_out else "roc_curve" + path.stem[len("eval"):] + ".png"
-            draw_roc_curve(saved, y, output, name,
+            draw_roc_curve(saved, y, output, name, dpi,
                            scored=("held-out test split" if held_out else f"fresh data: seed {seed}, noise {noise:g}"
                                    if fresh else f"file {Path(str(data_path)).name}") + f" (n = {len(y):,})")
     return metrics, path
@@ -289,8 +299,8 @@ def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", 
     return written
 
 
-def animate(saved: SavedRun, fps: int = 8) -> Path:
-    """``decision_boundary.gif`` from the snapshots kept during training."""
+def animate(saved: SavedRun, fps: int = 8, dpi: int = 100) -> Path:
+    """``decision_boundary.gif`` from the snapshots kept during training, its frames at ``dpi``."""
     from . import plots
 
     snapshots, grid = runs.read_snapshots(saved.run_dir)
@@ -303,11 +313,11 @@ def animate(saved: SavedRun, fps: int = 8) -> Path:
     with runs.lock(saved.run_dir):
         return plots.boundary_animation(snapshots, xx, yy, train, data.y_train, test,
                                         data.y_test, saved.run_dir / "decision_boundary.gif",
-                                        title=picture_title(saved.config, saved.model), fps=fps)
+                                        title=picture_title(saved.config, saved.model), fps=fps, dpi=dpi)
 
 
-def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150) -> Path:
-    """``neurons.png``: hidden units' activations over the input plane (at most MAX_UNITS_DRAWN a
+def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150, max_units: int = MAX_UNITS_DRAWN) -> Path:
+    """``neurons.png``: hidden units' activations over the input plane (at most ``max_units`` a
     layer, the first ones; the layer's label says so), then the output."""
     from . import plots
 
@@ -318,7 +328,7 @@ def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150) -> Path:
     train, test, features = plane
     with runs.lock(saved.run_dir):  # before the work: a run in use is refused at once
         grid = plots.boundary_grid(np.vstack([train, test]), 80)
-        panels = hidden_activations(saved.model, features(grid[2]))
+        panels = hidden_activations(saved.model, features(grid[2]), max_units=max_units)
         figure = plots.neurons(panels, grid[0], grid[1], np.vstack([train, test]),
                                np.concatenate([data.y_train, data.y_test]),
                                title=picture_title(saved.config, saved.model))

@@ -12,6 +12,12 @@ import pytest
 import yaml
 
 
+@pytest.fixture(autouse=True)
+def _no_step_summary(monkeypatch):
+    """Run in GitHub Actions, the tests must not append their runs to the workflow's own step summary."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A generator with a fixed seed: every test sees the same numbers on every run."""
