@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,16 +173,23 @@ def layer_label(layer: Layer) -> str:
 
 
 def train(config: Config, stem: str = "run", name: str | None = None,
-          progress: ProgressCallback | None = None, stop: StopRequest | None = None) -> Run:
+          progress: ProgressCallback | None = None, stop: StopRequest | None = None, *,
+          provenance: dict[str, Any] | None = None, folder: str | Path | None = None,
+          pictures: bool = True) -> Run:
     """Train the config's model and write its run folder; returns the finished run.
 
     Raises TrainingDiverged when the loss stops being finite and TrainingInterrupted when
     ``stop`` is set, in both cases after writing what was done. The run folder is locked
-    (``runs.lock``) while it is written.
+    (``runs.lock``) while it is written. ``provenance`` (how the run was asked for: command line,
+    overrides) goes into metrics.json with the versions of nnfw, numpy and Python. ``folder``, an
+    empty folder that exists, is written instead of a new one under ``output.dir`` (a sweep's
+    worker writes in a folder of its own, then sends the files); ``pictures=False`` draws no
+    picture and keeps no boundary snapshots (``nnfw plot`` draws the pictures later).
     """
     stop = stop or StopRequest()
-    session = Session(config)
-    session.run_dir = stop.run_dir = runs.create_run_dir(config.output.dir, stem, name)
+    session = Session(config, provenance, pictures)
+    session.run_dir = stop.run_dir = (Path(folder) if folder is not None
+                                      else runs.create_run_dir(config.output.dir, stem, name))
     with runs.lock(session.run_dir):
         runs.write_text(session.run_dir / runs.CONFIG, dump_yaml(config))
         return session.run(progress, stop)
@@ -232,7 +240,8 @@ def planned_epochs(run_dir: str | Path) -> int:
     return runs.read_config(runs.find_run(run_dir)).training.epochs
 
 
-def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: StopRequest | None = None) -> Run:
+def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: StopRequest | None = None,
+           provenance: dict[str, Any] | None = None) -> Run:
     """Continue an interrupted run from its checkpoint, in its own folder (locked meanwhile).
 
     A link (``outputs/latest``) is followed to the folder. A run that completed or diverged is
@@ -241,7 +250,7 @@ def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: 
     stop = stop or StopRequest()
     run_dir = runs.find_run(run_dir)
     with runs.lock(run_dir):
-        session = Session(runs.read_config(run_dir))
+        session = Session(runs.read_config(run_dir), provenance)
         session.run_dir = run_dir
         checkpoint = runs.read_checkpoint(run_dir)
         status = runs.read_status(run_dir)
@@ -260,8 +269,10 @@ class Session:
     ends; so a checkpoint written at any epoch holds the whole history up to it.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, provenance: dict[str, Any] | None = None, pictures: bool = True) -> None:
         self.config = config
+        self.provenance = {**(provenance or {}), **versions(), "seed": config.seed}
+        self.pictures = pictures
         self.fingerprint = config_fingerprint(config)
         self.streams = Streams.from_seed(config.seed)
         self.data = load_data(config)
@@ -280,7 +291,7 @@ class Session:
         self.seconds = 0.0
         self._started: float | None = None  # perf_counter() when this process began training
         # snapshots (and the animation made of them) show P(class 1): two classes in the plane only
-        two_d = plane is not None and self.data.n_classes == 2
+        two_d = pictures and plane is not None and self.data.n_classes == 2
         self.grid = _snapshot_grid(np.vstack(plane[:2])) if two_d else None
         self.features = plane[2] if two_d else None  # plane points -> model inputs
 
@@ -308,7 +319,7 @@ class Session:
         else:
             status = "completed"
         metrics = self._metrics(status, tracker.diverged)
-        write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics)
+        write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics, self.pictures)
         self._write_snapshots()
         # metrics.json comes after every other file, so a run it calls completed has them all;
         # then the checkpoint goes: a finished run is not resumed (resume also refuses one whose
@@ -336,6 +347,7 @@ class Session:
             metrics["diverged_at_epoch"] = diverged_at
         if self.data.sha256 is not None:
             metrics["data_sha256"] = self.data.sha256
+        metrics["provenance"] = self.provenance
         return metrics
 
     # -- checkpoints and snapshots ------------------------------------------------------------
@@ -347,7 +359,8 @@ class Session:
         arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
         generators = {"shuffle": self.streams.shuffle.bit_generator.state, **self.model.random_state()}
         state = {"history": self.history, "generators": generators, "seconds": self.elapsed(),
-                 "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__}
+                 "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__,
+                 "provenance": self.provenance}
         arrays["state"] = np.array(json.dumps(state))
         runs.save_arrays(self.run_dir / runs.CHECKPOINT, arrays)
 
@@ -370,6 +383,8 @@ class Session:
             self.streams.shuffle.bit_generator.state = generators.pop("shuffle")
             self.model.set_random_state(generators)
             self.history, self.seconds = state["history"], state["seconds"]
+            if isinstance(state.get("provenance"), dict):  # how the run was first asked for, and by which versions
+                self.provenance = {**state["provenance"], "resumed_with": self.provenance}
             if not (isinstance(self.history, list) and all(isinstance(logs, dict) for logs in self.history)
                     and len(self.history) <= self.config.training.epochs and isinstance(self.seconds, (int, float))):
                 raise ValueError("its history is not a list of at most training.epochs epochs")
@@ -415,6 +430,11 @@ class Session:
     def _write_snapshots(self) -> None:
         if self.snapshots and self.grid is not None:
             runs.write_snapshots(self.run_dir, self.snapshots, self.grid)
+
+
+def versions() -> dict[str, str]:
+    """The versions a run was made with: nnfw, numpy, Python."""
+    return {"nnfw": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
 def config_fingerprint(config: Config) -> dict[str, Any]:
@@ -555,7 +575,7 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
 
 
 def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
-                  metrics: dict[str, Any]) -> None:
+                  metrics: dict[str, Any], pictures: bool = True) -> None:
     """The model, history, transform and pictures of a run (``metrics`` says what to draw); not metrics.json."""
     import pandas as pd
 
@@ -564,6 +584,8 @@ def write_results(run_dir: Path, config: Config, model: Model, data: Split, hist
     frame = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
     with runs.atomic_path(run_dir / runs.HISTORY) as tmp:
         frame.to_csv(tmp, index=False)
+    if not pictures:
+        return
     draw_loss_curve(run_dir, config, model, frame)
     if metrics["status"] != "diverged":
         auc = metrics.get("roc_auc")
