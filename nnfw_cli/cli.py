@@ -553,7 +553,7 @@ def sweep(sweep_file: Path | None, resume: Path | None, workers: int | None, sch
         folder = sweeps.create_sweep_dir(plan, root, sweep_file)
     if pictures is not None:
         plan.pictures = pictures
-    summary = _run_many(plan, folder, workers, scheduler, fail_fast, as_json)
+    summary = _run_many(plan, folder, workers, scheduler, fail_fast, quiet=False)  # stderr, even with --json
     picture = _draw_sweep(summary)
     if as_json:
         click.echo(json.dumps(sweeps.json_report(summary, picture), allow_nan=False))

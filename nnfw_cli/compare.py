@@ -390,7 +390,8 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
         fig.suptitle(title, fontsize=11)
         axes = fig.subplots(lines, columns, squeeze=False).ravel()
         for ax, key in zip(axes, keys):
-            _metric_by(ax, rows, key, plan.metric)
+            other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
+            _metric_by(ax, rows, key, plan.metric, other)
         if heat:
             _heat_map(fig, axes[len(keys)], rows, keys, plan.metric, plan.mode)
         for ax in axes[panels:]:
@@ -420,45 +421,41 @@ def _numeric(values: list[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str) -> None:
-    """Each run's metric against the key's value (a dot), the mean of each value (a line)."""
+def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | None = None) -> None:
+    """Each run's metric against the key's value (a dot) and the mean at each value (a line): one
+    line for each value of ``other`` (the second swept setting) when it has a few values, else the
+    mean over every run at that value."""
     import numpy as np
 
     from .sweep import yaml_value
 
-    values = _distinct(rows, key)
+    values = _ordered(_distinct(rows, key))
     numeric = _numeric(values)
-    if numeric:
-        order = sorted(values)
-        position = {v: float(v) for v in order}
-    else:
-        order = values
-        position = {i: float(i) for i in range(len(order))}
-    xs, ys = [], []
-    for row in rows:
-        value = _value_of(row, key)
-        if value is _MISSING:
+    place = (lambda v: float(v)) if numeric else (lambda v: float(next(i for i, w in enumerate(values) if _same(v, w))))
+    points = [(place(_value_of(row, key)), row.value(metric), row) for row in rows if _value_of(row, key) is not _MISSING]
+    ax.scatter([x for x, _, _ in points], [y for _, y, _ in points], s=18, color="0.45", alpha=0.55, zorder=3)
+    lines = _distinct(rows, other) if other is not None else []
+    if not 1 < len(lines) <= 6:
+        lines = [_MISSING]
+    for n, line in enumerate(_ordered(lines) if lines != [_MISSING] else lines):
+        chosen = [(x, y) for x, y, row in points if line is _MISSING or _same(_value_of(row, other), line)]
+        xs = sorted({x for x, _ in chosen})
+        if len(xs) > 40:
             continue
-        x = float(value) if numeric else float(next(i for i, v in enumerate(order) if v == value and type(v) is type(value)))
-        xs.append(x)
-        ys.append(row.value(metric))
-    ax.scatter(xs, ys, s=18, color="C0", alpha=0.6, zorder=3, label="a run")
-    if len(order) <= 40:
-        means_x = [float(v) if numeric else float(i) for i, v in enumerate(order)]
-        means_y = [float(np.mean([y for x, y in zip(xs, ys) if x == mx])) for mx in means_x]
-        ax.plot(means_x, means_y, "-", color="C1", marker="D", markersize=4, linewidth=1.4, zorder=4,
-                label="mean over seeds" if len(xs) > len(order) else "mean")
-    if numeric and min(order) > 0 and max(order) / min(order) >= 20:
+        means = [float(np.mean([y for x, y in chosen if x == at])) for at in xs]
+        label = "all runs" if line is _MISSING else f"{_short(other, 22)}={_short(yaml_value(line))}"
+        ax.plot(xs, means, "-", marker="D", markersize=4, linewidth=1.4, zorder=4, color=f"C{n}", label=label)
+    if numeric and min(values) > 0 and max(values) / min(values) >= 20:
         ax.set_xscale("log")
     if not numeric:
-        ax.set_xticks(range(len(order)), [_short(yaml_value(v)) for v in order])
-    elif len(order) <= 8:
-        ax.set_xticks([float(v) for v in order], [f"{v:g}" for v in order])
+        ax.set_xticks(range(len(values)), [_short(yaml_value(v)) for v in values])
+    elif len(values) <= 8:
+        ax.set_xticks([float(v) for v in values], [f"{v:g}" for v in values])
         ax.minorticks_off()
     ax.set_xlabel(key)
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="best", fontsize=8, title="dots: runs; lines: mean over seeds", title_fontsize=8)
 
 
 def _short(text: str, limit: int = 14) -> str:

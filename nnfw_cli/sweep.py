@@ -146,6 +146,7 @@ class SweepFile(_Section):
 
     name: Any = None
     base: Any = Field(description="a config file (relative to the sweep file) or a config")
+    set: dict[str, Any] = Field(default_factory=dict, description="settings changed in every run, as --set does")
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     random: Random | None = None
     seeds: Any = None
@@ -179,6 +180,13 @@ class SweepFile(_Section):
             raise ValueError(f"unknown metric {metric!r}{did_you_mean(metric, METRICS)} (choose from: "
                              f"{', '.join(METRICS)})")
         return metric
+
+    @field_validator("set")
+    @classmethod
+    def _set(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        for key in settings:
+            _key_path(key)
+        return settings
 
     @field_validator("grid")
     @classmethod
@@ -274,8 +282,7 @@ def read_sweep_file(path: str | Path) -> tuple[SweepFile, Any, Any]:
         raise ConfigError(problems_of(errors, str(path), root, _SWEEP_SECTIONS)) from None
     if isinstance(spec.base, dict):
         return spec, spec.base, _child(root, "base")
-    base_path = path.parent / os.path.expanduser(spec.base)
-    base_raw, base_root = read_yaml(base_path)
+    base_raw, base_root = read_yaml(path.parent / os.path.expanduser(spec.base))
     return spec, base_raw, base_root
 
 
@@ -296,13 +303,14 @@ def load_sweep(path: str | Path) -> Plan:
     """Read, expand and validate the sweep file at ``path``; ConfigError if it or any point is wrong."""
     path = Path(path)
     spec, base_raw, base_root = read_sweep_file(path)
-    base_file = None if isinstance(spec.base, dict) else path.parent / os.path.expanduser(spec.base)
+    base_file = None if isinstance(spec.base, dict) else Path(os.path.normpath(path.parent / os.path.expanduser(spec.base)))
     source = str(base_file) if base_file is not None else f"{path} (base)"
     base_dir = (base_file or path).resolve().parent
     points = expand(spec)
     mode = spec.mode or ("min" if spec.metric in LOWER_IS_BETTER else "max")
     plan = Plan(spec.name or path.stem, "sweep", swept_keys(spec), spec.metric, mode, spec.pictures, points,
-                base=str(base_file) if base_file is not None else None)
+                base=str(base_file) if base_file is not None else None,
+                base_overrides=[f"{key}={yaml_value(value)}" for key, value in spec.set.items()])
     resolve(plan, base_raw, source, base_root, base_dir, str(path))
     return plan
 
@@ -596,14 +604,14 @@ class DaskRunner:
 
     kind = "dask"
 
-    def __init__(self, address: str, timeout: float = 30.0) -> None:
+    def __init__(self, address: str, timeout: float | None = None) -> None:
         try:
             from distributed import Client
         except ImportError:
             raise RunError("--scheduler needs Dask: pip install 'nnfw[dask]' (dask and distributed), here and "
                            "on every worker") from None
         try:
-            self.client = Client(address, timeout=timeout)
+            self.client = Client(address, timeout=CONNECT_SECONDS if timeout is None else timeout)
         except (OSError, TimeoutError) as exc:
             raise RunError(f"--scheduler {address}: cannot reach the Dask scheduler: {exc}") from None
         self.address = address
@@ -625,6 +633,8 @@ class DaskRunner:
         with contextlib.suppress(Exception):  # noqa: BLE001
             self.client.close()
 
+
+CONNECT_SECONDS = 20.0  # to reach a Dask scheduler before giving up
 
 _LOST = {"BrokenProcessPool", "BrokenExecutor", "KilledWorker", "CommClosedError"}
 
@@ -656,41 +666,9 @@ def run_plan(plan: Plan, sweep_dir: Path, runner: Any, report: Callable[["Row", 
         summary = Summary.read(plan, sweep_dir)
         todo = deque(point for point in plan.points if summary.rows[point.id].status not in FINISHED)
         summary.write()
-        total, done = len(todo), 0
-        tasks = {point.id: _task(plan, point, command) for point in todo}
-        inflight: dict[cf.Future, Point] = {}
-        strikes: Counter = Counter()
-        failed = False
+        loop = _Loop(runner, function, {point.id: _task(plan, point, command) for point in todo}, summary, report)
         try:
-            while todo or inflight:
-                if stop.signum is not None or failed:
-                    todo.clear()
-                while todo and len(inflight) < runner.window(len(todo)):
-                    point = todo.popleft()
-                    inflight[runner.executor.submit(function, tasks[point.id])] = point
-                finished, _ = cf.wait(list(inflight), timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                broken = False
-                for future in finished:
-                    point = inflight.pop(future)
-                    result = _outcome(future, point)
-                    if result is None:  # its worker was lost
-                        broken = True
-                        strikes[point.id] += 1
-                        if strikes[point.id] < 2 and stop.signum is None:
-                            todo.appendleft(point)
-                            continue
-                        result = Result(point.id, "failed", error="its worker was lost twice (killed, out of memory, "
-                                                                  "or its machine gone)")
-                    done += 1
-                    row = summary.record(point, result)
-                    report(row, done, total)
-                    failed = failed or (fail_fast and row.status != "completed")
-                if broken and runner.kind == "local":
-                    for future, point in list(inflight.items()):  # broken with the pool: in progress, so a strike
-                        inflight.pop(future)
-                        strikes[point.id] += 1
-                        todo.appendleft(point)
-                    runner.renew()
+            loop.run(todo, stop, fail_fast)
         except BaseException:
             runner.close(cancel=True)
             raise
@@ -698,6 +676,72 @@ def run_plan(plan: Plan, sweep_dir: Path, runner: Any, report: Callable[["Row", 
             summary.write()
         runner.close()
     return summary
+
+
+class _Loop:
+    """Submit runs, at most ``runner.window`` at a time, and record each result as it comes."""
+
+    def __init__(self, runner: Any, function: Callable[[Task], Result], tasks: dict[str, Task], summary: "Summary",
+                 report: Callable[["Row", int, int], None]) -> None:
+        self.runner, self.function, self.tasks, self.summary, self.report = runner, function, tasks, summary, report
+        self.inflight: dict[cf.Future, Point] = {}
+        self.strikes: Counter = Counter()
+        self.done, self.total, self.failed = 0, len(tasks), False
+
+    def run(self, todo: deque, stop: Stop, fail_fast: bool) -> None:
+        while todo or self.inflight:
+            stopping = stop.signum is not None or (fail_fast and self.failed)
+            if stopping:
+                todo.clear()
+            broken = self._submit(todo)
+            finished, _ = cf.wait(list(self.inflight), timeout=None if broken else 0.2,
+                                  return_when=cf.ALL_COMPLETED if broken else cf.FIRST_COMPLETED)
+            lost = [point for point in (self._collect(future) for future in finished) if point is not None]
+            for point in lost:  # submitted once more, then failed
+                self.strikes[point.id] += 1
+                if self.strikes[point.id] < 2 and not stopping:
+                    todo.appendleft(point)
+                else:
+                    self._record(point, Result(point.id, "failed", error="its worker was lost twice (killed, out of "
+                                                                         "memory, or its machine gone)"))
+            if (broken or lost) and self.runner.kind == "local":
+                self.runner.renew()  # a local pool whose process died is broken for good
+
+    def _submit(self, todo: deque) -> bool:
+        """Submit what the window allows; True if the executor is broken (a local worker died).
+
+        A run in progress when a local worker died is run again alone: the pool breaks for all
+        the runs in progress, and only alone does a second death say which run it was.
+        """
+        while todo and len(self.inflight) < self.runner.window(len(todo)):
+            if self.runner.kind == "local" and (self._alone() or self.strikes[todo[0].id] and self.inflight):
+                break
+            point = todo.popleft()
+            try:
+                future = self.runner.executor.submit(self.function, self.tasks[point.id])
+            except cf.BrokenExecutor:
+                todo.appendleft(point)
+                return True
+            self.inflight[future] = point
+        return False
+
+    def _alone(self) -> bool:
+        return any(self.strikes[point.id] for point in self.inflight.values())
+
+    def _collect(self, future: cf.Future) -> Point | None:
+        """Record a finished run; returns its point instead if its worker was lost."""
+        point = self.inflight.pop(future)
+        result = _outcome(future, point)
+        if result is None:
+            return point
+        self._record(point, result)
+        return None
+
+    def _record(self, point: Point, result: Result) -> None:
+        self.done += 1
+        row = self.summary.record(point, result)
+        self.failed = self.failed or row.status != "completed"
+        self.report(row, self.done, self.total)
 
 
 def _task(plan: Plan, point: Point, command: str) -> Task:
