@@ -543,17 +543,18 @@ def sweep(sweep_file: Path | None, resume: Path | None, workers: int | None, sch
         raise click.UsageError("give a SWEEP.yaml to run, or --resume SWEEP_DIR to finish a sweep (not both)")
     if workers is not None and scheduler is not None:
         raise click.UsageError("--workers is for local runs; a Dask cluster has the workers started for it")
-    if resume is not None:
-        if output_dir is not None:
-            raise click.UsageError("--resume finishes a sweep in its own folder: drop --output-dir")
-        folder, plan = resume, sweeps.read_plan(resume)
-    else:
-        plan = sweeps.load_sweep(sweep_file)
-        root = output_dir or Path(plan.points[0].config["output"]["dir"]) / "sweeps"
-        folder = sweeps.create_sweep_dir(plan, root, sweep_file)
-    if pictures is not None:
-        plan.pictures = pictures
-    summary = _run_many(plan, folder, workers, scheduler, fail_fast, quiet=False)  # stderr, even with --json
+    if resume is not None and output_dir is not None:
+        raise click.UsageError("--resume finishes a sweep in its own folder: drop --output-dir")
+    with _runner(workers, scheduler, bool(pictures)) as runner:  # workers start while the sweep is read
+        if resume is not None:
+            folder, plan = resume, sweeps.read_plan(resume)
+        else:
+            plan = sweeps.load_sweep(sweep_file)
+            root = output_dir or Path(plan.points[0].config["output"]["dir"]) / "sweeps"
+            folder = sweeps.create_sweep_dir(plan, root, sweep_file)
+        if pictures is not None:
+            plan.pictures = pictures
+        summary = _run_many(plan, folder, runner, fail_fast, quiet=False)  # progress on stderr, even with --json
     picture = _draw_sweep(summary)
     if as_json:
         click.echo(json.dumps(sweeps.json_report(summary, picture), allow_nan=False))
@@ -577,10 +578,11 @@ def _train_seeds(config_path: Path, overrides: tuple[str, ...], output_dir: Path
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--seeds") from None
     extra = list(overrides) + ([f"output.dir={json.dumps(str(output_dir))}"] if output_dir is not None else [])
-    plan = sweeps.seed_plan(config_path, extra, chosen)
-    plan.name = f"{plan.name}-seeds"
-    folder = sweeps.create_sweep_dir(plan, plan.points[0].config["output"]["dir"], folder_name=name)
-    summary = _run_many(plan, folder, workers, None, False, as_json or quiet)
+    with _runner(min(workers or sweeps.default_workers(), len(chosen)), None, True) as runner:
+        plan = sweeps.seed_plan(config_path, extra, chosen)
+        plan.name = f"{plan.name}-seeds"
+        folder = sweeps.create_sweep_dir(plan, plan.points[0].config["output"]["dir"], folder_name=name)
+        summary = _run_many(plan, folder, runner, False, as_json or quiet)
     picture = _draw_sweep(summary)
     if as_json:
         click.echo(json.dumps(sweeps.json_report(summary, picture), allow_nan=False))
@@ -590,17 +592,29 @@ def _train_seeds(config_path: Path, overrides: tuple[str, ...], output_dir: Path
     _exit_for(summary)
 
 
-def _run_many(plan: Any, folder: Path, workers: int | None, scheduler: str | None, fail_fast: bool,
-              quiet: bool) -> Any:
+@contextlib.contextmanager
+def _runner(workers: int | None, scheduler: str | None, pictures: bool) -> Iterator[Any]:
+    """The workers of a sweep: a local pool (``workers``, default the cores) or a Dask cluster's.
+
+    Whatever ends the block (a sweep file found wrong, Ctrl-C), no worker is left behind.
+    """
+    from . import sweep as sweeps
+
+    runner = sweeps.DaskRunner(scheduler) if scheduler is not None else \
+        sweeps.LocalRunner(workers or sweeps.default_workers(), pictures)
+    try:
+        yield runner
+    except BaseException:
+        runner.close(cancel=True)
+        raise
+    runner.close()
+
+
+def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool) -> Any:
     """Run a plan's unfinished points with a progress line each on stderr; Ctrl-C as ``sweep`` says."""
     from . import sweep as sweeps
 
     stop = sweeps.Stop()
-    if scheduler is not None:
-        runner: Any = sweeps.DaskRunner(scheduler)
-    else:
-        left = sum(1 for p in plan.points) or 1
-        runner = sweeps.LocalRunner(min(workers or sweeps.default_workers(), left), plan.pictures)
     if not quiet:
         click.echo(f"{plan.kind} folder: {folder}  ({len(plan.points)} runs; {runner.describe()})", err=True)
 

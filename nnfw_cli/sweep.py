@@ -561,7 +561,9 @@ class LocalRunner:
 
     kind = "local"
 
-    def __init__(self, workers: int, pictures: bool = False) -> None:
+    def __init__(self, workers: int, pictures: bool = False, warm: bool = True) -> None:
+        """Start the pool; with ``warm``, its processes at once, so that they start (and import nnfw,
+        once) while the client reads and validates the sweep."""
         import multiprocessing
 
         self.workers = workers
@@ -572,6 +574,9 @@ class LocalRunner:
         if self.context.get_start_method() == "forkserver":
             self.context.set_forkserver_preload(PRELOAD + (["matplotlib.pyplot"] if pictures else []))
         self.executor = self._start()
+        if warm:
+            for _ in range(workers):
+                self.executor.submit(_prepare_worker)
 
     def _start(self) -> cf.Executor:
         return cf.ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_init)
@@ -659,7 +664,8 @@ def run_plan(plan: Plan, sweep_dir: Path, runner: Any, report: Callable[["Row", 
 
     A run whose worker was lost is submitted once more, then recorded as failed. With
     ``fail_fast`` the first failure stops the sweep as ``stop`` does: no more runs start, the
-    ones in progress finish. The sweep folder is locked meanwhile.
+    ones in progress finish. The sweep folder is locked meanwhile. The caller closes ``runner``
+    (at once, ``runner.close(cancel=True)``, if this raises: runs may be in progress).
     """
     stop = stop or Stop()
     with runs.lock(sweep_dir):
@@ -669,12 +675,8 @@ def run_plan(plan: Plan, sweep_dir: Path, runner: Any, report: Callable[["Row", 
         loop = _Loop(runner, function, {point.id: _task(plan, point, command) for point in todo}, summary, report)
         try:
             loop.run(todo, stop, fail_fast)
-        except BaseException:
-            runner.close(cancel=True)
-            raise
         finally:
             summary.write()
-        runner.close()
     return summary
 
 
@@ -689,23 +691,33 @@ class _Loop:
         self.done, self.total, self.failed = 0, len(tasks), False
 
     def run(self, todo: deque, stop: Stop, fail_fast: bool) -> None:
+        stopping = lambda: stop.signum is not None or (fail_fast and self.failed)  # noqa: E731
         while todo or self.inflight:
-            stopping = stop.signum is not None or (fail_fast and self.failed)
-            if stopping:
+            if stopping():
                 todo.clear()
             broken = self._submit(todo)
             finished, _ = cf.wait(list(self.inflight), timeout=None if broken else 0.2,
                                   return_when=cf.ALL_COMPLETED if broken else cf.FIRST_COMPLETED)
-            lost = [point for point in (self._collect(future) for future in finished) if point is not None]
+            outcomes = [(point, _outcome(future, point)) for future, point in
+                        ((future, self.inflight.pop(future)) for future in finished)]
+            lost = [point for point, result in outcomes if result is None]
+            self.failed = self.failed or any(result is not None and result.status != "completed"
+                                             for _, result in outcomes)
+            if not (broken or lost or stopping()):
+                self._submit(todo)  # the next runs start while the client writes these ones' files
+            for point, result in outcomes:
+                if result is not None:
+                    self._record(point, result)
             for point in lost:  # submitted once more, then failed
                 self.strikes[point.id] += 1
-                if self.strikes[point.id] < 2 and not stopping:
+                if self.strikes[point.id] < 2 and not stopping():
                     todo.appendleft(point)
                 else:
                     self._record(point, Result(point.id, "failed", error="its worker was lost twice (killed, out of "
                                                                          "memory, or its machine gone)"))
             if (broken or lost) and self.runner.kind == "local":
                 self.runner.renew()  # a local pool whose process died is broken for good
+
 
     def _submit(self, todo: deque) -> bool:
         """Submit what the window allows; True if the executor is broken (a local worker died).
@@ -727,15 +739,6 @@ class _Loop:
 
     def _alone(self) -> bool:
         return any(self.strikes[point.id] for point in self.inflight.values())
-
-    def _collect(self, future: cf.Future) -> Point | None:
-        """Record a finished run; returns its point instead if its worker was lost."""
-        point = self.inflight.pop(future)
-        result = _outcome(future, point)
-        if result is None:
-            return point
-        self._record(point, result)
-        return None
 
     def _record(self, point: Point, result: Result) -> None:
         self.done += 1
