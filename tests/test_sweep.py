@@ -249,8 +249,8 @@ def test_resume_runs_only_the_points_that_are_missing(runner, tmp_path, small_co
         if done == 2:
             stop.signum = signal.SIGINT  # as Ctrl-C does: no more runs start
 
-    with _local(1) as runner:
-        summary = sweeps.run_plan(plan, folder, runner, report, stop)
+    with _local(1) as pool:
+        summary = sweeps.run_plan(plan, folder, pool, report, stop)
     # the third run had started when the second was reported (a worker starts its next run as the
     # client writes the last one's files): it finishes; no other starts
     assert seen == ["p000-seed0", "p000-seed1", "p000-seed2"] and summary.counts()["pending"] == 3
@@ -287,8 +287,8 @@ def test_a_lost_worker_is_retried_once_then_recorded_as_failed(tmp_path, small_c
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.02, 0.05, 0.1]})
     plan = sweeps.load_sweep(path)
     folder = sweeps.create_sweep_dir(plan, tmp_path / "out", path)
-    with _local(2) as runner:
-        summary = sweeps.run_plan(plan, folder, runner, lambda *args: None, function=function)
+    with _local(2) as pool:
+        summary = sweeps.run_plan(plan, folder, pool, lambda *args: None, function=function)
     rows = {row.point.name: row for row in summary.rows.values()}
     assert rows["p000"].status == rows["p002"].status == "completed"
     assert rows["p001"].status == status
