@@ -616,7 +616,8 @@ def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool
 
     stop = sweeps.Stop()
     if not quiet:
-        click.echo(f"{plan.kind} folder: {folder}  ({len(plan.points)} runs; {runner.describe()})", err=True)
+        kind = "group" if plan.kind == "seeds" else "sweep"
+        click.echo(f"{kind} folder: {folder}  ({len(plan.points)} runs; {runner.describe()})", err=True)
 
     def report(row: Any, done: int, total: int) -> None:
         if not quiet:

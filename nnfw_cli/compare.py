@@ -271,12 +271,13 @@ def compare_lines(found: list[Compared]) -> list[str]:
 
     metrics = _metric_names(found)
     width = max(len(run.name) for run in found + [Compared("run", Path(), {}, {})])
-    head = f"{'run':<{width}}  {'status':<10}" + "".join(f"  {name[:12]:>12}" for name in metrics)
+    cells = {name: max(len(name), 10) for name in metrics}
+    head = f"{'run':<{width}}  {'status':<10}" + "".join(f"  {name:>{cells[name]}}" for name in metrics)
     lines = ["metrics (held-out split):", "  " + head]
     for run in found:
-        cells = "".join(f"  {_shown(run.metrics.get(name), '.4g' if 'loss' in name or 'seconds' in name else '.4f'):>12}"
-                        for name in metrics)
-        lines.append(f"  {run.name:<{width}}  {str(run.metrics.get('status', 'unfinished')):<10}{cells}")
+        row = "".join(f"  {_shown(run.metrics.get(name), '.4g' if 'loss' in name or 'seconds' in name else '.4f'):>{cells[name]}}"
+                      for name in metrics)
+        lines.append(f"  {run.name:<{width}}  {str(run.metrics.get('status', 'unfinished')):<10}{row}")
     diff = differences(found)
     if not diff:
         lines.append("config: the same in every run")
@@ -302,6 +303,18 @@ def compare_json(found: list[Compared], picture: Path) -> dict[str, Any]:
     })
 
 
+def _labels(found: list[Compared]) -> list[str]:
+    """Each run's name, with the settings in which the runs differ when there are at most three."""
+    from .sweep import yaml_value
+
+    diff = differences(found)
+    if not diff or len(diff) > 3:
+        return [run.name for run in found]
+    short = {key: key.rsplit(".", 1)[-1] for key in diff}
+    return [f"{run.name}: " + ", ".join(f"{short[key]} {yaml_value(values[i])}" for key, values in diff.items())
+            for i, run in enumerate(found)]
+
+
 def _colors(n: int) -> list[Any]:
     from matplotlib import colormaps
 
@@ -323,13 +336,16 @@ def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 1
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"{folder}: cannot be created: {exc.strerror or exc}") from None
+    from matplotlib.ticker import MaxNLocator
+
     colors = _colors(len(found))
+    labels = _labels(found)
     legend_rows = math.ceil(min(len(found), MAX_LEGEND) / 2)
     with plots._style():
         fig = plots._new_figure(11.0, 4.6 + 0.2 * legend_rows, (0.8, 0.3, 0.75 + 0.2 * legend_rows, 0.45))
         loss_ax, auc_ax = fig.subplots(1, 2, gridspec_kw={"wspace": 0.22})
         drawn_any = False
-        for run, color in zip(found, colors):
+        for run, color, label in zip(found, colors, labels):
             frame = run.history
             if frame is None or "epoch" not in frame.columns:
                 continue
@@ -339,7 +355,7 @@ def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 1
                     values = np.asarray(frame[name], dtype=float)
                     ok = np.isfinite(values) & (values > 0)
                     loss_ax.plot(epochs[ok], values[ok], style, color=color, linewidth=1.4 if style == "-" else 1.0,
-                                 label=run.name if style == "-" else None)
+                                 label=label if style == "-" else None)
                     drawn_any = drawn_any or bool(ok.any())
             if "val_roc_auc" in frame.columns:
                 auc = np.asarray(frame["val_roc_auc"], dtype=float)
@@ -352,14 +368,14 @@ def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 1
         auc_ax.set(xlabel="epoch", ylabel="test ROC AUC", title="test ROC AUC")
         for ax in (loss_ax, auc_ax):
             ax.grid(True, which="major")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         handles, labels = loss_ax.get_legend_handles_labels()
         more = len(handles) - MAX_LEGEND
         if more > 0:
             handles, labels = handles[:MAX_LEGEND], labels[:MAX_LEGEND]
             labels[-1] += f"  (and {more} more runs, not named)"
         if handles:
-            fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, fontsize=8,
-                       bbox_to_anchor=(0.5, 0.0))
+            fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
         return plots.save_figure(fig, folder / "compare.png", dpi)
 
 

@@ -376,6 +376,11 @@ def _in_use(run_dir: Path, path: Path, holder: dict) -> RunInUse:
                     f"to finish. If no such process is running, delete {path}", str(run_dir), pid, host)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie does not; where it cannot be told, it does)."""
+    return _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this host (a zombie does not; where it cannot be told, it does)."""
     if os.name != "posix":

@@ -543,16 +543,27 @@ def run_task(task: Task) -> Result:
     return Result(task.id, status, runs.json_safe(metrics), files, error, time.perf_counter() - started, host)
 
 
-def _worker_init() -> None:
-    """A local worker: Ctrl-C is the client's to handle (it lets runs in progress finish); one BLAS thread."""
+def _worker_init(client: int) -> None:
+    """A local worker: Ctrl-C is the client's to handle (it lets runs in progress finish); one BLAS
+    thread; and it ends itself if the client process ``client`` is gone (killed with kill -9): a pool's
+    worker otherwise waits for work forever, as it holds both ends of its own queue."""
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(client,), name="nnfw-client-watch", daemon=True).start()
     _prepare_worker()
+
+
+def _end_with(client: int, every: float = 1.0) -> None:
+    while runs.process_alive(client):
+        time.sleep(every)
+    os._exit(1)
 
 
 # What a worker preloads once (forkserver), so that no run pays for these imports.
 PRELOAD = ["nnfw_cli.experiment", "nnfw_cli.metrics", "nnfw_cli.features", "pandas", "sklearn.metrics",
+           "sklearn.model_selection",
            "sklearn.datasets", "threadpoolctl"]
 
 
@@ -579,7 +590,8 @@ class LocalRunner:
                 self.executor.submit(_prepare_worker)
 
     def _start(self) -> cf.Executor:
-        return cf.ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_init)
+        return cf.ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_init,
+                                      initargs=(os.getpid(),))
 
     def window(self, remaining: int) -> int:
         return self.workers  # no more in flight than workers: a broken pool implicates only runs in progress
@@ -1003,10 +1015,11 @@ def seed_lines(summary: Summary, picture: Path | None) -> list[str]:
     names = [name for name in SHOWN if name in summary.metrics]
     width = max(len(row.run or row.point.name) for row in rows)
     lines = [f"group folder: {summary.sweep_dir}"]
-    lines.append("  " + "  ".join([f"{'run':<{width}}", f"{'status':<9}", *(f"{n:>10.10}" for n in names)]))
+    lines.append("  " + "  ".join([f"{'run':<{width}}", f"{'status':<9}", *(f"{n:>10}" for n in names)]))
     for row in rows:
         cells = [f"{row.run or row.point.name:<{width}}", f"{row.status:<9}",
-                 *(f"{_number_text(row.value(n), '.4g' if n in ('loss', 'log_loss') else '.4f'):>10}" for n in names)]
+                 *(f"{_number_text(row.value(n), '.4g' if n in ('loss', 'log_loss') else '.4f'):>{max(10, len(n))}}"
+                   for n in names)]
         lines.append("  " + "  ".join(cells) + ("  <- collapsed" if row.collapsed() else ""))
     stats = metric_stats(rows, names)
     done = stats[names[0]]["n"] if names else 0
