@@ -449,6 +449,13 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
                       + (f". Resume with: nnfw train --resume {stop.run_dir}" if resumable
                          else ", and no checkpoint to resume from"), signum)
 
+    with _handling_signals(handler):
+        yield
+
+
+@contextlib.contextmanager
+def _handling_signals(handler: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` while the block runs."""
     # A signal the parent set to be ignored (a script's `nnfw train ... &`) stays ignored.
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
                 if signal.getsignal(sig) is not signal.SIG_IGN}
@@ -667,18 +674,8 @@ def _stop_sweep_on_signals(stop: Any, folder: Path) -> Iterator[None]:
         raise Stopped(f"{name} again: stopped at once; the finished runs are kept in {folder}. "
                       f"Resume with: nnfw sweep --resume {folder}", signum)
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(sig) is not signal.SIG_IGN}
-    try:
-        for sig in previous:
-            signal.signal(sig, handler)
-    except ValueError:  # not the main thread
-        previous = {}
-    try:
+    with _handling_signals(handler):
         yield
-    finally:
-        for sig, action in previous.items():
-            signal.signal(sig, action)
 
 
 @main.command(name="runs", short_help="List run folders, newest first: data, status, main metrics, date.", epilog="""\b

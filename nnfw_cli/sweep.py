@@ -408,7 +408,7 @@ def point_id(resolved: dict[str, Any]) -> str:
 def _name_runs(plan: Plan) -> None:
     groups = len({point.group for point in plan.points})
     seeded = any(point.seed is not None for point in plan.points)
-    width = max(3, len(str(groups)))
+    width = max(3, len(str(max((point.group for point in plan.points), default=0))))
     for point in plan.points:
         parts = [f"p{point.group:0{width}d}"] if plan.kind == "sweep" and groups > 1 else []
         parts += [f"seed{point.seed}" if parts else f"seed-{point.seed}"] if seeded else []
@@ -483,7 +483,6 @@ class Result:
     files: dict[str, bytes] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0               # wall time in the worker, all of the run
-    host: str = ""
 
 
 _PREPARED = False
@@ -517,15 +516,12 @@ def run_task(task: Task) -> Result:
     files and the message; one that fails otherwise (a config the data does not fit, too large a
     network) with the message; anything else is raised, and the client records it.
     """
-    import socket
-
     from .config import Config
     from .errors import TrainingDiverged
     from .experiment import train
 
     _prepare_worker()
     started = time.perf_counter()
-    host = socket.gethostname()
     with tempfile.TemporaryDirectory(prefix="nnfw-run-", dir=_scratch()) as tmp:
         folder = Path(tmp) / task.name
         folder.mkdir()
@@ -537,10 +533,10 @@ def run_task(task: Task) -> Result:
             metrics = runs.read_json(folder / runs.METRICS) if (folder / runs.METRICS).is_file() else {}
             status, error = "diverged", str(exc)
         except NnfwError as exc:
-            return Result(task.id, "failed", error=str(exc), seconds=time.perf_counter() - started, host=host)
+            return Result(task.id, "failed", error=str(exc), seconds=time.perf_counter() - started)
         files = {path.name: path.read_bytes() for path in sorted(folder.iterdir())
                  if path.is_file() and not path.name.startswith(".")}
-    return Result(task.id, status, runs.json_safe(metrics), files, error, time.perf_counter() - started, host)
+    return Result(task.id, status, runs.json_safe(metrics), files, error, time.perf_counter() - started)
 
 
 def _worker_init(client: int) -> None:
@@ -635,7 +631,9 @@ class DaskRunner:
         self.executor = self.client.get_executor(pure=False)
 
     def window(self, remaining: int) -> int:
-        return max(remaining, 1)  # all at once: the scheduler queues them and balances the workers
+        # as many as the cluster has threads now (workers may come and go): Ctrl-C then leaves only
+        # runs in progress to finish, and the next run goes out as soon as one comes back
+        return max(1, sum(self.client.nthreads().values()))
 
     def describe(self) -> str:
         threads = sum(self.client.nthreads().values())
