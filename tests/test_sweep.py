@@ -157,6 +157,34 @@ def test_an_invalid_point_stops_the_sweep_before_any_run(runner, tmp_path, small
 
 # -- running --------------------------------------------------------------------------------------
 
+DIVERGES = {"loss": "mean_squared_error", "training.optimizer": "sgd", "training.learning_rate": 1e6,
+            "training.batch_size": None, "training.epochs": 60,
+            "model.layers": [{"type": "linear", "units": 8, "init": "uniform"}, "relu",
+                             {"type": "linear", "units": 1, "init": "uniform"}]}
+
+
+def _one_task(config_path: Path) -> sweeps.Task:
+    plan = sweeps.seed_plan(config_path, [], [0], pictures=False)
+    point = plan.points[0]
+    return sweeps._task(plan, point, "nnfw test")
+
+
+def test_a_worker_sends_back_the_files_of_a_run_made_as_nnfw_train_makes_it(small_config):
+    result = sweeps.run_task(_one_task(small_config))
+    assert result.status == "completed" and result.error is None and result.seconds > 0
+    assert {"config.yaml", "model.npz", "history.csv", "metrics.json", "transform.json"} <= set(result.files)
+    assert not any(name.endswith(".png") for name in result.files)  # no pictures in sweeps by default
+    assert json.loads(result.files["metrics.json"])["roc_auc"] == result.metrics["roc_auc"]
+    assert result.metrics["provenance"]["rerun"] == f"nnfw train {small_config} --set seed=0"
+
+
+def test_a_diverging_run_comes_back_with_its_files_and_its_message(make_config):
+    result = sweeps.run_task(_one_task(make_config(DIVERGES)))
+    assert result.status == "diverged" and "training diverged at epoch" in result.error
+    assert {"history.csv", "metrics.json"} <= set(result.files)
+    assert result.metrics["status"] == "diverged"
+
+
 SMALL_GRID = {"training.learning_rate": [0.02, 0.05]}
 
 
