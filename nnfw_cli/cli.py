@@ -522,6 +522,16 @@ Examples:
   nnfw sweep sweeps/circles_lr_width.yaml --workers 2
   nnfw sweep sweeps/circles_lr_width.yaml --scheduler tcp://10.0.0.5:8786
   nnfw sweep --resume outputs/sweeps/lr-width-20260101-120000
+
+\b
+A sweep file (keys in the --set path language):
+  base: ../configs/circles.yaml       # relative to the sweep file, or a config
+  grid:                               # every combination
+    training.learning_rate: [0.001, 0.01, 0.1]
+    model.layers[0].units: [4, 8, 16]
+  random: {n: 20, space: {training.batch_size: [32, 64]}}
+  seeds: [0, 1, 2]
+  metric: roc_auc                     # mode: min for a loss
 """)
 @click.argument("sweep_file", metavar="[SWEEP.yaml]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), metavar="SWEEP_DIR",

@@ -359,6 +359,8 @@ def test_a_dask_cluster_gives_the_same_metrics_as_local_workers(runner, tmp_path
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         remote = runner.invoke(main, ["sweep", str(path), "--scheduler", cluster.scheduler_address,
                                       "--output-dir", str(tmp_path / "dask"), "--json"])
+        lost = _lost_on_dask(tmp_path, small_config, cluster.scheduler_address)
+    assert lost == {"p000": "completed", "p001": "completed", "p002": "completed"}
     assert remote.exit_code == 0, remote.stderr
     assert "Dask scheduler" in remote.stderr
     ran = [_summary(_folder(result)) for result in (local, remote)]
@@ -367,6 +369,21 @@ def test_a_dask_cluster_gives_the_same_metrics_as_local_workers(runner, tmp_path
         [{k: v for k, v in row.items() if k not in drop} for row in ran[1]]
     for row in ran[1]:  # the client wrote the files the workers sent
         assert (_folder(remote) / "runs" / row["run"] / "model.npz").is_file()
+
+
+def _lost_on_dask(tmp_path: Path, small_config: Path, address: str) -> dict[str, str]:
+    """A sweep whose p001 kills its Dask worker the first time (the scheduler allows no retry of
+    its own): nnfw submits it once more, and it completes."""
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.02, 0.05, 0.1]}, name="lost")
+    plan = sweeps.load_sweep(path)
+    folder = sweeps.create_sweep_dir(plan, tmp_path / "lost", path)
+    runner = sweeps.DaskRunner(address)
+    try:
+        summary = sweeps.run_plan(plan, folder, runner, lambda *args: None, function=dies_once)
+    finally:
+        runner.close()
+    assert (folder / "died-p001").exists()
+    return {row.point.name: row.status for row in summary.rows.values()}
 
 
 def test_a_scheduler_that_cannot_be_reached_is_one_message(runner, tmp_path, small_config, monkeypatch):
