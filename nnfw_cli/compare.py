@@ -103,7 +103,13 @@ def _group_entry(path: Path) -> Entry:
     config = plan.points[0].config if plan.points else {}
     dataset = str((config.get("data") or {}).get("dataset", ""))
     best = next((group for group in summary.groups() if group.mean is not None), None)
-    detail = count_line(summary) + (f"; best {plan.metric} {best.mean:.4f}" if best is not None else "")
+    detail = count_line(summary)
+    if best is not None and plan.kind == "seeds":
+        spread = f" ± {best.std:.4f}" if best.std is not None else ""
+        collapsed = sum(row.collapsed() for row in summary.rows.values())
+        detail += f"; {plan.metric} {best.mean:.4f}{spread}" + (f", {collapsed} collapsed" if collapsed else "")
+    elif best is not None:
+        detail += f"; best {plan.metric} {best.mean:.4f}"
     counts = summary.counts()
     status = "completed" if counts["completed"] == len(plan.points) else \
         ("unfinished" if counts["pending"] else "some failed")
@@ -407,7 +413,10 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
         axes = fig.subplots(lines, columns, squeeze=False).ravel()
         for ax, key in zip(axes, keys):
             other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
-            _metric_by(ax, rows, key, plan.metric, other)
+            if plan.keys:
+                _metric_by(ax, rows, key, plan.metric, other)
+            else:
+                _seed_spread(ax, rows, plan.metric)
         if heat:
             _heat_map(fig, axes[len(keys)], rows, keys, plan.metric, plan.mode)
         for ax in axes[panels:]:
@@ -472,6 +481,28 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
     ax.legend(loc="best", fontsize=8, title="dots: runs; lines: mean over seeds", title_fontsize=8)
+
+
+def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
+    """The metric of each seed (a dot; red if the run collapsed), their mean and mean ± std."""
+    import statistics
+
+    rows = sorted(rows, key=lambda row: _value_of(row, "seed"))
+    values = [row.value(metric) for row in rows]
+    mean = statistics.fmean(values)
+    if len(values) > 1:
+        std = statistics.stdev(values)
+        ax.axhspan(mean - std, mean + std, color="C0", alpha=0.12, label=f"mean ± std ({std:.4f})")
+    ax.axhline(mean, color="C0", linewidth=1.4, label=f"mean {mean:.4f}")
+    colors = ["C3" if row.collapsed() else "0.2" for row in rows]
+    ax.scatter(range(len(rows)), values, s=28, color=colors, zorder=3)
+    if any(row.collapsed() for row in rows):
+        ax.scatter([], [], s=28, color="C3", label="collapsed")
+    ax.set_xticks(range(len(rows)), [str(_value_of(row, "seed")) for row in rows])
+    ax.set_xlabel("seed")
+    ax.set_ylabel(metric)
+    ax.grid(True, which="major")
+    ax.legend(loc="best", fontsize=8)
 
 
 def _short(text: str, limit: int = 14) -> str:
