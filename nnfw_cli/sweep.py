@@ -824,7 +824,8 @@ class Summary:
 
     @classmethod
     def read(cls, plan: Plan, sweep_dir: Path) -> "Summary":
-        """The summary so far (none yet: every run pending); a finished row whose folder is gone is pending."""
+        """The summary so far (none yet: every run pending); a finished row whose run folder is gone,
+        or whose metrics.json cannot be read (a machine that crashed as it was written), is pending."""
         summary = cls(plan, sweep_dir)
         path = summary.sweep_dir / SUMMARY
         if not path.is_file():
@@ -841,7 +842,8 @@ class Summary:
             row.status, row.error, row.run = line.get("status") or "pending", line.get("error") or "", line.get("run") or ""
             row.metrics = {name: _number(line[name]) for name in names if line[name] not in ("", None)}
             row.seconds = _number(line.get("seconds") or "")
-            if row.status in FINISHED and not (summary.sweep_dir / RUNS / row.run / runs.METRICS).is_file():
+            if row.status in FINISHED and (not row.run or runs.read_status(summary.sweep_dir / RUNS / row.run)
+                                           not in FINISHED):  # its folder gone, or its metrics.json unreadable
                 row.status = "pending"
         return summary
 

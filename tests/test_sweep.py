@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -291,6 +292,14 @@ def test_resume_runs_only_the_points_that_are_missing(runner, tmp_path, small_co
     assert [row["status"] for row in _summary(folder)] == ["completed"] * 6
     nothing = runner.invoke(main, ["sweep", "--resume", str(folder)])
     assert nothing.exit_code == 0 and "[" not in nothing.stderr
+    # a run whose folder is gone, or whose metrics.json cannot be read, is not finished
+    (folder / "runs" / "p000-seed0" / "metrics.json").write_text("")
+    shutil.rmtree(folder / "runs" / "p001-seed1")
+    again = runner.invoke(main, ["sweep", "--resume", str(folder), "--workers", "1"])
+    assert again.exit_code == 0, again.stderr
+    assert sorted(line.split("] ")[1].split()[0] for line in again.stderr.splitlines() if line.startswith("[")) == \
+        ["p000-seed0", "p001-seed1"]
+    assert {row["run"] for row in _summary(folder)} >= {"p000-seed0-2", "p001-seed1"}
 
 
 def dies_once(task):
