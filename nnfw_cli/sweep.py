@@ -955,6 +955,20 @@ def metric_stats(rows: Iterable[Row], metrics: list[str]) -> dict[str, dict[str,
     return stats
 
 
+def import_in_background(modules: list[str]) -> None:
+    """Import ``modules`` in a thread while the client waits for results (matplotlib for the
+    picture at the end takes a second or two to import; the client is idle meanwhile)."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for name in modules:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="nnfw-imports", daemon=True).start()
+
+
 def default_workers() -> int:
     """The cores this process may use."""
     try:
