@@ -572,13 +572,7 @@ def sweep(sweep_file: Path | None, resume: Path | None, workers: int | None, sch
         if pictures is not None:
             plan.pictures = pictures
         summary = _run_many(plan, folder, runner, fail_fast, quiet=False)  # progress on stderr, even with --json
-    picture = _draw_sweep(summary)
-    if as_json:
-        click.echo(json.dumps(sweeps.json_report(summary, picture), allow_nan=False))
-    else:
-        for line in sweeps.best_lines(summary, picture):
-            click.echo(line)
-    _exit_for(summary)
+    _report_many(summary, as_json, sweeps.best_lines)
 
 
 def _train_seeds(config_path: Path, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
@@ -600,13 +594,7 @@ def _train_seeds(config_path: Path, overrides: tuple[str, ...], output_dir: Path
         plan.name = f"{plan.name}-seeds"
         folder = sweeps.create_sweep_dir(plan, plan.points[0].config["output"]["dir"], folder_name=name)
         summary = _run_many(plan, folder, runner, False, as_json or quiet)
-    picture = _draw_sweep(summary)
-    if as_json:
-        click.echo(json.dumps(sweeps.json_report(summary, picture), allow_nan=False))
-    else:
-        for line in sweeps.seed_lines(summary, picture):
-            click.echo(line)
-    _exit_for(summary)
+    _report_many(summary, as_json, sweeps.seed_lines)
 
 
 @contextlib.contextmanager
@@ -664,7 +652,17 @@ def _draw_sweep(summary: Any) -> Path | None:
     return draw_sweep(summary)
 
 
-def _exit_for(summary: Any) -> None:
+def _report_many(summary: Any, as_json: bool, lines: Any) -> None:
+    """Draw sweep.png, print the summary (``lines(summary, picture)``, or the JSON report), and exit
+    1 if a run failed or diverged."""
+    from . import sweep as sweeps
+
+    picture = _draw_sweep(summary)
+    if as_json:
+        click.echo(json.dumps(sweeps.json_report(summary, picture), allow_nan=False))
+    else:
+        for line in lines(summary, picture):
+            click.echo(line)
     counts = summary.counts()
     bad = counts["failed"] + counts["diverged"]
     if bad:

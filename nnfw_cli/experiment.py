@@ -442,6 +442,11 @@ def config_fingerprint(config: Config) -> dict[str, Any]:
     return {key: value for key, value in config.resolved().items() if key != "output"}
 
 
+def config_id(config: Config) -> str:
+    """A short hash of ``config_fingerprint``: the same for two configs that train the same run."""
+    return _digest(config_fingerprint(config))[:12]
+
+
 def _digest(fingerprint: Any) -> str:
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
 

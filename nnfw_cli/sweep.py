@@ -17,10 +17,8 @@ import concurrent.futures as cf
 import contextlib
 import copy
 import csv
-import hashlib
 import io
 import itertools
-import json
 import math
 import os
 import re
@@ -366,6 +364,7 @@ def resolve(plan: Plan, base_raw: Any, source: str, root: Any, base_dir: Path, s
     """Validate every point's config (all of them, before anything runs), give each its id and folder
     name, and drop repeats of an earlier point's config; ConfigError listing the points that fail."""
     from .config import from_data
+    from .experiment import config_id  # a run's id: its resolved config (seed included) but where it goes
 
     problems: dict[str, list[Point]] = {}
     seen: set[str] = set()
@@ -378,7 +377,7 @@ def resolve(plan: Plan, base_raw: Any, source: str, root: Any, base_dir: Path, s
             problems.setdefault(str(exc), []).append(point)
             continue
         point.config = config.resolved()
-        point.id = point_id(point.config)
+        point.id = config_id(config)
         if point.id not in seen:
             seen.add(point.id)
             kept.append(point)
@@ -397,12 +396,6 @@ def _invalid_points(problems: dict[str, list[Point]], total: int, source: str) -
         lines.append(f"  run {points[0].index + 1} ({points[0].label()}){more}:")
         lines += [f"    {line}" for line in message.splitlines()]
     return lines
-
-
-def point_id(resolved: dict[str, Any]) -> str:
-    """A run's id: a hash of its resolved config (seed included, where its runs go excluded)."""
-    fingerprint = {key: value for key, value in resolved.items() if key != "output"}
-    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _name_runs(plan: Plan) -> None:
