@@ -45,6 +45,16 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+_ARGS: list[str] = []
+
+
+def command_line() -> str:
+    """The command being run, as a shell would take it again: ``nnfw train configs/circles.yaml ...``."""
+    import shlex
+
+    return shlex.join(["nnfw", *_ARGS])
+
+
 class NnfwGroup(click.Group):
     """Turns the library's exceptions into click errors, in this one place.
 
@@ -53,6 +63,11 @@ class NnfwGroup(click.Group):
     (``nnfw train ... | head -1``) is not an error: what is left to print is dropped, the command
     ends its work, and the exit code is 0, as the work did not fail.
     """
+
+    def main(self, args: Any = None, *rest: Any, **options: Any) -> Any:
+        global _ARGS
+        _ARGS = list(sys.argv[1:] if args is None else args)  # the command line, for a run's metrics.json
+        return super().main(args, *rest, **options)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -157,6 +172,9 @@ Examples:
 @output_dir_option
 @click.option("--name", help="Name of the run folder [default: <config>-<date>-<time>].")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), help="Seed for data, initialisation and shuffling.")
+@click.option("--seeds", metavar="SEEDS", help="Train once per seed (0-9, or 0,3,7), each run in a group folder; "
+              "prints the mean ± std and min of each metric and flags runs that collapsed.")
+@click.option("--workers", type=click.IntRange(min=1), help="With --seeds: runs at once [default: the cores].")
 @click.option("--resume", type=RunFolder(), metavar="RUN", help="Continue an interrupted run from its checkpoint.")
 @expect_option
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True, max=1e9), metavar="S",
@@ -166,8 +184,8 @@ Examples:
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines: print only the run folder and its metrics.")
 def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
-          seed: int | None, resume: Path | None, expect: tuple[str, ...], max_seconds: float | None,
-          junit_xml: Path | None, as_json: bool, quiet: bool) -> None:
+          seed: int | None, seeds: str | None, workers: int | None, resume: Path | None, expect: tuple[str, ...],
+          max_seconds: float | None, junit_xml: Path | None, as_json: bool, quiet: bool) -> None:
     """Train the model CONFIG describes and write a run folder.
 
     The run folder holds the resolved config, the model, the history, the metrics on the
@@ -178,20 +196,25 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
     """
     from . import experiment
 
-    _check_train_options(config_path, resume, bool(overrides or output_dir or name or seed is not None), name)
+    _check_train_options(config_path, resume, bool(overrides or output_dir or name or seed is not None or seeds), name)
+    if seeds is not None or workers is not None:
+        return _train_seeds(config_path, overrides, output_dir, name, seed, seeds, workers, as_json, quiet)
     label = str(config_path if resume is None else resume)
+    provenance = {"command": command_line(), "overrides": list(overrides)}
     with _ci_reports("train", label, junit_xml) as record:
         stop = experiment.StopRequest()
         with _stop_on_signals(stop):
             if resume is not None:
                 resume = _resume_folder(resume, quiet)
                 epochs = experiment.planned_epochs(resume)
-                call = lambda progress: experiment.resume(resume, progress, stop, expect, max_seconds)  # noqa: E731
+                call = lambda progress: experiment.resume(resume, progress, stop, provenance,  # noqa: E731
+                                                          expect, max_seconds)
             else:
                 config = experiment.with_gates(_load(config_path, overrides, output_dir=output_dir, seed=seed),
                                                expect, max_seconds)
                 epochs = config.training.epochs
-                call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop)  # noqa: E731
+                call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop,  # noqa: E731
+                                                         provenance=provenance)
             with _progress(epochs, quiet or as_json) as progress:
                 run = call(progress)
         record(run.run_dir, run.metrics)
@@ -567,7 +590,8 @@ def _check_train_options(config_path: Path | None, resume: Path | None, configur
     if (config_path is None) == (resume is None):
         raise click.UsageError("give a CONFIG to train, or --resume RUN to continue a run (not both)")
     if resume is not None and configures:
-        raise click.UsageError("--resume continues a run as it was configured: drop --set, --output-dir, --name and --seed")
+        raise click.UsageError("--resume continues a run as it was configured: drop --set, --output-dir, --name, "
+                               "--seed and --seeds")
     if name is not None and (not name.strip() or "/" in name or name in {".", ".."}):
         raise click.BadParameter(f"{name!r} is not a plain folder name", param_hint="--name")
 
@@ -648,6 +672,13 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
                       + (f". Resume with: nnfw train --resume {stop.run_dir}" if resumable
                          else ", and no checkpoint to resume from"), signum)
 
+    with _handling_signals(handler):
+        yield
+
+
+@contextlib.contextmanager
+def _handling_signals(handler: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` while the block runs."""
     # A signal the parent set to be ignored (a script's `nnfw train ... &`) stays ignored.
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
                 if signal.getsignal(sig) is not signal.SIG_IGN}
@@ -725,6 +756,227 @@ def _progress(epochs: int, silent: bool) -> Iterator[Any]:
                 _quiet_if_closed(sys.stderr)
 
     yield line
+
+
+# -- many runs: seeds, sweeps, listing and comparing runs ---------------------------------------
+
+
+@main.command(short_help="Many runs: a grid or random search over a config, locally or on a Dask cluster.", epilog="""\b
+Examples:
+  nnfw sweep sweeps/circles_lr_width.yaml                 # on this machine's cores
+  nnfw sweep sweeps/circles_lr_width.yaml --workers 2
+  nnfw sweep sweeps/circles_lr_width.yaml --scheduler tcp://10.0.0.5:8786
+  nnfw sweep --resume outputs/sweeps/lr-width-20260101-120000
+
+\b
+A sweep file (keys in the --set path language):
+  base: ../configs/circles.yaml       # relative to the sweep file, or a config
+  grid:                               # every combination
+    training.learning_rate: [0.001, 0.01, 0.1]
+    model.layers[0].units: [4, 8, 16]
+  random: {n: 20, space: {training.batch_size: [32, 64]}}
+  seeds: [0, 1, 2]
+  metric: roc_auc                     # mode: min for a loss
+""")
+@click.argument("sweep_file", metavar="[SWEEP.yaml]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), metavar="SWEEP_DIR",
+              help="Run the points of an earlier sweep that did not finish (failed, or never ran).")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes [default: the cores].")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on a Dask cluster, e.g. tcp://host:8786 (pip install 'nnfw[dask]').")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the sweep folder goes [default: <the base config's output.dir>/sweeps].")
+@click.option("--fail-fast", is_flag=True, help="Start no more runs after the first that fails or diverges.")
+@click.option("--pictures/--no-pictures", default=None,
+              help="Draw each run's pictures [default: the sweep file's `pictures`, false; `nnfw plot RUN` draws them later].")
+@json_option
+def sweep(sweep_file: Path | None, resume: Path | None, workers: int | None, scheduler: str | None,
+          output_dir: Path | None, fail_fast: bool, pictures: bool | None, as_json: bool) -> None:
+    """Run every point of a sweep file: a grid, random draws, each at every seed. Each run is an
+    ordinary run folder under <sweep folder>/runs/; summary.csv gains a row as each run finishes,
+    and the end prints the best points (mean ± std over seeds) and draws sweep.png.
+
+    Every point is validated before anything runs. A run that fails or diverges is recorded and the
+    sweep goes on (exit 1 at the end). Ctrl-C starts no more runs and lets those in progress finish;
+    a second Ctrl-C stops at once. --resume runs what is left. The sweep file is described in the README.
+    """
+    from . import sweep as sweeps
+
+    if (sweep_file is None) == (resume is None):
+        raise click.UsageError("give a SWEEP.yaml to run, or --resume SWEEP_DIR to finish a sweep (not both)")
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("--workers is for local runs; a Dask cluster has the workers started for it")
+    if resume is not None and output_dir is not None:
+        raise click.UsageError("--resume finishes a sweep in its own folder: drop --output-dir")
+    with _runner(workers, scheduler, bool(pictures)) as runner:  # workers start while the sweep is read
+        if resume is not None:
+            folder, plan = resume, sweeps.read_plan(resume)
+        else:
+            plan = sweeps.load_sweep(sweep_file)
+            root = output_dir or Path(plan.points[0].config["output"]["dir"]) / "sweeps"
+            folder = sweeps.create_sweep_dir(plan, root, sweep_file)
+        if pictures is not None:
+            plan.pictures = pictures
+        summary = _run_many(plan, folder, runner, fail_fast, quiet=False)  # progress on stderr, even with --json
+    _report_many(summary, as_json, sweeps.best_lines)
+
+
+def _train_seeds(config_path: Path, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
+                 seed: int | None, seeds: str | None, workers: int | None, as_json: bool, quiet: bool) -> None:
+    """``nnfw train CONFIG --seeds 0-9``: one run per seed in a group folder, and their spread."""
+    from . import sweep as sweeps
+
+    if seeds is None:
+        raise click.UsageError("--workers goes with --seeds (one run at a time otherwise)")
+    if seed is not None:
+        raise click.UsageError("give --seed for one run or --seeds for several, not both")
+    try:
+        chosen = sweeps.parse_seeds(seeds)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--seeds") from None
+    extra = list(overrides) + ([f"output.dir={json.dumps(str(output_dir))}"] if output_dir is not None else [])
+    with _runner(min(workers or sweeps.default_workers(), len(chosen)), None, True) as runner:
+        plan = sweeps.seed_plan(config_path, extra, chosen)
+        plan.name = f"{plan.name}-seeds"
+        folder = sweeps.create_sweep_dir(plan, plan.points[0].config["output"]["dir"], folder_name=name)
+        summary = _run_many(plan, folder, runner, False, as_json or quiet)
+    _report_many(summary, as_json, sweeps.seed_lines)
+
+
+@contextlib.contextmanager
+def _runner(workers: int | None, scheduler: str | None, pictures: bool) -> Iterator[Any]:
+    """The workers of a sweep: a local pool (``workers``, default the cores) or a Dask cluster's.
+
+    Whatever ends the block (a sweep file found wrong, Ctrl-C), no worker is left behind.
+    """
+    from . import sweep as sweeps
+
+    runner = sweeps.DaskRunner(scheduler) if scheduler is not None else \
+        sweeps.LocalRunner(workers or sweeps.default_workers(), pictures)
+    try:
+        yield runner
+    except BaseException:
+        runner.close(cancel=True)
+        raise
+    runner.close()
+
+
+def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool) -> Any:
+    """Run a plan's unfinished points with a progress line each on stderr; Ctrl-C as ``sweep`` says."""
+    from . import sweep as sweeps
+
+    stop = sweeps.Stop()
+    sweeps.import_in_background(["matplotlib.figure", "matplotlib.backends.backend_agg"])  # for sweep.png
+    if not quiet:
+        kind = "group" if plan.kind == "seeds" else "sweep"
+        click.echo(f"{kind} folder: {folder}  ({len(plan.points)} runs; {runner.describe()})", err=True)
+
+    def report(row: Any, done: int, total: int) -> None:
+        if not quiet:
+            _echo_err(sweeps.progress_line(row, done, total, plan.metric))
+
+    with _stop_sweep_on_signals(stop, folder):
+        summary = sweeps.run_plan(plan, folder, runner, report, stop, fail_fast, command_line())
+    if stop.signum is not None:
+        done = sum(summary.counts()[status] for status in sweeps.FINISHED)
+        _draw_sweep(summary)
+        raise RunFailed(f"{signal.Signals(stop.signum).name}: stopped; {done} of {len(plan.points)} runs are "
+                        f"finished in {folder}. Resume with: nnfw sweep --resume {folder}", 128 + stop.signum)
+    return summary
+
+
+def _echo_err(line: str) -> None:
+    try:
+        click.echo(line, err=True)
+    except BrokenPipeError:
+        _quiet_if_closed(sys.stderr)
+
+
+def _draw_sweep(summary: Any) -> Path | None:
+    from .compare import draw_sweep
+
+    return draw_sweep(summary)
+
+
+def _report_many(summary: Any, as_json: bool, lines: Any) -> None:
+    """Draw sweep.png, print the summary (``lines(summary, picture)``, or the JSON report), and exit
+    1 if a run failed or diverged."""
+    from . import sweep as sweeps
+
+    picture = _draw_sweep(summary)
+    if as_json:
+        click.echo(json.dumps(sweeps.json_report(summary, picture), allow_nan=False))
+    else:
+        for line in lines(summary, picture):
+            click.echo(line)
+    counts = summary.counts()
+    bad = counts["failed"] + counts["diverged"]
+    if bad:
+        raise RunFailed(f"{bad} of {sum(counts.values())} runs did not complete ({counts['failed']} failed, "
+                        f"{counts['diverged']} diverged); summary.csv says why: {summary.sweep_dir / 'summary.csv'}")
+
+
+@contextlib.contextmanager
+def _stop_sweep_on_signals(stop: Any, folder: Path) -> Iterator[None]:
+    """The first SIGINT or SIGTERM starts no more runs (those in progress finish); a second stops at once."""
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if stop.signum is None:
+            stop.signum = signum
+            _echo_err(f"{name}: no more runs start; the runs in progress finish ({name} again to stop at once)")
+            return
+        raise Stopped(f"{name} again: stopped at once; the finished runs are kept in {folder}. "
+                      f"Resume with: nnfw sweep --resume {folder}", signum)
+
+    with _handling_signals(handler):
+        yield
+
+
+@main.command(name="runs", short_help="List run folders, newest first: data, status, main metrics, date.", epilog="""\b
+Examples:
+  nnfw runs                                     # outputs/, and the sweeps and seed groups in it
+  nnfw runs outputs/sweeps/lr-width-20260101-120000
+""")
+@click.argument("folder", metavar="[DIR]", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-n", "--limit", type=click.IntRange(min=1), help="Show at most this many.")
+@json_option
+def list_runs(folder: Path | None, limit: int | None, as_json: bool) -> None:
+    """List the run folders in DIR (default outputs/), newest first: name, data, status, ROC AUC,
+    accuracy, loss and date. A sweep or seed group shows as one line; name it to list its runs."""
+    from . import compare
+
+    entries = compare.list_runs(folder or Path("outputs"))[:limit]
+    if as_json:
+        click.echo(json.dumps([entry.to_json() for entry in entries], allow_nan=False))
+        return
+    for line in compare.runs_table(entries, folder or Path("outputs")):
+        click.echo(line)
+
+
+@main.command(short_help="Compare runs: a table of metrics and config differences, and their curves on one figure.",
+              epilog="""\b
+Examples:
+  nnfw compare outputs/circles-20260101-120000 outputs/circles-20260101-120500
+  nnfw compare outputs/sweeps/lr-width-20260101-120000/runs/* -o outputs/compare-lr
+""")
+@click.argument("run_dirs", metavar="RUN RUN...", nargs=-1, required=True, type=RunFolder())
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for compare.png [default: outputs/compare-<date>-<time>].")
+@json_option
+def compare(run_dirs: tuple[Path, ...], output: Path | None, as_json: bool) -> None:
+    """Compare runs (a sweep or seed group stands for its runs): their metrics side by side, the
+    config settings in which they differ, and compare.png: every run's train and test loss and
+    test ROC AUC by epoch on one figure."""
+    from . import compare as comparing
+
+    found = comparing.open_runs(run_dirs)
+    picture = comparing.draw_compare(found, output)
+    if as_json:
+        click.echo(json.dumps(comparing.compare_json(found, picture), allow_nan=False))
+        return
+    for line in comparing.compare_lines(found):
+        click.echo(line)
+    click.echo(f"written: {picture}", err=True)
 
 
 def run() -> None:

@@ -385,15 +385,27 @@ MAX_CONFIG_BYTES = 1_000_000  # a config is a few hundred bytes; this is far bey
 def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Config:
     """Read, override and validate the config at ``path``; raises ConfigError listing every problem."""
     path = Path(path)
-    raw, root = _parse(path, _read(path))
+    raw, root = read_yaml(path)
+    return from_data(raw, overrides, source=str(path), root=root, base=path.resolve().parent)
+
+
+def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
+    """A YAML file's data and node tree (for positions); ConfigError for one that cannot be read."""
+    path = Path(path)
+    return _parse(path, _read(path))
+
+
+def from_data(raw: Any, overrides: tuple[str, ...] | list[str] = (), source: str = "<config>",
+              root: yaml.Node | None = None, base: str | Path | None = None) -> Config:
+    """``load_config`` for a config already read (a sweep's inline base): ``raw`` is changed in place."""
     if raw is None:
-        raise ConfigError(f"{path}: the file is empty; a config is a YAML mapping (see `nnfw check --help`)")
+        raise ConfigError(f"{source}: the file is empty; a config is a YAML mapping (see `nnfw check --help`)")
     if not isinstance(raw, dict):
         found = "a list" if isinstance(raw, list) else f"the single value {_show(raw)}"
-        raise ConfigError(f"{path}: a config must be a YAML mapping of keys to values, not {found}")
+        raise ConfigError(f"{source}: a config must be a YAML mapping of keys to values, not {found}")
     defaults = Config().resolved() if overrides else {}
     set_paths = [apply_override(raw, item, defaults) for item in overrides]
-    return validate(raw, source=str(path), root=root, overridden=set_paths, base=path.resolve().parent)
+    return validate(raw, source=source, root=root, overridden=set_paths, base=base)
 
 
 def _parse(path: Path, text: str) -> tuple[Any, yaml.Node | None]:
@@ -477,13 +489,28 @@ def _located(problems: list[tuple[tuple, str]], source: str, root: Any, overridd
     return [text for _, text in sorted(lines, key=lambda item: item[0])]
 
 
-def _describe(error: dict[str, Any]) -> tuple[tuple, str]:
+def problems_of(errors: list[dict[str, Any]], source: str, root: Any, sections: dict[tuple, type[BaseModel]]) -> list[str]:
+    """Every problem of another file validated with pydantic (a sweep file), written as a config's
+    are: ``FILE:LINE:COLUMN: field.path: what is wrong (got VALUE)``. ``sections`` maps the path of
+    each section (``()`` for the top; ``"*"`` for any key) to its model, for "did you mean"."""
+    return _located([_describe(error, sections) for error in errors], source, root, [])
+
+
+def _section(sections: dict[tuple, type[BaseModel]], path: tuple) -> type[BaseModel]:
+    for key, model in sections.items():
+        if len(key) == len(path) and all(k in ("*", p) for k, p in zip(key, path)):
+            return model
+    return sections[()]
+
+
+def _describe(error: dict[str, Any], sections: dict[tuple, type[BaseModel]] | None = None) -> tuple[tuple, str]:
     """The location (tags of unions dropped) and a plain-words message of a pydantic error."""
     loc = _schema_loc(error["loc"])
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     if kind == "extra_forbidden":
+        sections = sections or _SECTIONS
         section = tuple(p for p in error["loc"][:-1] if not isinstance(p, int))
-        fields = _SECTIONS.get(section, Config).model_fields
+        fields = _section(sections, section).model_fields
         return loc, f"unknown key{did_you_mean(loc[-1], fields)} (valid keys: {', '.join(fields)})"
     if kind == "value_error":
         return loc, str(ctx.get("error", error["msg"]))

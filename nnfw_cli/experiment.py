@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,18 +182,26 @@ def layer_label(layer: Layer) -> str:
 
 
 def train(config: Config, stem: str = "run", name: str | None = None,
-          progress: ProgressCallback | None = None, stop: StopRequest | None = None, dpi: int = 150) -> Run:
+          progress: ProgressCallback | None = None, stop: StopRequest | None = None, dpi: int = 150, *,
+          provenance: dict[str, Any] | None = None, folder: str | Path | None = None,
+          pictures: bool = True) -> Run:
     """Train the config's model and write its run folder (pictures at ``dpi``); returns the finished run.
 
     Raises TrainingDiverged when the loss stops being finite and TrainingInterrupted when
     ``stop`` is set, in both cases after writing what was done. The run folder is locked
     (``runs.lock``) while it is written. An expectation (``config.expect``) on a metric the run
-    will not have is a ConfigError, raised before anything is written.
+    will not have is a ConfigError, raised before anything is written. ``provenance`` (how the
+    run was asked for: command line, overrides) goes into metrics.json with the versions of nnfw,
+    numpy and Python. ``folder``, an empty folder that exists, is written instead of a new one
+    under ``output.dir`` (a sweep's worker writes in a folder of its own, then sends the files);
+    ``pictures=False`` draws no picture and keeps no boundary snapshots (``nnfw plot`` draws the
+    pictures later).
     """
     stop = stop or StopRequest()
-    session = Session(config)
+    session = Session(config, provenance, pictures)
     session.dpi = dpi
-    session.run_dir = stop.run_dir = runs.create_run_dir(config.output.dir, stem, name)
+    session.run_dir = stop.run_dir = (Path(folder) if folder is not None
+                                      else runs.create_run_dir(config.output.dir, stem, name))
     with runs.lock(session.run_dir):
         runs.write_text(session.run_dir / runs.CONFIG, dump_yaml(config))
         return session.run(progress, stop)
@@ -253,7 +262,8 @@ def planned_epochs(run_dir: str | Path) -> int:
 
 
 def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: StopRequest | None = None,
-           expect: tuple[str, ...] | list[str] = (), max_seconds: float | None = None) -> Run:
+           provenance: dict[str, Any] | None = None, expect: tuple[str, ...] | list[str] = (),
+           max_seconds: float | None = None) -> Run:
     """Continue an interrupted run (or one stopped at its time limit) from its checkpoint, in its
     own folder (locked meanwhile).
 
@@ -265,7 +275,7 @@ def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: 
     stop = stop or StopRequest()
     run_dir = runs.find_run(run_dir)
     with runs.lock(run_dir):
-        session = Session(with_gates(runs.read_config(run_dir), expect, max_seconds))
+        session = Session(with_gates(runs.read_config(run_dir), expect, max_seconds), provenance)
         session.run_dir = run_dir
         checkpoint = runs.read_checkpoint(run_dir)
         status = runs.read_status(run_dir)
@@ -284,8 +294,10 @@ class Session:
     ends; so a checkpoint written at any epoch holds the whole history up to it.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, provenance: dict[str, Any] | None = None, pictures: bool = True) -> None:
         self.config = config
+        self.provenance = {**(provenance or {}), **versions(), "seed": config.seed}
+        self.pictures = pictures
         self.fingerprint = config_fingerprint(config)
         self.streams = Streams.from_seed(config.seed)
         self.data = load_data(config)
@@ -307,7 +319,7 @@ class Session:
         self.dpi = 150  # of the pictures
         self._started: float | None = None  # perf_counter() when this process began training
         # snapshots (and the animation made of them) show P(class 1): two classes in the plane only
-        two_d = plane is not None and self.data.n_classes == 2
+        two_d = pictures and plane is not None and self.data.n_classes == 2
         self.grid = _snapshot_grid(np.vstack(plane[:2])) if two_d else None
         self.features = plane[2] if two_d else None  # plane points -> model inputs
         self.expectations = gates.parse_all(config.expect, "expect")
@@ -355,7 +367,8 @@ class Session:
         else:
             status = "completed"
         metrics = self._metrics(status, tracker.diverged)
-        write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics, self.dpi)
+        write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics, self.pictures,
+                      self.dpi)
         self._write_snapshots()
         # metrics.json comes after every other file, so a run it calls completed has them all;
         # then the checkpoint goes: a finished run is not resumed (resume also refuses one whose
@@ -386,6 +399,7 @@ class Session:
             metrics["data_sha256"] = self.data.sha256
         if self.expectations:
             metrics["expectations"] = gates.judge(self.expectations, metrics)
+        metrics["provenance"] = self.provenance
         return metrics
 
     # -- checkpoints and snapshots ------------------------------------------------------------
@@ -397,7 +411,8 @@ class Session:
         arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
         generators = {"shuffle": self.streams.shuffle.bit_generator.state, **self.model.random_state()}
         state = {"history": self.history, "generators": generators, "seconds": self.elapsed(),
-                 "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__}
+                 "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__,
+                 "provenance": self.provenance}
         arrays["state"] = np.array(json.dumps(state))
         runs.save_arrays(self.run_dir / runs.CHECKPOINT, arrays)
 
@@ -420,6 +435,8 @@ class Session:
             self.streams.shuffle.bit_generator.state = generators.pop("shuffle")
             self.model.set_random_state(generators)
             self.history, self.seconds = state["history"], state["seconds"]
+            if isinstance(state.get("provenance"), dict):  # how the run was first asked for, and by which versions
+                self.provenance = {**state["provenance"], "resumed_with": self.provenance}
             if not (isinstance(self.history, list) and all(isinstance(logs, dict) for logs in self.history)
                     and len(self.history) <= self.config.training.epochs and isinstance(self.seconds, (int, float))):
                 raise ValueError("its history is not a list of at most training.epochs epochs")
@@ -467,6 +484,11 @@ class Session:
             runs.write_snapshots(self.run_dir, self.snapshots, self.grid)
 
 
+def versions() -> dict[str, str]:
+    """The versions a run was made with: nnfw, numpy, Python."""
+    return {"nnfw": __version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
 def config_fingerprint(config: Config) -> dict[str, Any]:
     """What of a resolved config decides how its run trains: all of it but ``output``, ``expect``,
     ``training.max_seconds`` (which judge the run or stop it, and change none of its steps) and
@@ -475,6 +497,11 @@ def config_fingerprint(config: Config) -> dict[str, Any]:
     fingerprint["training"] = {key: value for key, value in fingerprint["training"].items()
                                if key not in ("max_seconds", "threads")}
     return fingerprint
+
+
+def config_id(config: Config) -> str:
+    """A short hash of ``config_fingerprint``: the same for two configs that train the same run."""
+    return _digest(config_fingerprint(config))[:12]
 
 
 def _digest(fingerprint: Any) -> str:
@@ -642,7 +669,7 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
 
 
 def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
-                  metrics: dict[str, Any], dpi: int = 150) -> None:
+                  metrics: dict[str, Any], pictures: bool = True, dpi: int = 150) -> None:
     """The model, history, transform and pictures (at ``dpi``) of a run (``metrics`` says what to
     draw); not metrics.json."""
     import pandas as pd
@@ -652,6 +679,8 @@ def write_results(run_dir: Path, config: Config, model: Model, data: Split, hist
     frame = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
     with runs.atomic_path(run_dir / runs.HISTORY) as tmp:
         frame.to_csv(tmp, index=False)
+    if not pictures:
+        return
     draw_loss_curve(run_dir, config, model, frame, dpi=dpi)
     if metrics["status"] != "diverged":
         auc = metrics.get("roc_auc")

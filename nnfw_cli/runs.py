@@ -44,11 +44,13 @@ os.umask(_UMASK)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, sync: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
 
     A crash or an exception while writing leaves no half-written file behind, and an existing
-    ``path`` is replaced only once the new content is complete and flushed to disk. The
+    ``path`` is replaced only once the new content is complete and flushed to disk (with
+    ``sync=False``, once it is complete: a killed process loses nothing, a crashed machine may;
+    for files that can be made again, such as a sweep's run files). The
     temporary name, ``.NAME.PID.RANDOM.tmp``, carries the writer's pid, so that a file left by
     a killed writer can be told from one being written. A file-system error (a read-only
     folder, a full disk) is a WriteError naming ``path`` and the reason.
@@ -62,7 +64,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         try:
             yield Path(tmp)
-            _flush(tmp)
+            if sync:
+                _flush(tmp)
             with contextlib.suppress(OSError):  # some file systems have no modes; the file is still good
                 os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the user's usual mode
             os.replace(tmp, path)
@@ -371,6 +374,11 @@ def _in_use(run_dir: Path, path: Path, holder: dict) -> RunInUse:
     since = f", since {holder['since']}" if isinstance(holder.get("since"), str) else ""
     return RunInUse(f"{run_dir}: in use by another nnfw process (pid {pid} on {host}{since}); wait for it "
                     f"to finish. If no such process is running, delete {path}", str(run_dir), pid, host)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie does not; where it cannot be told, it does)."""
+    return _alive(pid)
 
 
 def _alive(pid: int) -> bool:

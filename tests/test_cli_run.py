@@ -142,7 +142,7 @@ def _assert_same_training(resumed: Path, whole: Path) -> None:
     pd.testing.assert_frame_equal(pd.read_csv(resumed / "history.csv"), pd.read_csv(whole / "history.csv"))
     metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (resumed, whole)]
     for m in metrics:
-        del m["train_seconds"]
+        del m["train_seconds"], m["provenance"]  # the resumed run's also records the command that resumed it
     assert metrics[0] == metrics[1]
 
 
@@ -150,14 +150,14 @@ def _signal_during_training(monkeypatch, epoch: int, sig: int) -> None:
     """Make `nnfw train` send this process ``sig`` at the end of ``epoch``, as Ctrl-C or kill would."""
     train = experiment.train
 
-    def train_and_signal(config, stem="run", name=None, progress=None, stop=None):
+    def train_and_signal(config, stem="run", name=None, progress=None, stop=None, **options):
         def progress_then_signal(logs: dict) -> None:
             if progress is not None:
                 progress(logs)
             if logs["epoch"] == epoch:
                 os.kill(os.getpid(), sig)
 
-        return train(config, stem, name, progress_then_signal, stop)
+        return train(config, stem, name, progress_then_signal, stop, **options)
 
     monkeypatch.setattr(experiment, "train", train_and_signal)
 

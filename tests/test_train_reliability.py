@@ -87,7 +87,8 @@ def _resume_crashing_at(run_dir: Path, epoch: int) -> None:
 
 
 def _assert_same_run(run_dir: Path, whole: Path) -> None:
-    """Weights and snapshots array-equal, history.csv byte for byte, metrics but the timing."""
+    """Weights and snapshots array-equal, history.csv byte for byte, metrics but the timing and the
+    provenance (a resumed run's records the resuming command too)."""
     for name in ("model.npz", "snapshots.npz"):
         with np.load(run_dir / name) as a, np.load(whole / name) as b:
             assert a.files == b.files
@@ -96,7 +97,7 @@ def _assert_same_run(run_dir: Path, whole: Path) -> None:
     assert (run_dir / "history.csv").read_bytes() == (whole / "history.csv").read_bytes()
     metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (run_dir, whole)]
     for m in metrics:
-        del m["train_seconds"]
+        del m["train_seconds"], m["provenance"]
     assert metrics[0] == metrics[1]
 
 
@@ -324,12 +325,12 @@ def _signal_at(monkeypatch, where: str, epoch: int, times: int) -> None:
         os.kill(os.getpid(), signal.SIGINT)
         return draw(*args, **kwargs)
 
-    def train_and_signal(config, stem="run", name=None, progress=None, stop=None):
+    def train_and_signal(config, stem="run", name=None, progress=None, stop=None, **options):
         def progress_then_signal(logs: dict) -> None:
             for _ in range(times if logs["epoch"] == epoch else 0):
                 os.kill(os.getpid(), signal.SIGINT)
 
-        return train(config, stem, name, progress_then_signal, stop)
+        return train(config, stem, name, progress_then_signal, stop, **options)
 
     monkeypatch.setattr(experiment, "train", train_and_signal)
     if where == "pictures":

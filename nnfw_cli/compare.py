@@ -1,0 +1,549 @@
+"""Many runs side by side: list run folders, compare runs (a table and one figure of their curves),
+and draw a sweep's metric against its swept settings (sweep.png)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from . import runs
+from .errors import RunError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .sweep import Summary
+
+MAIN_METRICS = ("roc_auc", "accuracy", "loss")
+TABLE_METRICS = ("roc_auc", "roc_auc_thresholded", "accuracy", "f1_macro", "loss", "log_loss", "epochs",
+                 "train_seconds")
+HEAT_MAP_VALUES = 15  # a swept key with more distinct values than this is not drawn as a heat map axis
+MAX_LEGEND = 20       # runs named in compare.png's legend; more are drawn, the legend says how many
+
+
+# -- finding runs ---------------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with runs.open_regular(path, limit=runs.MAX_TEXT_BYTES) as handle:
+            return yaml.load(handle.read(), Loader=loader)
+    except (RunError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    try:
+        data = runs.read_json(path / runs.METRICS)
+    except RunError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_group(path: Path) -> bool:
+    """A sweep folder or a seed group (it holds points.json and runs/)."""
+    from .sweep import PLAN
+
+    return (path / PLAN).is_file()
+
+
+def is_run(path: Path) -> bool:
+    return (path / runs.CONFIG).is_file()
+
+
+@dataclass
+class Entry:
+    """A line of ``nnfw runs``: a run folder, or a sweep or seed group."""
+
+    path: Path
+    kind: str                         # run, sweep or seeds
+    data: str = ""
+    status: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created: float = 0.0
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return runs.json_safe({"path": str(self.path), "kind": self.kind, "data": self.data, "status": self.status,
+                               "metrics": {k: self.metrics.get(k) for k in MAIN_METRICS},
+                               "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.created)),
+                               "detail": self.detail or None})
+
+
+def _run_entry(path: Path) -> Entry:
+    config = _read_yaml(path / runs.CONFIG)
+    data = config.get("data") if isinstance(config, dict) else None
+    dataset = ""
+    if isinstance(data, dict):
+        dataset = str(data.get("dataset", ""))
+        if dataset == "csv" and isinstance(data.get("path"), str):
+            dataset = Path(data["path"]).name
+    metrics = _read_metrics(path)
+    status = metrics.get("status") if isinstance(metrics.get("status"), str) else "unfinished"
+    if status == "unfinished" and (path / runs.CHECKPOINT).is_file():
+        status = "interrupted"
+    return Entry(path, "run", dataset, status, metrics, _mtime(path / runs.CONFIG))
+
+
+def _group_entry(path: Path) -> Entry:
+    from .sweep import SUMMARY, Summary, count_line, read_plan
+
+    try:
+        plan = read_plan(path)
+        summary = Summary.read(plan, path)
+    except (RunError, ValueError, KeyError, TypeError):
+        return Entry(path, "sweep", status="unreadable", created=_mtime(path))
+    config = plan.points[0].config if plan.points else {}
+    dataset = str((config.get("data") or {}).get("dataset", ""))
+    best = next((group for group in summary.groups() if group.mean is not None), None)
+    detail = count_line(summary)
+    if best is not None and plan.kind == "seeds":
+        spread = f" ± {best.std:.4f}" if best.std is not None else ""
+        collapsed = sum(row.collapsed() for row in summary.rows.values())
+        detail += f"; {plan.metric} {best.mean:.4f}{spread}" + (f", {collapsed} collapsed" if collapsed else "")
+    elif best is not None:
+        detail += f"; best {plan.metric} {best.mean:.4f}"
+    counts = summary.counts()
+    status = "completed" if counts["completed"] == len(plan.points) else \
+        ("unfinished" if counts["pending"] else "some failed")
+    metrics = {plan.metric: best.mean} if best is not None else {}
+    return Entry(path, plan.kind, dataset, status, metrics, _mtime(path / SUMMARY) or _mtime(path), detail)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def list_runs(folder: Path) -> list[Entry]:
+    """The runs and groups in ``folder`` (and in the plain folders within it, outputs/sweeps/ for one),
+    newest first; the runs of a group when ``folder`` is one."""
+    from .sweep import RUNS
+
+    if not folder.is_dir():
+        raise RunError(f"{folder}: no such folder")
+    if is_group(folder):
+        return sorted((_run_entry(p) for p in _children(folder / RUNS) if is_run(p)), key=lambda e: -e.created)
+    entries = []
+    for path in _children(folder):
+        if is_group(path):
+            entries.append(_group_entry(path))
+        elif is_run(path):
+            entries.append(_run_entry(path))
+        else:
+            entries += [_group_entry(p) if is_group(p) else _run_entry(p)
+                        for p in _children(path) if is_group(p) or is_run(p)]
+    return sorted(entries, key=lambda e: -e.created)
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if not p.name.startswith(".") and not p.is_symlink() and p.is_dir()]
+    except OSError:
+        return []
+
+
+def _shown(value: Any, spec: str = ".4f") -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "n/a"
+    return format(value, spec) if isinstance(value, float) else str(value)
+
+
+def runs_table(entries: list[Entry], root: Path) -> list[str]:
+    """``nnfw runs`` for people: one line a run or group."""
+    if not entries:
+        return [f"{root}: no runs yet; train one with `nnfw train CONFIG`"]
+    names = [_relative(entry.path, root) for entry in entries]
+    width = max(len(name) for name in names + ["name"])
+    data = max(len(entry.data) for entry in entries + [Entry(root, "", "data")])
+    lines = [f"{'name':<{width}}  {'data':<{data}}  {'status':<11}  {'roc_auc':>7}  {'accuracy':>8}  {'loss':>9}  date"]
+    for name, entry in zip(names, entries):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created)) if entry.created else ""
+        if entry.kind == "run":
+            m = entry.metrics
+            lines.append(f"{name:<{width}}  {entry.data:<{data}}  {entry.status:<11}  {_shown(m.get('roc_auc')):>7}  "
+                         f"{_shown(m.get('accuracy')):>8}  {_shown(m.get('loss'), '.3g'):>9}  {when}")
+        else:
+            lines.append(f"{name:<{width}}  {entry.data:<{data}}  {entry.kind + ':':<11}  {entry.detail}  {when}")
+    return lines
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) + ("/" if is_group(path) else "")
+    except ValueError:
+        return str(path)
+
+
+# -- comparing runs -------------------------------------------------------------------------------
+
+
+@dataclass
+class Compared:
+    """A run being compared: its name, folder, resolved config, metrics and history."""
+
+    name: str
+    path: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    history: Any = None
+
+
+def open_runs(paths: Iterable[Path]) -> list[Compared]:
+    """The runs named (a group stands for all its runs, a link for its folder), each read once."""
+    from .sweep import RUNS
+
+    folders: list[Path] = []
+    for given in paths:
+        path, _ = runs.choose_run(given)
+        if is_group(path):
+            folders += sorted(p for p in _children(path / RUNS) if is_run(p))
+        elif is_run(path):
+            folders.append(path)
+        else:
+            raise RunError(f"{given}: not a run folder (it has no {runs.CONFIG}) nor a sweep folder")
+    folders = list(dict.fromkeys(folders))
+    if len(folders) < 2:
+        raise RunError("compare needs at least two runs (or a sweep folder holding them)")
+    names = _names(folders)
+    return [Compared(name, folder, _read_yaml(folder / runs.CONFIG) or {}, _read_metrics(folder), _history(folder))
+            for name, folder in zip(names, folders)]
+
+
+def _names(folders: list[Path]) -> list[str]:
+    """Each folder's name, with as much of its path as tells it from the others."""
+    depth = 1
+    while depth < 6:
+        names = [os.path.join(*folder.resolve().parts[-depth:]) for folder in folders]
+        if len(set(names)) == len(names):
+            return names
+        depth += 1
+    return [str(folder) for folder in folders]
+
+
+def _history(folder: Path) -> Any:
+    try:
+        return runs.read_history(folder)
+    except RunError:
+        return None
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A resolved config as ``{"model.layers[0].units": 16, ...}``."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        flat = {}
+        for i, item in enumerate(value):
+            flat.update(flatten(item, f"{prefix}[{i}]"))
+        return flat
+    return {prefix: value}
+
+
+def differences(found: list[Compared]) -> dict[str, list[Any]]:
+    """The config settings (output.dir aside) whose values are not the same in every run."""
+    flats = [flatten(run.config) for run in found]
+    keys = list(dict.fromkeys(key for flat in flats for key in flat))
+    missing = object()
+    out = {}
+    for key in keys:
+        if key == "output.dir":
+            continue
+        values = [flat.get(key, missing) for flat in flats]
+        if any(v != values[0] or type(v) is not type(values[0]) for v in values):
+            out[key] = [None if v is missing else v for v in values]
+    return out
+
+
+def _metric_names(found: list[Compared]) -> list[str]:
+    return [name for name in TABLE_METRICS if any(name in run.metrics for run in found)]
+
+
+def compare_lines(found: list[Compared]) -> list[str]:
+    """The metrics of each run, then the settings in which the runs differ."""
+    from .sweep import yaml_value
+
+    metrics = _metric_names(found)
+    width = max(len(run.name) for run in found + [Compared("run", Path(), {}, {})])
+    cells = {name: max(len(name), 10) for name in metrics}
+    head = f"{'run':<{width}}  {'status':<10}" + "".join(f"  {name:>{cells[name]}}" for name in metrics)
+    lines = ["metrics (held-out split):", "  " + head]
+    for run in found:
+        row = "".join(f"  {_shown(run.metrics.get(name), '.4g' if 'loss' in name or 'seconds' in name else '.4f'):>{cells[name]}}"
+                      for name in metrics)
+        lines.append(f"  {run.name:<{width}}  {str(run.metrics.get('status', 'unfinished')):<10}{row}")
+    diff = differences(found)
+    if not diff:
+        lines.append("config: the same in every run")
+        return lines
+    lines.append("config differences:")
+    keys = list(diff)
+    texts = {key: [yaml_value(value) if value is not None else "-" for value in diff[key]] for key in keys}
+    widths = {key: max(len(key), *(len(t) for t in texts[key])) for key in keys}
+    lines.append("  " + f"{'run':<{width}}" + "".join(f"  {key:>{widths[key]}}" for key in keys))
+    for i, run in enumerate(found):
+        lines.append("  " + f"{run.name:<{width}}" + "".join(f"  {texts[key][i]:>{widths[key]}}" for key in keys))
+    return lines
+
+
+def compare_json(found: list[Compared], picture: Path) -> dict[str, Any]:
+    diff = differences(found)
+    return runs.json_safe({
+        "picture": str(picture),
+        "runs": [{"name": run.name, "run_dir": str(run.path), "metrics": {k: v for k, v in run.metrics.items()
+                                                                          if not isinstance(v, dict)},
+                  "config": {key: values[i] for key, values in diff.items()}} for i, run in enumerate(found)],
+        "differences": list(diff),
+    })
+
+
+def _labels(found: list[Compared]) -> list[str]:
+    """Each run's name, with the settings in which the runs differ when there are at most three."""
+    from .sweep import yaml_value
+
+    diff = differences(found)
+    if not diff or len(diff) > 3:
+        return [run.name for run in found]
+    short = {key: key.rsplit(".", 1)[-1] for key in diff}
+    return [f"{run.name}: " + ", ".join(f"{short[key]} {yaml_value(values[i])}" for key, values in diff.items())
+            for i, run in enumerate(found)]
+
+
+def _colors(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [colormaps["tab20"](i) for i in range(n)]
+    return [colormaps["viridis"](i / max(n - 1, 1)) for i in range(n)]
+
+
+def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 150) -> Path:
+    """compare.png: each run's train loss (solid) and test loss (dashed), and its test ROC AUC, by epoch."""
+    import numpy as np
+
+    from . import plots
+
+    folder = Path(output) if output is not None else runs.create_run_dir("outputs", "compare")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"{folder}: cannot be created: {exc.strerror or exc}") from None
+    from matplotlib.ticker import MaxNLocator
+
+    colors = _colors(len(found))
+    labels = _labels(found)
+    legend_rows = math.ceil(min(len(found), MAX_LEGEND) / 2)
+    with plots._style():
+        fig = plots._new_figure(11.0, 4.6 + 0.2 * legend_rows, (0.8, 0.3, 0.75 + 0.2 * legend_rows, 0.45))
+        loss_ax, auc_ax = fig.subplots(1, 2, gridspec_kw={"wspace": 0.22})
+        drawn_any = False
+        for run, color, label in zip(found, colors, labels):
+            frame = run.history
+            if frame is None or "epoch" not in frame.columns:
+                continue
+            epochs = np.asarray(frame["epoch"], dtype=float)
+            for name, style in (("train_loss", "-"), ("val_loss", "--")):
+                if name in frame.columns:
+                    values = np.asarray(frame[name], dtype=float)
+                    ok = np.isfinite(values) & (values > 0)
+                    loss_ax.plot(epochs[ok], values[ok], style, color=color, linewidth=1.4 if style == "-" else 1.0,
+                                 label=label if style == "-" else None)
+                    drawn_any = drawn_any or bool(ok.any())
+            if "val_roc_auc" in frame.columns:
+                auc = np.asarray(frame["val_roc_auc"], dtype=float)
+                ok = np.isfinite(auc)
+                auc_ax.plot(epochs[ok], auc[ok], color=color, linewidth=1.4, marker="o" if ok.sum() <= 40 else None,
+                            markersize=2.5)
+        if drawn_any:
+            loss_ax.set_yscale("log")
+        loss_ax.set(xlabel="epoch", ylabel="loss", title="loss: train (solid), test (dashed)")
+        auc_ax.set(xlabel="epoch", ylabel="test ROC AUC", title="test ROC AUC")
+        for ax in (loss_ax, auc_ax):
+            ax.grid(True, which="major")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        handles, labels = loss_ax.get_legend_handles_labels()
+        more = len(handles) - MAX_LEGEND
+        if more > 0:
+            handles, labels = handles[:MAX_LEGEND], labels[:MAX_LEGEND]
+            labels[-1] += f"  (and {more} more runs, not named)"
+        if handles:
+            fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        return plots.save_figure(fig, folder / "compare.png", dpi)
+
+
+# -- a sweep's picture ----------------------------------------------------------------------------
+
+
+def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
+    """sweep.png: the sweep's metric against each swept setting (each run a dot, each value's mean
+    a line), and a heat map of the mean when two settings are swept; for a seed group, the metric
+    of each seed. None if no run has the metric yet."""
+    from . import plots
+    from .sweep import PICTURE
+
+    plan = summary.plan
+    rows = [row for row in summary.rows.values() if row.status == "completed" and row.value(plan.metric) is not None]
+    if not rows:
+        return None
+    keys = plan.keys or ["seed"]
+    heat = len(keys) == 2 and all(len(_distinct(rows, key)) <= HEAT_MAP_VALUES for key in keys)
+    panels = len(keys) + heat
+    columns = min(panels, 3)
+    lines = math.ceil(panels / columns)
+    others = len(summary.rows) - len(rows)
+    title = (f"{plan.name}: {plan.metric} ({'higher' if plan.mode == 'max' else 'lower'} is better), "
+             f"{len(rows)} runs" + (f"; {others} not completed, not shown" if others else ""))
+    with plots._style():
+        fig = plots._new_figure(4.6 * columns, 3.6 * lines + 0.4)
+        fig.suptitle(title, fontsize=11)
+        axes = fig.subplots(lines, columns, squeeze=False).ravel()
+        for ax, key in zip(axes, keys):
+            other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
+            if plan.keys:
+                _metric_by(ax, rows, key, plan.metric, other)
+            else:
+                _seed_spread(ax, rows, plan.metric)
+        if heat:
+            _heat_map(fig, axes[len(keys)], rows, keys, plan.metric, plan.mode)
+        for ax in axes[panels:]:
+            ax.set_visible(False)
+        return plots.save_figure(fig, summary.sweep_dir / PICTURE, dpi)
+
+
+def _value_of(row: Any, key: str) -> Any:
+    if key == "seed":
+        return row.point.seed if row.point.seed is not None else row.point.config.get("seed")
+    return row.point.overrides.get(key, _MISSING)
+
+
+_MISSING = object()
+
+
+def _distinct(rows: list[Any], key: str) -> list[Any]:
+    values: list[Any] = []
+    for row in rows:
+        value = _value_of(row, key)
+        if value is not _MISSING and not any(value == v and type(value) is type(v) for v in values):
+            values.append(value)
+    return values
+
+
+def _numeric(values: list[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | None = None) -> None:
+    """Each run's metric against the key's value (a dot) and the mean at each value (a line): one
+    line for each value of ``other`` (the second swept setting) when it has a few values, else the
+    mean over every run at that value."""
+    import numpy as np
+
+    from .sweep import yaml_value
+
+    values = _ordered(_distinct(rows, key))
+    numeric = _numeric(values)
+    place = (lambda v: float(v)) if numeric else (lambda v: float(next(i for i, w in enumerate(values) if _same(v, w))))
+    points = [(place(_value_of(row, key)), row.value(metric), row) for row in rows if _value_of(row, key) is not _MISSING]
+    ax.scatter([x for x, _, _ in points], [y for _, y, _ in points], s=18, color="0.45", alpha=0.55, zorder=3)
+    lines = _distinct(rows, other) if other is not None else []
+    if not 1 < len(lines) <= 6:
+        lines = [_MISSING]
+    for n, line in enumerate(_ordered(lines) if lines != [_MISSING] else lines):
+        chosen = [(x, y) for x, y, row in points if line is _MISSING or _same(_value_of(row, other), line)]
+        xs = sorted({x for x, _ in chosen})
+        if len(xs) > 40:
+            continue
+        means = [float(np.mean([y for x, y in chosen if x == at])) for at in xs]
+        label = "all runs" if line is _MISSING else f"{_short(other, 22)}={_short(yaml_value(line))}"
+        ax.plot(xs, means, "-", marker="D", markersize=4, linewidth=1.4, zorder=4, color=f"C{n}", label=label)
+    if numeric and min(values) > 0 and max(values) / min(values) >= 20:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(range(len(values)), [_short(yaml_value(v)) for v in values])
+    elif len(values) <= 8:
+        ax.set_xticks([float(v) for v in values], [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    ax.set_xlabel(key)
+    ax.set_ylabel(metric)
+    ax.grid(True, which="major")
+    ax.legend(loc="best", fontsize=8, title="dots: runs; lines: mean over seeds", title_fontsize=8)
+
+
+def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
+    """The metric of each seed (a dot; red if the run collapsed), their mean and mean ± std."""
+    import statistics
+
+    rows = sorted(rows, key=lambda row: _value_of(row, "seed"))
+    values = [row.value(metric) for row in rows]
+    mean = statistics.fmean(values)
+    if len(values) > 1:
+        std = statistics.stdev(values)
+        ax.axhspan(mean - std, mean + std, color="C0", alpha=0.12, label=f"mean ± std ({std:.4f})")
+    ax.axhline(mean, color="C0", linewidth=1.4, label=f"mean {mean:.4f}")
+    colors = ["C3" if row.collapsed() else "0.2" for row in rows]
+    ax.scatter(range(len(rows)), values, s=28, color=colors, zorder=3)
+    if any(row.collapsed() for row in rows):
+        ax.scatter([], [], s=28, color="C3", label="collapsed")
+    ax.set_xticks(range(len(rows)), [str(_value_of(row, "seed")) for row in rows])
+    ax.set_xlabel("seed")
+    ax.set_ylabel(metric)
+    ax.grid(True, which="major")
+    ax.legend(loc="best", fontsize=8)
+
+
+def _short(text: str, limit: int = 14) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: str, mode: str) -> None:
+    """The mean metric of each pair of the two keys' values; runs without either key are left out."""
+    import numpy as np
+
+    from .sweep import yaml_value
+
+    first, second = (_ordered(_distinct(rows, key)) for key in keys)
+    grid = np.full((len(second), len(first)), np.nan)
+    for j, b in enumerate(second):
+        for i, a in enumerate(first):
+            values = [row.value(metric) for row in rows
+                      if _same(_value_of(row, keys[0]), a) and _same(_value_of(row, keys[1]), b)]
+            if values:
+                grid[j, i] = float(np.mean(values))
+    cmap = "viridis" if mode == "max" else "viridis_r"
+    image = ax.imshow(grid, cmap=cmap, aspect="auto", origin="lower")
+    ax.set_xticks(range(len(first)), [_short(yaml_value(v)) for v in first])
+    ax.set_yticks(range(len(second)), [_short(yaml_value(v)) for v in second])
+    ax.set_xlabel(keys[0])
+    ax.set_ylabel(keys[1])
+    ax.set_title(f"mean {metric}", fontsize=10)
+    finite = grid[np.isfinite(grid)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    for j in range(len(second)):
+        for i in range(len(first)):
+            if np.isfinite(grid[j, i]):
+                light = (grid[j, i] > middle) == (mode == "max")
+                ax.text(i, j, f"{grid[j, i]:.4f}", ha="center", va="center", fontsize=8,
+                        color="black" if light else "white")
+    fig.colorbar(image, ax=ax, shrink=0.85)
+
+
+def _ordered(values: list[Any]) -> list[Any]:
+    return sorted(values) if _numeric(values) else values
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is not _MISSING and a == b and type(a) is type(b)

@@ -1,0 +1,112 @@
+"""`nnfw runs` and `nnfw compare`: listing run folders and groups, and comparing runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from nnfw_cli import compare, sweep as sweeps
+from nnfw_cli.cli import main
+
+
+@pytest.fixture
+def two_runs(finished_outputs, tmp_path, runner) -> Path:
+    """tmp_path/outputs holding ``r`` (the session's small run) and ``fast``, the same with learning rate 0.05."""
+    shutil.copytree(finished_outputs, tmp_path / "outputs", symlinks=True)
+    config = tmp_path / "outputs" / "r" / "config.yaml"
+    result = runner.invoke(main, ["train", str(config), "--quiet", "--name", "fast", "--set",
+                                  "training.learning_rate=0.05", "--output-dir", str(tmp_path / "outputs")])
+    assert result.exit_code == 0, result.stderr
+    os.utime(tmp_path / "outputs" / "r" / "config.yaml", (time.time() - 60, time.time() - 60))
+    return tmp_path / "outputs"
+
+
+def _fake_sweep(root: Path, runs_from: Path) -> Path:
+    """A sweep folder made by hand from two finished runs (no worker needed)."""
+    points = [sweeps.Point(index=i, group=i, overrides={"training.learning_rate": lr}, seed=None, id=f"id{i}",
+                           name=name, config={"seed": 3, "data": {"dataset": "circles"}})
+              for i, (lr, name) in enumerate([(0.02, "r"), (0.05, "fast")])]
+    plan = sweeps.Plan("lr", "sweep", ["training.learning_rate"], "roc_auc", "max", False, points)
+    folder = root / "sweeps" / "lr-20260101-000000"
+    (folder / "runs").mkdir(parents=True)
+    (folder / "points.json").write_text(json.dumps(plan.to_json()))
+    summary = sweeps.Summary(plan, folder)
+    for point in points:
+        metrics = json.loads((runs_from / point.name / "metrics.json").read_text())
+        files = {p.name: p.read_bytes() for p in (runs_from / point.name).iterdir() if p.is_file()}
+        summary.record(point, sweeps.Result(point.id, "completed", metrics, files, seconds=0.1))
+    return folder
+
+
+def test_runs_lists_runs_and_groups_newest_first(runner, two_runs):
+    sweep_dir = _fake_sweep(two_runs, two_runs)
+    result = runner.invoke(main, ["runs", str(two_runs)])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["name", "data", "status", "roc_auc"]
+    names = [line.split()[0] for line in lines[1:]]
+    assert names == ["sweeps/lr-20260101-000000/", "fast", "r"]
+    assert "sweep:" in lines[1] and "2 runs: 2 completed; best roc_auc" in lines[1]
+    assert lines[2].split()[1:3] == ["circles", "completed"]
+    inside = runner.invoke(main, ["runs", str(sweep_dir), "--json"])
+    listed = json.loads(inside.stdout)
+    assert {Path(entry["path"]).name for entry in listed} == {"r", "fast"}
+    assert all(entry["status"] == "completed" and 0.5 <= entry["metrics"]["roc_auc"] <= 1 for entry in listed)
+
+
+def test_runs_of_an_empty_or_missing_folder(runner, tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert "no runs yet" in runner.invoke(main, ["runs", str(tmp_path / "empty")]).stdout
+    missing = runner.invoke(main, ["runs", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+
+
+def test_compare_prints_metrics_and_config_differences_and_draws_one_figure(runner, two_runs, tmp_path):
+    out = tmp_path / "cmp"
+    result = runner.invoke(main, ["compare", str(two_runs / "r"), str(two_runs / "fast"), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "metrics (held-out split):" in text and "roc_auc" in text
+    assert "config differences:" in text
+    diff_lines = text.split("config differences:")[1].splitlines()
+    assert "training.learning_rate" in diff_lines[1] and "output.dir" not in text
+    assert diff_lines[2].split() == ["r", "0.02"] and diff_lines[3].split() == ["fast", "0.05"]
+    assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG" and f"written: {out / 'compare.png'}" in result.stderr
+    payload = json.loads(runner.invoke(main, ["compare", str(two_runs / "r"), str(two_runs / "fast"), "-o", str(out),
+                                              "--json"]).stdout)
+    assert payload["differences"] == ["training.learning_rate"]
+    assert [run["config"]["training.learning_rate"] for run in payload["runs"]] == [0.02, 0.05]
+
+
+def test_compare_takes_a_sweep_folder_for_its_runs(runner, two_runs, tmp_path):
+    sweep_dir = _fake_sweep(two_runs, two_runs)
+    found = compare.open_runs([sweep_dir])
+    assert [run.name for run in found] == ["fast", "r"]
+    assert compare.differences(found) == {"training.learning_rate": [0.05, 0.02]}
+
+
+def test_compare_needs_two_runs(runner, two_runs):
+    result = runner.invoke(main, ["compare", str(two_runs / "r")])
+    assert result.exit_code == 2 and "at least two runs" in result.stderr
+    other = runner.invoke(main, ["compare", str(two_runs / "r"), str(two_runs)])
+    assert other.exit_code == 2 and "not a run folder" in other.stderr
+
+
+def test_the_sweep_picture_draws_a_heat_map_for_two_keys(tmp_path, two_runs):
+    points = [sweeps.Point(index=i, group=i // 2, overrides={"a": a, "b": b}, seed=i % 2, id=f"id{i}",
+                           name=f"p{i}", config={}) for i, (a, b) in enumerate(
+                               [(a, b) for a in (0.1, 1.0) for b in ("x", "y") for _ in (0, 1)])]
+    plan = sweeps.Plan("two", "sweep", ["a", "b"], "roc_auc", "max", False, points)
+    summary = sweeps.Summary(plan, tmp_path)
+    for i, point in enumerate(points):
+        summary.rows[point.id].status = "completed"
+        summary.rows[point.id].metrics = {"roc_auc": 0.9 + i / 100}
+    picture = compare.draw_sweep(summary)
+    assert picture == tmp_path / "sweep.png" and picture.read_bytes()[:4] == b"\x89PNG"
+    empty = sweeps.Summary(plan, tmp_path / "none")
+    assert compare.draw_sweep(empty) is None

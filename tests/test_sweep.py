@@ -1,0 +1,463 @@
+"""Seeds and sweeps: expanding a sweep file, validating every point first, running on local
+workers or a Dask cluster with the results of runs made one by one, failures, resuming."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nnfw_cli import sweep as sweeps
+from nnfw_cli.cli import main
+from nnfw_cli.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMINGS = {"train_seconds", "provenance"}  # what differs between two makings of the same run
+
+
+def _sweep_file(tmp_path: Path, small_config: Path, **fields) -> Path:
+    """A sweep file over the small config (runs of a fraction of a second), in ``tmp_path``."""
+    spec = {"base": small_config.name, **fields}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def _summary(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "summary.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _folder(result) -> Path:
+    return Path(json.loads(result.stdout)["sweep_dir"])
+
+
+def _metrics(run_dir: Path) -> dict:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {key: value for key, value in metrics.items() if key not in TIMINGS}
+
+
+@contextlib.contextmanager
+def _local(workers: int):
+    runner = sweeps.LocalRunner(workers)
+    try:
+        yield runner
+    finally:
+        runner.close(cancel=True)
+
+
+# -- seeds ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, seeds", [("0-9", list(range(10))), ("0,3,7", [0, 3, 7]), ("0-2,5", [0, 1, 2, 5]),
+                                         ("4", [4]), ("1, 1,2", [1, 2]), ([2, 0], [2, 0]), (5, [5])])
+def test_seed_lists_and_ranges(text, seeds):
+    assert sweeps.parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text, needle", [("3-1", "runs backwards"), ("a", "not a seed"), ("0-", "not a seed"),
+                                          ([1, "x"], "whole number"), ([], "empty"), (True, "list of whole numbers"),
+                                          ([-1], "whole number")])
+def test_bad_seed_lists_say_what_is_wrong(text, needle):
+    with pytest.raises(ValueError, match=needle):
+        sweeps.parse_seeds(text)
+
+
+# -- expanding a sweep ----------------------------------------------------------------------------
+
+
+def test_a_grid_is_every_combination_at_every_seed(tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1],
+                                                     "model.layers[0].units": [2, 4, 8]}, seeds=[0, 1])
+    plan = sweeps.load_sweep(path)
+    assert plan.name == "sweep" and plan.keys == ["training.learning_rate", "model.layers[0].units"]
+    assert len(plan.points) == 12 and len({point.id for point in plan.points}) == 12
+    combos = [(p.overrides["training.learning_rate"], p.overrides["model.layers[0].units"], p.seed) for p in plan.points]
+    assert combos == [(lr, units, seed) for lr in (0.01, 0.1) for units in (2, 4, 8) for seed in (0, 1)]
+    for point in plan.points:  # the resolved config carries the point's values
+        assert point.config["training"]["learning_rate"] == point.overrides["training.learning_rate"]
+        assert point.config["model"]["layers"][0]["units"] == point.overrides["model.layers[0].units"]
+        assert point.config["seed"] == point.seed
+    assert [p.name for p in plan.points[:3]] == ["p000-seed0", "p000-seed1", "p001-seed0"]
+
+
+def test_random_draws_stay_in_their_ranges_and_are_the_same_each_time(tmp_path, small_config):
+    space = {"training.learning_rate": {"low": 1.0e-4, "high": 0.3, "log": True},
+             "model.layers[0].units": {"low": 2, "high": 64},
+             "training.batch_size": [16, 32, None]}
+    path = _sweep_file(tmp_path, small_config, random={"n": 40, "space": space})
+    first, again = sweeps.load_sweep(path), sweeps.load_sweep(path)
+    assert [p.overrides for p in first.points] == [p.overrides for p in again.points]
+    rates = [p.overrides["training.learning_rate"] for p in first.points]
+    units = [p.overrides["model.layers[0].units"] for p in first.points]
+    assert all(1e-4 <= r <= 0.3 for r in rates) and all(isinstance(u, int) and 2 <= u <= 64 for u in units)
+    assert sum(r < 0.0055 for r in rates) > 10  # log scale: about half below the geometric middle
+    assert {p.overrides["training.batch_size"] for p in first.points} == {16, 32, None}
+    assert all(float(f"{r:.4g}") == r for r in rates)  # rounded to 4 significant digits
+    other = _sweep_file(tmp_path, small_config, random={"n": 40, "seed": 1, "space": space})
+    assert [p.overrides for p in sweeps.load_sweep(other).points] != [p.overrides for p in first.points]
+
+
+def test_grid_then_random_draws_with_fixed_settings_and_repeats_run_once(tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, set={"training.epochs": 3},
+                       grid={"training.learning_rate": [0.01, 0.02, 0.01]},  # 0.01 twice: one run
+                       random={"n": 3, "space": {"training.batch_size": [8, 16]}}, seeds="0-1")
+    plan = sweeps.load_sweep(path)
+    assert plan.dropped >= 2 and len({p.id for p in plan.points}) == len(plan.points)
+    assert all(p.config["training"]["epochs"] == 3 for p in plan.points)
+    assert plan.keys == ["training.learning_rate", "training.batch_size"]
+    assert sum(1 for p in plan.points if "training.batch_size" in p.overrides) in (2, 4, 6)
+    assert "training.epochs=3" in sweeps._task(plan, plan.points[0], "cmd").provenance["overrides"]
+
+
+def test_an_inline_base_config_and_its_errors_point_into_the_sweep_file(tmp_path):
+    path = tmp_path / "inline.yaml"
+    path.write_text("base:\n  training:\n    epochs: 2\n    lerning_rate: 0.1\ngrid:\n  seed: [1, 2]\n")
+    with pytest.raises(ConfigError) as error:
+        sweeps.load_sweep(path)
+    assert f"{path} (base):4:5: training.lerning_rate: unknown key; did you mean 'learning_rate'?" in str(error.value)
+    path.write_text("base:\n  training:\n    epochs: 2\ngrid:\n  seed: [1, 2]\n")
+    plan = sweeps.load_sweep(path)
+    assert [p.config["seed"] for p in plan.points] == [1, 2] and plan.base is None
+
+
+def test_a_bad_sweep_file_is_reported_whole_with_lines_and_nothing_is_made(runner, tmp_path, small_config):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"base: {small_config.name}\ngrid:\n  training.learning_rate: 0.1\n  'bad key': [1]\n"
+                    "random:\n  n: 2\n  space:\n    training.epochs: {low: 5, high: 2}\n"
+                    "seeds: 3-1\nmetric: roc_aux\nmdoe: min\n")
+    result = runner.invoke(main, ["sweep", str(path), "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    for needle in (f"{path}:3:27: grid.training.learning_rate: must be a list (got 0.1)",
+                   f"{path}:8:22: random.space.training.epochs: high must be >= low",
+                   "seeds: the range '3-1' runs backwards", "did you mean 'roc_auc'?", "mdoe: unknown key; did you mean 'mode'?"):
+        assert needle in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_an_invalid_point_stops_the_sweep_before_any_run(runner, tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, -1.0],
+                                                     "model.layers[0].units": [4, 8]}, seeds=[0, 1])
+    result = runner.invoke(main, ["sweep", str(path), "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "4 of 8 runs are not valid configs; nothing was run" in result.stderr
+    assert "run 5 (training.learning_rate=-1.0 model.layers[0].units=4 seed=0) and 3 more" in result.stderr
+    assert "(--set training.learning_rate): training.learning_rate: must be > 0 (got -1.0)" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# -- running --------------------------------------------------------------------------------------
+
+DIVERGES = {"loss": "mean_squared_error", "training.optimizer": "sgd", "training.learning_rate": 1e6,
+            "training.batch_size": None, "training.epochs": 60,
+            "model.layers": [{"type": "linear", "units": 8, "init": "uniform"}, "relu",
+                             {"type": "linear", "units": 1, "init": "uniform"}]}
+
+
+def _one_task(config_path: Path) -> sweeps.Task:
+    plan = sweeps.seed_plan(config_path, [], [0], pictures=False)
+    point = plan.points[0]
+    return sweeps._task(plan, point, "nnfw test")
+
+
+def test_a_worker_sends_back_the_files_of_a_run_made_as_nnfw_train_makes_it(small_config):
+    result = sweeps.run_task(_one_task(small_config))
+    assert result.status == "completed" and result.error is None and result.seconds > 0
+    assert {"config.yaml", "model.npz", "history.csv", "metrics.json", "transform.json"} <= set(result.files)
+    assert not any(name.endswith(".png") for name in result.files)  # no pictures in sweeps by default
+    assert json.loads(result.files["metrics.json"])["roc_auc"] == result.metrics["roc_auc"]
+    assert result.metrics["provenance"]["rerun"] == f"nnfw train {small_config} --set seed=0"
+
+
+def test_a_diverging_run_comes_back_with_its_files_and_its_message(make_config):
+    result = sweeps.run_task(_one_task(make_config(DIVERGES)))
+    assert result.status == "diverged" and "training diverged at epoch" in result.error
+    assert {"history.csv", "metrics.json"} <= set(result.files)
+    assert result.metrics["status"] == "diverged"
+
+
+SMALL_GRID = {"training.learning_rate": [0.02, 0.05]}
+
+
+@pytest.mark.slow  # starts worker processes
+def test_two_local_workers_give_the_metrics_of_the_same_runs_made_one_by_one(runner, tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID, seeds=[0, 1])
+    result = runner.invoke(main, ["sweep", str(path), "--workers", "2", "--output-dir", str(tmp_path / "sweeps"),
+                                  "--json"])
+    assert result.exit_code == 0, result.stderr
+    folder = _folder(result)
+    rows = _summary(folder)
+    assert len(rows) == 4 and {row["status"] for row in rows} == {"completed"}
+    assert list(rows[0])[:4] == ["id", "training.learning_rate", "seed", "roc_auc"]
+    assert list(rows[0])[-4:] == ["seconds", "status", "error", "run"]
+    assert result.stderr.count("] p0") == 4  # a progress line per run
+    for row in rows:
+        run_dir = folder / "runs" / row["run"]
+        assert {"config.yaml", "model.npz", "history.csv", "metrics.json"} <= {p.name for p in run_dir.iterdir()}
+        provenance = json.loads((run_dir / "metrics.json").read_text())["provenance"]
+        assert provenance["seed"] == int(row["seed"]) and provenance["command"].startswith("nnfw sweep ")
+        assert f"training.learning_rate={row['training.learning_rate']}" in provenance["overrides"]
+        assert {"nnfw", "numpy", "python"} <= set(provenance)
+        alone = runner.invoke(main, ["train", str(small_config), "--quiet", "--json", "--seed", row["seed"],
+                                     "--set", f"training.learning_rate={row['training.learning_rate']}",
+                                     "--output-dir", str(tmp_path / "alone")])
+        assert alone.exit_code == 0, alone.stderr
+        assert _metrics(run_dir) == _metrics(Path(json.loads(alone.stdout)["run_dir"]))
+        assert float(row["roc_auc"]) == _metrics(run_dir)["roc_auc"]
+
+
+def _bad_csv(tmp_path: Path) -> tuple[Path, Path]:
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    lines = [f"{x / 10},{(x * 7 % 10) / 10},{int(x % 3 == 0)}" for x in range(40)]
+    good.write_text("a,b,label\n" + "\n".join(lines) + "\n")
+    bad.write_text("a,b,label\n" + "\n".join(lines[:5]) + "\n0.5,,1\n" + "\n".join(lines[5:]) + "\n")
+    return good, bad
+
+
+def _csv_sweep(tmp_path: Path) -> Path:
+    good, bad = _bad_csv(tmp_path)
+    base = {"data": {"dataset": "csv", "target": "label"}, "training": {"epochs": 3, "batch_size": 8},
+            "model": {"layers": [{"type": "linear", "units": 4}, "relu", {"type": "linear", "units": 1}, "sigmoid"]}}
+    path = tmp_path / "csv.yaml"
+    path.write_text(yaml.safe_dump({"name": "csv", "base": base, "grid": {"data.path": [good.name, bad.name]},
+                                    "seeds": [0, 1]}))
+    return path
+
+
+@pytest.mark.slow  # starts worker processes
+def test_a_failing_point_is_recorded_the_others_finish_and_the_exit_code_is_1(runner, tmp_path):
+    path = _csv_sweep(tmp_path)
+    result = runner.invoke(main, ["sweep", str(path), "--workers", "2", "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.stderr
+    folder = next((tmp_path / "out").iterdir())
+    rows = _summary(folder)
+    assert [row["status"] for row in rows] == ["completed", "completed", "failed", "failed"]
+    assert all("bad.csv: column 'b': 1 missing value, on line 7" in row["error"] for row in rows[2:])
+    assert rows[2]["roc_auc"] == "" and rows[2]["run"] == ""
+    assert "2 of 4 runs did not complete (2 failed, 0 diverged)" in result.stderr
+    assert result.stderr.count("failed: ") == 2 and "best points by roc_auc" in result.stdout
+    # --resume runs the failed points again, and only them
+    again = runner.invoke(main, ["sweep", "--resume", str(folder), "--workers", "1"])
+    assert again.exit_code == 1
+    assert again.stderr.count("] p001-seed") == 2 and "p000" not in again.stderr
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == ["p000-seed0", "p000-seed1"]
+
+
+@pytest.mark.slow  # starts worker processes
+def test_fail_fast_starts_no_run_after_the_first_failure(runner, tmp_path):
+    path = _csv_sweep(tmp_path)
+    path.write_text(path.read_text().replace("- good.csv\n  - bad.csv", "- bad.csv\n  - good.csv"))
+    result = runner.invoke(main, ["sweep", str(path), "--workers", "1", "--fail-fast", "--output-dir",
+                                  str(tmp_path / "out")])
+    assert result.exit_code == 1
+    rows = _summary(next((tmp_path / "out").iterdir()))
+    assert [row["status"] for row in rows] == ["failed", "pending", "pending", "pending"]
+
+
+@pytest.mark.slow  # starts worker processes
+def test_resume_runs_only_the_points_that_are_missing(runner, tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID, seeds=[0, 1, 2])
+    plan = sweeps.load_sweep(path)
+    folder = sweeps.create_sweep_dir(plan, tmp_path / "out", path)
+    stop, seen = sweeps.Stop(), []
+
+    def report(row, done, total):  # summary.csv already holds each row when it is reported
+        assert any(line["run"] == row.run and line["status"] == "completed" for line in _summary(folder))
+        seen.append(row.point.name)
+        if done == 2:
+            stop.signum = signal.SIGINT  # as Ctrl-C does: no more runs start
+
+    with _local(1) as pool:
+        summary = sweeps.run_plan(plan, folder, pool, report, stop)
+    # the third run had started when the second was reported (a worker starts its next run as the
+    # client writes the last one's files): it finishes; no other starts
+    assert seen == ["p000-seed0", "p000-seed1", "p000-seed2"] and summary.counts()["pending"] == 3
+    before = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (folder / "runs").iterdir()}
+    result = runner.invoke(main, ["sweep", "--resume", str(folder), "--workers", "2"])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(line.split("] ")[1].split()[0] for line in result.stderr.splitlines() if line.startswith("[")) == \
+        ["p001-seed0", "p001-seed1", "p001-seed2"]
+    assert {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (folder / "runs").iterdir()
+            if p.name in before} == before
+    assert [row["status"] for row in _summary(folder)] == ["completed"] * 6
+    nothing = runner.invoke(main, ["sweep", "--resume", str(folder)])
+    assert nothing.exit_code == 0 and "[" not in nothing.stderr
+    # a run whose folder is gone, or whose metrics.json cannot be read, is not finished
+    (folder / "runs" / "p000-seed0" / "metrics.json").write_text("")
+    shutil.rmtree(folder / "runs" / "p001-seed1")
+    again = runner.invoke(main, ["sweep", "--resume", str(folder), "--workers", "1"])
+    assert again.exit_code == 0, again.stderr
+    assert sorted(line.split("] ")[1].split()[0] for line in again.stderr.splitlines() if line.startswith("[")) == \
+        ["p000-seed0", "p001-seed1"]
+    assert {row["run"] for row in _summary(folder)} >= {"p000-seed0-2", "p001-seed1"}
+
+
+def dies_once(task):
+    """A run whose worker process dies the first time it starts p001 (as an out-of-memory kill would)."""
+    marker = Path(task.config["output"]["dir"]).parent / f"died-{task.name}"
+    if task.name.startswith("p001") and not marker.exists():
+        marker.touch()
+        os._exit(9)
+    return sweeps.run_task(task)
+
+
+def always_dies(task):
+    if task.name.startswith("p001"):
+        os._exit(9)
+    return sweeps.run_task(task)
+
+
+@pytest.mark.slow  # starts worker processes
+@pytest.mark.parametrize("function, status", [(dies_once, "completed"), (always_dies, "failed")])
+def test_a_lost_worker_is_retried_once_then_recorded_as_failed(tmp_path, small_config, function, status):
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.02, 0.05, 0.1]})
+    plan = sweeps.load_sweep(path)
+    folder = sweeps.create_sweep_dir(plan, tmp_path / "out", path)
+    with _local(2) as pool:
+        summary = sweeps.run_plan(plan, folder, pool, lambda *args: None, function=function)
+    rows = {row.point.name: row for row in summary.rows.values()}
+    assert rows["p000"].status == rows["p002"].status == "completed"
+    assert rows["p001"].status == status
+    if status == "failed":
+        assert "worker was lost twice" in rows["p001"].error
+
+
+@pytest.mark.slow  # starts a whole nnfw process and its workers
+def test_ctrl_c_lets_the_runs_in_progress_finish_and_says_how_to_resume(tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.02, 0.03, 0.04]},
+                       seeds=[0, 1, 2], set={"training.epochs": 30})
+    process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "sweep", str(path), "--workers", "1",
+                                "--output-dir", str(tmp_path / "out")], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if line.startswith("[ 1/"):
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, "".join(lines) + rest
+    assert "no more runs start" in rest and "Resume with: nnfw sweep --resume" in rest and "Traceback" not in rest
+    rows = _summary(next((tmp_path / "out").iterdir()))
+    done = [row for row in rows if row["status"] == "completed"]
+    assert 1 <= len(done) <= 2 and all(row["status"] == "pending" for row in rows if row not in done)
+
+
+# -- Dask -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # starts a Dask cluster of two worker processes
+def test_a_dask_cluster_gives_the_same_metrics_as_local_workers(runner, tmp_path, small_config):
+    distributed = pytest.importorskip("distributed", reason="Dask is not installed (pip install 'nnfw[dask]')")
+    import dask
+
+    path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID, seeds=[0, 1])
+    local = runner.invoke(main, ["sweep", str(path), "--workers", "2", "--output-dir", str(tmp_path / "local"),
+                                 "--json"])
+    assert local.exit_code == 0, local.stderr
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = runner.invoke(main, ["sweep", str(path), "--scheduler", cluster.scheduler_address,
+                                      "--output-dir", str(tmp_path / "dask"), "--json"])
+        lost = _lost_on_dask(tmp_path, small_config, cluster.scheduler_address)
+    assert lost == {"p000": "completed", "p001": "completed", "p002": "completed"}
+    assert remote.exit_code == 0, remote.stderr
+    assert "Dask scheduler" in remote.stderr
+    ran = [_summary(_folder(result)) for result in (local, remote)]
+    drop = {"seconds", "train_seconds", "run"}
+    assert [{k: v for k, v in row.items() if k not in drop} for row in ran[0]] == \
+        [{k: v for k, v in row.items() if k not in drop} for row in ran[1]]
+    for row in ran[1]:  # the client wrote the files the workers sent
+        assert (_folder(remote) / "runs" / row["run"] / "model.npz").is_file()
+
+
+def _lost_on_dask(tmp_path: Path, small_config: Path, address: str) -> dict[str, str]:
+    """A sweep whose p001 kills its Dask worker the first time (the scheduler allows no retry of
+    its own): nnfw submits it once more, and it completes."""
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.02, 0.05, 0.1]}, name="lost")
+    plan = sweeps.load_sweep(path)
+    folder = sweeps.create_sweep_dir(plan, tmp_path / "lost", path)
+    runner = sweeps.DaskRunner(address)
+    try:
+        summary = sweeps.run_plan(plan, folder, runner, lambda *args: None, function=dies_once)
+    finally:
+        runner.close()
+    assert (folder / "died-p001").exists()
+    return {row.point.name: row.status for row in summary.rows.values()}
+
+
+def test_a_scheduler_that_cannot_be_reached_is_one_message(runner, tmp_path, small_config, monkeypatch):
+    pytest.importorskip("distributed", reason="Dask is not installed")
+    monkeypatch.setattr(sweeps, "CONNECT_SECONDS", 1.0)
+    path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID)
+    result = runner.invoke(main, ["sweep", str(path), "--scheduler", "tcp://127.0.0.1:9", "--output-dir",
+                                  str(tmp_path / "out")])
+    assert result.exit_code == 2 and "cannot reach the Dask scheduler" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- seeds of one config --------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # starts worker processes
+def test_seeds_make_a_group_of_ordinary_runs_and_print_their_spread(runner, make_config, tmp_path):
+    config = make_config()
+    result = runner.invoke(main, ["train", str(config), "--seeds", "0-2", "--workers", "2"])
+    assert result.exit_code == 0, result.stderr
+    group = next((tmp_path / "outputs").glob("small-seeds-*"))
+    assert sorted(p.name for p in (group / "runs").iterdir()) == ["seed-0", "seed-1", "seed-2"]
+    for seed in range(3):
+        run_dir = group / "runs" / f"seed-{seed}"
+        assert {"model.npz", "metrics.json", "loss_curve.png", "decision_boundary.png"} <= {p.name for p in run_dir.iterdir()}
+        assert f"seed: {seed}" in (run_dir / "config.yaml").read_text()
+    aucs = [json.loads((group / "runs" / f"seed-{s}" / "metrics.json").read_text())["roc_auc"] for s in range(3)]
+    mean = sum(aucs) / 3
+    std = math.sqrt(sum((a - mean) ** 2 for a in aucs) / 2)
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("roc_auc "))
+    assert f"{mean:.4f} ± {std:.4f}  ({min(aucs):.4f} .. {max(aucs):.4f})" in line
+    assert (group / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow  # starts worker processes
+def test_seeds_flag_runs_that_collapsed(runner, make_config):
+    zeros = [{"type": "linear", "units": 8, "init": "zeros"}, "relu", {"type": "linear", "units": 1, "init": "zeros"},
+             "sigmoid"]
+    config = make_config({"model.layers": zeros})  # nothing to learn from: the output stays 0.5
+    result = runner.invoke(main, ["train", str(config), "--seeds", "0,5", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [run["collapsed"] for run in report["runs"]] == [True, True]
+    text = runner.invoke(main, ["train", str(config), "--seeds", "0,5"])
+    assert "collapsed: 2 of 2 runs learned (next to) nothing: seed 0 (ROC AUC 0.5000), seed 5" in text.stdout
+
+
+@pytest.mark.parametrize("args, needle", [(["--seeds", "0-2", "--seed", "1"], "not both"),
+                                          (["--workers", "2"], "--workers goes with --seeds"),
+                                          (["--seeds", "2-1"], "runs backwards")])
+def test_seed_options_that_do_not_go_together(runner, small_config, args, needle):
+    result = runner.invoke(main, ["train", str(small_config), *args])
+    assert result.exit_code == 2 and needle in result.stderr
+
+
+def test_train_records_how_it_was_asked_for(runner, small_config, tmp_path):
+    result = runner.invoke(main, ["train", str(small_config), "--quiet", "--json", "--seed", "4",
+                                  "--set", "training.epochs=2"])
+    assert result.exit_code == 0, result.stderr
+    provenance = json.loads((Path(json.loads(result.stdout)["run_dir"]) / "metrics.json").read_text())["provenance"]
+    import numpy
+
+    from nnfw_cli import __version__
+
+    assert provenance["command"] == f"nnfw train {small_config} --quiet --json --seed 4 --set training.epochs=2"
+    assert provenance["overrides"] == ["training.epochs=2"] and provenance["seed"] == 4
+    assert provenance["nnfw"] == __version__ and provenance["numpy"] == numpy.__version__
+    assert provenance["python"] == ".".join(map(str, sys.version_info[:3]))
