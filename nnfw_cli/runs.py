@@ -29,6 +29,8 @@ from .errors import ModelFileError, RunError, RunInUse, WriteError
 
 CONFIG, MODEL, HISTORY, METRICS = "config.yaml", "model.npz", "history.csv", "metrics.json"
 CHECKPOINT, SNAPSHOTS = "checkpoint.npz", "snapshots.npz"
+STATE = "state.npz"  # a completed run's training state at the epoch model.npz holds, for `nnfw train --from`
+LAST_MODEL = "model-last.npz"  # the last epoch's weights, when model.npz holds the best epoch's
 LATEST = "latest"  # <output_dir>/latest links to the newest run
 LOCK = ".lock"     # <run_dir>/.lock names the process using the run
 
