@@ -170,11 +170,7 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
             epochs = experiment.planned_epochs(resume)
             call = lambda progress: experiment.resume(resume, progress, stop)  # noqa: E731
         else:
-            if parent is not None:
-                extra = (*overrides, *_output_override(output_dir))
-                config, stem = experiment.config_from(_resume_folder(parent, quiet), extra, fresh_optimizer)
-            else:
-                config, stem = _load(config_path, overrides, output_dir=output_dir, seed=seed), config_path.stem
+            config, stem = _config_to_train(config_path, parent, overrides, output_dir, seed, fresh_optimizer, quiet)
             epochs = config.training.epochs
             call = lambda progress: experiment.train(config, stem, name, progress, stop)  # noqa: E731
         with _progress(epochs, quiet or as_json) as progress:
@@ -186,8 +182,20 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
         click.echo(f"warning: {warning}", err=True)
 
 
+def _config_to_train(config_path: Path | None, parent: Path | None, overrides: tuple[str, ...],
+                     output_dir: Path | None, seed: int | None, fresh_optimizer: bool, quiet: bool) -> tuple[Any, str]:
+    """The config to train and the stem of its run folder's name: CONFIG's, or with --from the
+    config of a run that trains on from RUN (``experiment.config_from``)."""
+    from . import experiment
+
+    if parent is None:
+        return _load(config_path, overrides, output_dir=output_dir, seed=seed), config_path.stem
+    extra = (*overrides, *_output_override(output_dir))
+    return experiment.config_from(_resume_folder(parent, quiet), extra, fresh_optimizer)
+
+
 def _resume_folder(run: Path, quiet: bool) -> Path:
-    """The run folder ``--resume`` names, a link (outputs/latest) followed; stderr says where it led."""
+    """The run folder ``--resume`` or ``--from`` names, a link (outputs/latest) followed; stderr says where it led."""
     from . import runs
 
     run_dir, note = runs.choose_run(run)

@@ -89,13 +89,21 @@ class Progress:
         return f"epoch {self.logs['epoch']:>{len(str(self.epochs))}}/{self.epochs}  " + "  ".join(self.fields())
 
     def bar(self, width: int) -> str:
-        """The terminal line, a bar of the epochs done, cut to ``width`` characters."""
+        """The terminal line, within ``width`` characters: a bar of the epochs done and the
+        fields; where they do not fit, the learning rate goes first, then the bar."""
         done = min(1.0, self.logs["epoch"] / self.epochs)
-        cells = 20
-        filled = int(done * cells)
-        text = (f"training [{'#' * filled}{'-' * (cells - filled)}] "
-                f"{self.logs['epoch']:>{len(str(self.epochs))}}/{self.epochs}  " + "  ".join(self.fields()))
+        filled = int(done * BAR_CELLS)
+        bar = f"[{'#' * filled}{'-' * (BAR_CELLS - filled)}] "
+        count = f"{self.logs['epoch']:>{len(str(self.epochs))}}/{self.epochs}  "
+        fields = self.fields()
+        narrower = [field for field in fields if not field.startswith("lr ")]
+        for text in (bar + count + "  ".join(fields), bar + count + "  ".join(narrower), count + "  ".join(narrower)):
+            if len(text) < width:
+                return text
         return text[: max(width - 1, 10)]
+
+
+BAR_CELLS = 20
 
 
 class Printer:

@@ -109,7 +109,7 @@ def test_a_terminal_gets_one_line_rewritten_with_the_same_fields():
     text = stream.getvalue()
     assert text.count("\r") == 5 and text.endswith("\n") and text.count("\n") == 1
     last = text.rsplit("\r", 1)[1]
-    assert last.startswith("training [####################] 4/4  loss 0.25  test AUC 0.9000  0:08 elapsed")
+    assert last.startswith("[####################] 4/4  loss 0.25  test AUC 0.9000  0:08 elapsed")
 
 
 def test_the_cli_in_a_pipe_shows_the_fields(runner, make_config, monkeypatch):
@@ -124,3 +124,14 @@ def test_the_cli_in_a_pipe_shows_the_fields(runner, make_config, monkeypatch):
     assert "lr 0.01" in lines[2] and "lr 0.0025" in lines[-1]  # epoch 6: halved once; epoch 20: three times
     assert all("ETA" in line for line in lines[:-1]) and "ETA" not in lines[-1]
     assert "nan" not in result.stderr.lower()
+
+
+def test_a_narrow_terminal_drops_the_rate_then_the_bar_before_it_cuts():
+    now = Clock()
+    progress = Progress(300, now)
+    for epoch, lr in ((1, 0.01), (2, 0.005), (3, 0.005)):
+        _epoch(progress, now, epoch, 1.0, lr=lr, test_roc_auc=0.9)
+    wide = progress.bar(200)
+    assert wide.startswith("[--------------------]   3/300  loss 0.5") and "lr 0.005" in wide and wide.endswith("ETA 4:57")
+    assert progress.bar(len(wide)).endswith("ETA 4:57") and "lr " not in progress.bar(len(wide))
+    assert progress.bar(70) == "  3/300  loss 0.5  test AUC 0.9000  0:03 elapsed  ETA 4:57"
