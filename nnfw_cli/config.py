@@ -348,7 +348,8 @@ class TrainingConfig(Section):
                                              "spaced on a log scale; 0: off")
     checkpoint_every: StrictInt = Field(0, ge=0, description="write a checkpoint every N epochs; 0: only on interruption")
     early_stopping: EarlyStoppingConfig | None = Field(None, description="null: train every epoch")
-    lr_schedule: ScheduleSpec | None = Field(None, description="null: the learning rate stays as it is")  # type: ignore[valid-type]
+    lr_schedule: ScheduleSpec | None = Field(  # type: ignore[valid-type]
+        None, description="null: the learning rate stays as it is")
 
     @model_serializer(mode="wrap")
     def _listed(self, handler: Any) -> dict[str, Any]:
@@ -662,8 +663,8 @@ def _check_training(config: Config) -> list[tuple[tuple, str]]:
             problems.append((loc, f"{monitor} is scored on the validation split, and there is none: set "
                                   "data.validation_fraction (for example 0.2), or monitor train_loss"))
     if schedule is not None and schedule.type == "cosine" and schedule.min_lr > training.learning_rate:
-        problems.append((("training", "lr_schedule", "min_lr"), f"must be at most training.learning_rate "
-                                                                 f"({training.learning_rate:g}) (got {schedule.min_lr:g})"))
+        problems.append((("training", "lr_schedule", "min_lr"),
+                         f"must be at most training.learning_rate ({training.learning_rate:g}) (got {schedule.min_lr:g})"))
     return problems
 
 

@@ -389,11 +389,7 @@ class Session:
             status = "completed"
         held = self._restore_best() if status == "completed" else len(self.history)
         if self.stopped_epoch is not None:
-            self.notes.append(f"early stopping: {self.watcher.monitor} did not improve for "
-                              f"{self.stopped_epoch - self.watcher.best_epoch} epochs; stopped after epoch "
-                              f"{self.stopped_epoch} of {self.config.training.epochs}, the best was epoch "
-                              f"{self.watcher.best_epoch}" + (" (model.npz holds its weights)" if held != len(self.history)
-                                                              else ""))
+            self.notes.append(self._stopped_note(held))
         metrics = self._metrics(status, tracker.diverged, held)
         write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics)
         self._write_snapshots()
@@ -418,6 +414,13 @@ class Session:
                 f"a checkpoint is in {self.run_dir}. Resume with: nnfw train --resume {self.run_dir}",
                 str(self.run_dir), 128 + int(tracker.stop.signum or 0))
         return Run(self.run_dir, metrics, self.history, self.notes)
+
+    def _stopped_note(self, held: int) -> str:
+        """For people: why and where early stopping ended the run, and which weights model.npz holds."""
+        best = self.watcher.best_epoch
+        return (f"early stopping: {self.watcher.monitor} did not improve for {self.stopped_epoch - best} epochs; "
+                f"stopped after epoch {self.stopped_epoch} of {self.config.training.epochs}, the best was epoch "
+                f"{best}" + (" (model.npz holds its weights)" if held == best != len(self.history) else ""))
 
     def _restore_best(self) -> int:
         """Put the best epoch's weights back when early stopping keeps them, the last ones going to
@@ -452,7 +455,10 @@ class Session:
             metrics["diverged_at_epoch"] = diverged_at
         if self.data.sha256 is not None:
             metrics["data_sha256"] = self.data.sha256
-        metrics["warnings"] = learned_nothing(metrics, self.history) if status == "completed" else []
+        from .metrics import learned_nothing
+
+        losses = [logs["train_loss"] for logs in self.history]
+        metrics["warnings"] = learned_nothing(metrics.get("roc_auc"), losses) if status == "completed" else []
         return metrics
 
     # -- checkpoints, the final state and snapshots -------------------------------------------
@@ -479,7 +485,7 @@ class Session:
 
     def _save_state(self, path: Path, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         """A checkpoint file: ``arrays`` and ``state`` with the history up to its epoch and the config."""
-        state = {**state, "history": self.history[: state["epoch"]], "seconds": self.elapsed(),
+        state = {**state, "history": self.history[: state["epoch"]], "seconds": self.elapsed(), "parent": self.parent,
                  "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__}
         runs.save_arrays(path, {**arrays, "state": np.array(json.dumps(state))})
 
@@ -535,6 +541,7 @@ class Session:
         schedule starts afresh, as does the watcher, from the epoch training starts at.
         """
         if not from_parent:
+            self.parent = state.get("parent")
             self.schedule.load_state_dict(state.get("schedule") or {})
             if self.watcher is not None and state.get("watcher") is not None:
                 self.watcher.load_state_dict(state["watcher"])
@@ -646,24 +653,6 @@ def held_out_scores(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, pref
             f"{prefix}_accuracy": float(np.mean(predicted_labels(output) == y))}
 
 
-def learned_nothing(metrics: dict[str, Any], history: list[dict]) -> list[str]:
-    """Warnings for a run that learned nothing: a test ROC AUC within CHANCE_MARGIN of chance
-    (0.5), or a training loss that never fell below its first epoch's."""
-    found = []
-    auc = metrics.get("roc_auc")
-    if isinstance(auc, float) and math.isfinite(auc) and abs(auc - 0.5) <= CHANCE_MARGIN + 1e-12:  # 0.52 - 0.5 > 0.02
-        found.append(f"the model learned nothing: its test ROC AUC, {auc:.4f}, is within {CHANCE_MARGIN} of chance "
-                     "(0.5); try another training.learning_rate, more epochs or a larger network")
-    losses = [logs["train_loss"] for logs in history]
-    if len(losses) > 1 and math.isfinite(losses[0]) and min(losses[1:]) >= losses[0]:
-        found.append(f"the model learned nothing: its training loss never fell below the first epoch's "
-                     f"({losses[0]:.4g}); try another training.learning_rate")
-    return found
-
-
-CHANCE_MARGIN = 0.02  # a ROC AUC this close to 0.5 is no better than chance
-
-
 def _spec(section: Any) -> dict[str, Any] | None:
     """A config section as plain data (None stays None)."""
     return None if section is None else section.model_dump(mode="json")
@@ -671,7 +660,8 @@ def _spec(section: Any) -> dict[str, Any] | None:
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str, keep_prefix: bool = False) -> dict[str, np.ndarray]:
     """The arrays whose key starts with ``prefix``, the prefix taken off (or kept)."""
-    return {(key if keep_prefix else key[len(prefix):]): value for key, value in arrays.items() if key.startswith(prefix)}
+    return {(key if keep_prefix else key[len(prefix):]): value
+            for key, value in arrays.items() if key.startswith(prefix)}
 
 
 def _named_history(history: list[dict], validation: bool) -> list[dict]:

@@ -56,6 +56,7 @@ class Watcher:
         if state.get("monitor") != self.monitor:
             raise ValueError(f"the state watches {state.get('monitor')!r}, not {self.monitor!r}")
         best, best_epoch, last = state["best"], state["best_epoch"], state["last_scored"]
-        if not ((best is None or isinstance(best, float)) and all(e is None or isinstance(e, int) for e in (best_epoch, last))):
+        epochs_ok = all(epoch is None or isinstance(epoch, int) for epoch in (best_epoch, last))
+        if not ((best is None or isinstance(best, float)) and epochs_ok):
             raise ValueError(f"not the state of a watcher: {state!r}")
         self.best, self.best_epoch, self.last_scored = best, best_epoch, last

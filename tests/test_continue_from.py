@@ -86,6 +86,22 @@ def test_a_child_of_a_child_and_its_resume(make_config, tmp_path):
     assert grandchild.metrics["parent"]["run"] == str(child.resolve())
 
 
+def test_an_interrupted_child_resumes_to_the_longer_run_and_keeps_its_parent(make_config):
+    parent = _train(make_config, 5, "parent")
+    stop = experiment.StopRequest()
+
+    def interrupt(logs: dict) -> None:
+        if logs["epoch"] == 8:
+            stop.signum = 2
+
+    with pytest.raises(experiment.TrainingInterrupted):
+        experiment.continue_from(parent, ["training.epochs=12"], name="child", progress=interrupt, stop=stop)
+    child = experiment.resume(parent.parent / "child")
+    whole = _train(make_config, 12, "whole")
+    assert (child.run_dir / runs.HISTORY).read_bytes() == (whole / runs.HISTORY).read_bytes()
+    assert child.metrics["parent"] == {"run": str(parent.resolve()), "epoch": 5, "fresh_optimizer": False}
+
+
 def test_fresh_optimizer_starts_the_optimizers_state_afresh(make_config):
     parent = _train(make_config, 6, "parent")
     child = experiment.continue_from(parent, ["training.epochs=9"], fresh_optimizer=True, name="fresh")
@@ -119,8 +135,8 @@ def test_from_starts_at_the_best_epoch_when_the_parent_kept_it(make_config):
     (["--set", "training.epochs=6"], "the run ended at epoch 6, and training.epochs is 6: set it higher "
                                      "(--set training.epochs=12)"),
     (["--seed", "3"], "--from carries on RUN's random streams, so --seed does not apply"),
-    (["--set", "training.epochs=9", "--set", "model.layers[0].units=16"], "the state does not fit this run: array '0.weight' has shape (2, 8), "
-                                            "the architecture needs (2, 16)"),
+    (["--set", "training.epochs=9", "--set", "model.layers[0].units=16"],
+     "the state does not fit this run: array '0.weight' has shape (2, 8), the architecture needs (2, 16)"),
 ])
 def test_from_refuses_what_cannot_go_on(make_config, runner, args, message):
     parent = _train(make_config, 6, "parent")

@@ -61,7 +61,8 @@ def test_plateau_minimum_delta_floor_and_a_maximised_monitor():
 
 
 def test_plateau_compares_only_epochs_that_scored_the_monitor():
-    history = [{"epoch": 1, "val_loss": 1.0}, {"epoch": 2}, {"epoch": 3, "val_loss": math.nan}, {"epoch": 4, "val_loss": 1.5}]
+    history = [{"epoch": 1, "val_loss": 1.0}, {"epoch": 2}, {"epoch": 3, "val_loss": math.nan},
+               {"epoch": 4, "val_loss": 1.5}]
     # patience 2 has passed at epoch 3, but epoch 3 scored nothing: the cut waits for epoch 4's score
     assert learning_rates(Plateau(0.1, 5, factor=0.5, patience=2), 5, history) == [0.1, 0.1, 0.1, 0.1, 0.05]
 
@@ -165,3 +166,35 @@ def test_a_changed_rate_takes_effect_at_the_next_step(rng):
     at_1.backward(grad)
     for (key, before, gradient), (_, after, _) in zip(at_1.parameters(), model.parameters()):
         np.testing.assert_allclose(after, before - 0.025 * gradient, rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_a_rate_changed_between_epochs_is_the_rate_of_a_fresh_step(rng, name, batch_size):
+    """One fit whose callback changes the rate equals two fits, the second built afresh with the
+    new rate: the training step keeps no copy of the rate from when it was made."""
+    from nnfw_cli.nn import OPTIMIZERS
+
+    X, y = rng.normal(size=(50, 2)), rng.integers(0, 2, 50)
+
+    def fresh() -> Model:
+        return Model([Linear(2, 6, rng=1), ReLU(), Linear(6, 1, init="xavier", rng=2), Sigmoid()])
+
+    once, optimizer = fresh(), OPTIMIZERS[name](learning_rate=0.05)
+
+    def lower(model: Model, logs: dict) -> None:
+        optimizer.learning_rate = 0.05 * 0.1 ** logs["epoch"]
+
+    once.fit(X, y, loss=BinaryCrossEntropy(), optimizer=optimizer, epochs=3, batch_size=batch_size, seed=0,
+             callbacks=[lower])
+    twice, again, shuffle = fresh(), OPTIMIZERS[name](learning_rate=0.05), np.random.default_rng(0)
+    for epoch in range(3):
+        again.learning_rate = 0.05 * 0.1 ** epoch
+        twice.fit(X, y, loss=BinaryCrossEntropy(), optimizer=again, epochs=epoch + 1, initial_epoch=epoch,
+                  batch_size=batch_size, seed=shuffle)
+    for (key, a, _), (_, b, _) in zip(once.parameters(), twice.parameters()):
+        assert np.array_equal(a, b), key
+    unchanged = fresh()
+    unchanged.fit(X, y, loss=BinaryCrossEntropy(), optimizer=OPTIMIZERS[name](learning_rate=0.05), epochs=3,
+                  batch_size=batch_size, seed=0)
+    assert not np.array_equal(unchanged.parameters()[0][1], once.parameters()[0][1])

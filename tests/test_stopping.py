@@ -238,7 +238,8 @@ def test_a_run_resumed_mid_schedule_and_mid_patience_is_the_uninterrupted_run(ma
     state = json.loads(str(runs.read_checkpoint(cut)["state"]))
     assert state["epoch"] == crash_at and "best" in state  # mid-patience: a best epoch kept already
     experiment.resume(cut)
-    for name in (runs.MODEL, runs.STATE, runs.SNAPSHOTS) + ((runs.LAST_MODEL,) if (whole / runs.LAST_MODEL).exists() else ()):
+    last = (runs.LAST_MODEL,) if (whole / runs.LAST_MODEL).exists() else ()
+    for name in (runs.MODEL, runs.STATE, runs.SNAPSHOTS, *last):
         _assert_same_arrays(cut / name, whole / name)
     assert (cut / runs.HISTORY).read_bytes() == (whole / runs.HISTORY).read_bytes()
     rates = pd.read_csv(whole / runs.HISTORY)["lr"]

@@ -53,9 +53,10 @@ def test_the_validation_split_is_stratified_and_seeded():
 
 def test_a_csv_gets_a_validation_split_too_and_its_scaling_comes_from_the_training_rows():
     def wine(validation_fraction: float):
-        return validate({"data": {"dataset": "csv", "path": str(WINE), "target": "cultivar", "missing": "mean",
-                                  "validation_fraction": validation_fraction},
-                         "model": {"layers": [{"type": "linear", "units": 3}, "softmax"]}, "loss": "cross_entropy"}).data
+        data = {"dataset": "csv", "path": str(WINE), "target": "cultivar", "missing": "mean",
+                "validation_fraction": validation_fraction}
+        head = {"layers": [{"type": "linear", "units": 3}, "softmax"]}
+        return validate({"data": data, "model": head, "loss": "cross_entropy"}).data
 
     data, plain = load_split(wine(0.2), 0), load_split(wine(0.0), 0)
     assert len(data.y_train) + len(data.y_val) == len(plain.y_train) and len(data.y_test) == len(plain.y_test)
