@@ -546,7 +546,8 @@ class Session:
             if self.watcher is not None and state.get("watcher") is not None:
                 self.watcher.load_state_dict(state["watcher"])
             if "best" in state:
-                self.kept = (_prefixed(arrays, "best.", keep_prefix=False), state["best"])
+                self.kept = (_prefixed(arrays, "best."), state["best"])
+                self._check_kept()
             return
         if self.data.has_validation:  # this run scores the test split once, at its own end
             self.history = [{key: value for key, value in logs.items() if not key.startswith("test_")}
@@ -560,6 +561,18 @@ class Session:
             self.watcher.update(len(self.history), self.history[-1])
             if self.keeps_best:
                 self.kept = self.training_state()
+
+    def _check_kept(self) -> None:
+        """The best epoch's state from a checkpoint: an epoch trained already, weights that fit the model."""
+        arrays, state = self.kept
+        epoch = state.get("epoch") if isinstance(state, dict) else None
+        if not (isinstance(epoch, int) and 1 <= epoch <= len(self.history)):
+            raise ValueError(f"its best epoch is {epoch!r}, not one of the {len(self.history)} epochs trained")
+        weights = _prefixed(arrays, "model.")
+        shapes = {key: value.shape for key, value in weights.items()}
+        if shapes != {key: param.shape for key, param, _ in self.model.parameters()} or \
+                any(value.dtype.kind != "f" for value in weights.values()):
+            raise ValueError("its best epoch's weights do not fit the model")
 
     def start_from(self, parent: Path, fresh_optimizer: bool = False) -> None:
         """Begin where the finished run ``parent`` ended: its weights, optimizer state (unless
@@ -658,10 +671,9 @@ def _spec(section: Any) -> dict[str, Any] | None:
     return None if section is None else section.model_dump(mode="json")
 
 
-def _prefixed(arrays: dict[str, np.ndarray], prefix: str, keep_prefix: bool = False) -> dict[str, np.ndarray]:
-    """The arrays whose key starts with ``prefix``, the prefix taken off (or kept)."""
-    return {(key if keep_prefix else key[len(prefix):]): value
-            for key, value in arrays.items() if key.startswith(prefix)}
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays whose key starts with ``prefix``, the prefix taken off."""
+    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
 
 
 def _named_history(history: list[dict], validation: bool) -> list[dict]:

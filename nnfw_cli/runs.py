@@ -756,7 +756,7 @@ def read_checkpoint(run_dir: Path) -> dict[str, Any]:
         raise RunError(f"{run_dir}: no checkpoint to resume from (the run's status is {status})")
     arrays = load_arrays(path)
     for key, value in arrays.items():
-        if key.startswith(("model.", "optimizer.")) and value.dtype.kind not in "biuf":
+        if key.startswith(("model.", "optimizer.", "best.")) and value.dtype.kind not in "biuf":
             raise RunError(f"{path}: array {key!r} holds {_kind(value)} where numbers are expected")
     state = arrays.get("state")
     if state is not None and state.ndim == 0 and state.dtype.kind in "US":

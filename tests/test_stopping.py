@@ -248,3 +248,32 @@ def test_a_run_resumed_mid_schedule_and_mid_patience_is_the_uninterrupted_run(ma
     for m in metrics:
         del m["train_seconds"]
     assert metrics[0] == metrics[1]
+
+
+@pytest.mark.parametrize("damage", ["epoch", "shape", "dtype"])
+def test_a_checkpoint_with_a_damaged_best_epoch_is_refused_at_resume(make_config, monkeypatch, runner, damage):
+    _no_pictures(monkeypatch)
+    changes = {**OVERFITTING, "training.epochs": 30, "training.checkpoint_every": 3}
+    config = load_config(make_config(changes, name="cut"))
+
+    def crash(logs: dict) -> None:
+        if logs["epoch"] == 6:
+            raise Crash
+
+    with pytest.raises(Crash):
+        experiment.train(config, "c", "cut", crash)
+    cut = Path(config.output.dir) / "cut"
+    arrays = _arrays(cut / runs.CHECKPOINT)
+    arrays["state"] = np.load(cut / runs.CHECKPOINT)["state"]
+    state = json.loads(str(arrays["state"]))
+    if damage == "epoch":
+        state["best"]["epoch"] = 99
+    elif damage == "shape":
+        arrays["best.model.0.weight"] = arrays["best.model.0.weight"][:1]
+    else:
+        arrays["best.model.0.weight"] = arrays["best.model.0.weight"].astype(np.int64)
+    arrays["state"] = np.array(json.dumps(state))
+    np.savez(cut / runs.CHECKPOINT, **arrays)
+    result = runner.invoke(main, ["train", "--resume", str(cut)])
+    assert result.exit_code == 2 and "checkpoint.npz: the checkpoint does not fit this run:" in result.stderr
+    assert "Traceback" not in result.stderr
