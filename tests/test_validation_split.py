@@ -203,3 +203,24 @@ def test_the_shipped_early_stopping_config_stops_early_with_a_better_test_score(
     full = experiment.train(load_config(path, [out, "training.snapshot_every=0", "training.early_stopping=null"]),
                             "f", "f").metrics
     assert full["epochs"] == 300 and stopped["roc_auc"] > full["roc_auc"]
+
+
+def test_an_older_runs_history_is_drawn_with_its_columns_named_for_the_test_split(run_dir, monkeypatch):
+    """Before validation splits, history.csv called the test split's scores val_loss and val_roc_auc."""
+    from nnfw_cli import plots, saved
+
+    history = pd.read_csv(run_dir / runs.HISTORY)
+    old = history[["epoch", "train_loss", "test_loss", "test_roc_auc"]].rename(
+        columns={"test_loss": "val_loss", "test_roc_auc": "val_roc_auc"})
+    old.to_csv(run_dir / runs.HISTORY, index=False)
+    labels: list[str] = []
+    original = plots.loss_curve
+
+    def loss_curve(*args, **kwargs):
+        figure = original(*args, **kwargs)
+        labels.extend(text.get_text() for legend in figure.legends for text in legend.get_texts())
+        return figure
+
+    monkeypatch.setattr(plots, "loss_curve", loss_curve)
+    saved.redraw(saved.SavedRun.open(run_dir), ("loss",))
+    assert labels == ["train loss", "test loss", "test ROC AUC"]
