@@ -47,7 +47,7 @@ def scale_stages(n_samples: int) -> dict[str, Any]:
     metrics = experiment.final_metrics(model, data, session.loss)
     seconds["evaluate"] = time.perf_counter() - start
     start = time.perf_counter()
-    history = [{"epoch": 1, "train_loss": metrics["loss"], "val_loss": metrics["loss"], "val_roc_auc": metrics["roc_auc"]}]
+    history = [{"epoch": 1, "train_loss": metrics["loss"], "test_loss": metrics["loss"], "test_roc_auc": metrics["roc_auc"]}]
     if session.grid is not None:
         session.snapshot(history[0])
     experiment.write_results(session.run_dir, config, model, data, history,

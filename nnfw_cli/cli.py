@@ -166,6 +166,7 @@ Examples:
   nnfw train configs/circles.yaml --json | jq .metrics.roc_auc
   nnfw train --resume outputs/circles-20260101-120000
   nnfw train configs/circles.yaml --expect 'roc_auc>=0.99' --max-seconds 60 --junit-xml report.xml
+  nnfw train --from outputs/circles-20260101-120000 --set training.epochs=120
 """)
 @click.argument("config_path", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
 @set_option
@@ -176,30 +177,41 @@ Examples:
               "prints the mean ± std and min of each metric and flags runs that collapsed.")
 @click.option("--workers", type=click.IntRange(min=1), help="With --seeds: runs at once [default: the cores].")
 @click.option("--resume", type=RunFolder(), metavar="RUN", help="Continue an interrupted run from its checkpoint.")
+@click.option("--from", "parent", type=RunFolder(), metavar="RUN",
+              help="Train on from a finished run, in a new run folder: its config, weights and optimizer state; "
+                   "--set training.epochs=N counts its epochs too.")
+@click.option("--fresh-optimizer", is_flag=True, help="With --from: start the optimizer's state afresh.")
 @expect_option
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True, max=1e9), metavar="S",
               help="Stop at the end of the epoch in which S seconds of training have passed; the run is kept "
                    "and scored (status time_limit) and can be resumed.")
+@click.option("--threads", type=click.IntRange(min=1, max=1024), metavar="N",
+              help="BLAS threads for training and scoring (training.threads) [default: chosen for the work: "
+                   "1 unless the network's products are large].")
 @junit_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines: print only the run folder and its metrics.")
 def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path | None, name: str | None,
-          seed: int | None, seeds: str | None, workers: int | None, resume: Path | None, expect: tuple[str, ...],
-          max_seconds: float | None, junit_xml: Path | None, as_json: bool, quiet: bool) -> None:
+          seed: int | None, seeds: str | None, workers: int | None, resume: Path | None, parent: Path | None,
+          fresh_optimizer: bool, expect: tuple[str, ...], max_seconds: float | None, threads: int | None,
+          junit_xml: Path | None, as_json: bool, quiet: bool) -> None:
     """Train the model CONFIG describes and write a run folder.
 
     The run folder holds the resolved config, the model, the history, the metrics on the
     held-out data (ROC AUC first) and the pictures. Ctrl-C stops at the end of the epoch,
     keeps a checkpoint and tells how to resume; a second Ctrl-C, or one before training has
-    begun, stops at once (exit 130; 143 for SIGTERM). An expectation not met (--expect, or the
+    begun, stops at once (exit 130; 143 for SIGTERM). --from RUN starts a new run where the
+    finished RUN ended (RUN is left as it is). An expectation not met (--expect, or the
     config's expect list) exits with 3, after the run is written.
     """
     from . import experiment
 
-    _check_train_options(config_path, resume, bool(overrides or output_dir or name or seed is not None or seeds), name)
+    _check_train_options(config_path, resume, parent, overrides, output_dir, name, seed, fresh_optimizer,
+                         seeds, threads)
+    overrides = (*overrides, *([f"training.threads={threads}"] if threads is not None else []))
     if seeds is not None or workers is not None:
         return _train_seeds(config_path, overrides, output_dir, name, seed, seeds, workers, as_json, quiet)
-    label = str(config_path if resume is None else resume)
+    label = str(config_path or resume or parent)
     provenance = {"command": command_line(), "overrides": list(overrides)}
     with _ci_reports("train", label, junit_xml) as record:
         stop = experiment.StopRequest()
@@ -210,10 +222,11 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
                 call = lambda progress: experiment.resume(resume, progress, stop, provenance,  # noqa: E731
                                                           expect, max_seconds)
             else:
-                config = experiment.with_gates(_load(config_path, overrides, output_dir=output_dir, seed=seed),
-                                               expect, max_seconds)
+                config, stem = _config_to_train(config_path, parent, overrides, output_dir, seed, fresh_optimizer,
+                                                quiet)
+                config = experiment.with_gates(config, expect, max_seconds)
                 epochs = config.training.epochs
-                call = lambda progress: experiment.train(config, config_path.stem, name, progress, stop,  # noqa: E731
+                call = lambda progress: experiment.train(config, stem, name, progress, stop,  # noqa: E731
                                                          provenance=provenance)
             with _progress(epochs, quiet or as_json) as progress:
                 run = call(progress)
@@ -221,11 +234,25 @@ def train(config_path: Path | None, overrides: tuple[str, ...], output_dir: Path
     for line in run.notes:
         click.echo(line, err=True)
     _report(run.run_dir, run.metrics, as_json)
+    for warning in run.metrics.get("warnings", []):  # after the result, where it is read last
+        click.echo(f"warning: {warning}", err=True)
     _gate(run.metrics)
 
 
+def _config_to_train(config_path: Path | None, parent: Path | None, overrides: tuple[str, ...],
+                     output_dir: Path | None, seed: int | None, fresh_optimizer: bool, quiet: bool) -> tuple[Any, str]:
+    """The config to train and the stem of its run folder's name: CONFIG's, or with --from the
+    config of a run that trains on from RUN (``experiment.config_from``)."""
+    from . import experiment
+
+    if parent is None:
+        return _load(config_path, overrides, output_dir=output_dir, seed=seed), config_path.stem
+    extra = (*overrides, *_output_override(output_dir))
+    return experiment.config_from(_resume_folder(parent, quiet), extra, fresh_optimizer)
+
+
 def _resume_folder(run: Path, quiet: bool) -> Path:
-    """The run folder ``--resume`` names, a link (outputs/latest) followed; stderr says where it led."""
+    """The run folder ``--resume`` or ``--from`` names, a link (outputs/latest) followed; stderr says where it led."""
     from . import runs
 
     run_dir, note = runs.choose_run(run)
@@ -577,23 +604,34 @@ def _gate(metrics: dict[str, Any]) -> None:
 def _load(path: Path, overrides: tuple[str, ...], output_dir: Path | None = None, seed: int | None = None) -> Any:
     from .config import load_config
 
-    extra = list(overrides)
-    if output_dir is not None:
-        extra.append(f"output.dir={json.dumps(str(output_dir))}")
+    extra = [*overrides, *_output_override(output_dir)]
     if seed is not None:
         extra.append(f"seed={seed}")
     return load_config(path, extra)
 
 
-def _check_train_options(config_path: Path | None, resume: Path | None, configures: bool, name: str | None) -> None:
-    """``train`` takes a CONFIG or --resume, and a resumed run takes no settings of its own."""
-    if (config_path is None) == (resume is None):
-        raise click.UsageError("give a CONFIG to train, or --resume RUN to continue a run (not both)")
-    if resume is not None and configures:
+def _check_train_options(config_path: Path | None, resume: Path | None, parent: Path | None, overrides: tuple,
+                         output_dir: Path | None, name: str | None, seed: int | None, fresh_optimizer: bool,
+                         seeds: str | None = None, threads: int | None = None) -> None:
+    """``train`` takes one of CONFIG, --resume and --from; a resumed run takes no settings of its
+    own, and one trained on from another keeps that run's random streams (no --seed)."""
+    if [config_path, resume, parent].count(None) != 2:
+        raise click.UsageError("give a CONFIG to train, or --resume RUN to finish an interrupted run, or --from RUN "
+                               "to train on from a finished one (one of them; not both)")
+    if resume is not None and (overrides or output_dir or name or seed is not None or seeds or threads is not None):
         raise click.UsageError("--resume continues a run as it was configured: drop --set, --output-dir, --name, "
-                               "--seed and --seeds")
+                               "--seed, --seeds and --threads")
+    if parent is not None and (seed is not None or seeds):
+        raise click.UsageError("--from carries on RUN's random streams, so --seed does not apply (other data: "
+                               "--set data.seed=N), nor --seeds")
+    if fresh_optimizer and parent is None:
+        raise click.UsageError("--fresh-optimizer goes with --from RUN")
     if name is not None and (not name.strip() or "/" in name or name in {".", ".."}):
         raise click.BadParameter(f"{name!r} is not a plain folder name", param_hint="--name")
+
+
+def _output_override(output_dir: Path | None) -> list[str]:
+    return [] if output_dir is None else [f"output.dir={json.dumps(str(output_dir))}"]
 
 
 def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
@@ -608,6 +646,8 @@ def _report(run_dir: Path, metrics: dict[str, Any], as_json: bool) -> None:
         return
     click.echo(f"run folder: {run_dir}")
     shown = {key: value for key, value in metrics.items() if not isinstance(value, (dict, list))}
+    if isinstance(metrics.get("parent"), dict):
+        shown["parent"] = f"{metrics['parent']['run']} (from its epoch {metrics['parent']['epoch']})"
     width = max(len(key) for key in shown)
     for key, value in shown.items():
         click.echo(f"  {key:<{width}}  {_shown(value, '.6g')}")
@@ -718,44 +758,20 @@ def _stop_at_once_on_signals(what: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _progress(epochs: int, silent: bool) -> Iterator[Any]:
-    """A bar with loss and test AUC on a terminal; a plain line every tenth of the run elsewhere.
-
-    The test AUC shown is the latest scored (``training.eval_every``), with its epoch when that
-    is not the epoch shown: ``test AUC 0.9870 (epoch 40)``; none before the first scoring. A
-    closed stderr (``2>&1 | head -1``) silences the lines; training goes on.
+    """A progress line with the loss, the latest held-out AUC, the time so far and left
+    (``progress.Progress``): on a terminal rewritten in place, elsewhere a plain line every
+    tenth of the run. A closed stderr (``2>&1 | head -1``) silences the lines; training goes on.
     """
+    from .progress import Printer, Progress
+
     if silent:
         yield None
         return
-    scored: dict[str, Any] = {}
-
-    def text(logs: dict) -> str:
-        if "val_roc_auc" in logs:
-            scored.update(auc=logs["val_roc_auc"], epoch=logs["epoch"])
-        shown = f"loss {logs['train_loss']:.4g}"
-        if scored:
-            shown += f"  test AUC {_shown(scored['auc'], '.4f')}"
-            shown += f" (epoch {scored['epoch']})" if scored["epoch"] != logs["epoch"] else ""
-        return shown
-
-    if sys.stderr.isatty():
-        with click.progressbar(length=epochs, label="training", file=sys.stderr, show_pos=True,
-                               item_show_func=lambda item: item) as bar:
-            # by epoch, not by call: a resumed run starts where its checkpoint left off
-            yield lambda logs: bar.update(logs["epoch"] - bar.pos, current_item=text(logs))
-        return
-    every = max(1, epochs // 10)
-
-    def line(logs: dict) -> None:
-        if "val_roc_auc" in logs:  # every epoch scored counts, printed or not
-            scored.update(auc=logs["val_roc_auc"], epoch=logs["epoch"])
-        if logs["epoch"] % every == 0 or logs["epoch"] == epochs:
-            try:
-                click.echo(f"epoch {logs['epoch']:>{len(str(epochs))}}/{epochs}  {text(logs)}", err=True)
-            except BrokenPipeError:
-                _quiet_if_closed(sys.stderr)
-
-    yield line
+    printer = Printer(Progress(epochs), sys.stderr, sys.stderr.isatty(), lambda: _quiet_if_closed(sys.stderr))
+    try:
+        yield printer
+    finally:
+        printer.close()
 
 
 # -- many runs: seeds, sweeps, listing and comparing runs ---------------------------------------

@@ -356,22 +356,26 @@ def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 1
             if frame is None or "epoch" not in frame.columns:
                 continue
             epochs = np.asarray(frame["epoch"], dtype=float)
-            for name, style in (("train_loss", "-"), ("val_loss", "--")):
+            # the split scored as training went: the validation split if the run had one, else the
+            # test split (test_*, or val_* in the history of a run from before validation splits)
+            held = "val" if "val_loss" in frame.columns and "test_loss" in frame.columns else \
+                ("test" if "test_loss" in frame.columns else "val")
+            for name, style in (("train_loss", "-"), (f"{held}_loss", "--")):
                 if name in frame.columns:
                     values = np.asarray(frame[name], dtype=float)
                     ok = np.isfinite(values) & (values > 0)
                     loss_ax.plot(epochs[ok], values[ok], style, color=color, linewidth=1.4 if style == "-" else 1.0,
                                  label=label if style == "-" else None)
                     drawn_any = drawn_any or bool(ok.any())
-            if "val_roc_auc" in frame.columns:
-                auc = np.asarray(frame["val_roc_auc"], dtype=float)
+            if f"{held}_roc_auc" in frame.columns:
+                auc = np.asarray(frame[f"{held}_roc_auc"], dtype=float)
                 ok = np.isfinite(auc)
                 auc_ax.plot(epochs[ok], auc[ok], color=color, linewidth=1.4, marker="o" if ok.sum() <= 40 else None,
                             markersize=2.5)
         if drawn_any:
             loss_ax.set_yscale("log")
-        loss_ax.set(xlabel="epoch", ylabel="loss", title="loss: train (solid), test (dashed)")
-        auc_ax.set(xlabel="epoch", ylabel="test ROC AUC", title="test ROC AUC")
+        loss_ax.set(xlabel="epoch", ylabel="loss", title="loss: train (solid), held-out (dashed)")
+        auc_ax.set(xlabel="epoch", ylabel="held-out ROC AUC", title="held-out ROC AUC (validation split if any, else test)")
         for ax in (loss_ax, auc_ax):
             ax.grid(True, which="major")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

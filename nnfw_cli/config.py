@@ -27,6 +27,7 @@ from .errors import ConfigError
 from .features import MISSING, PLAYGROUND
 from .overrides import YAMLLimitError, apply_override, format_path, load_yaml
 from .nn import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, Layer, Optimizer
+from .schedules import MONITORS, SCHEDULES
 
 
 def did_you_mean(word: str, choices: Any) -> str:
@@ -103,7 +104,8 @@ def _data_path(value: str, info: ValidationInfo) -> str:
 
 
 # Settings that apply to some sources only; a resolved config lists them only when set, so the
-# resolved config of a generated 2-D set reads as it did before the other sources existed.
+# resolved config of a generated 2-D set reads as it did before the other sources existed. So
+# is validation_fraction, listed only when it is not 0.
 _LISTED_WHEN_SET = ("n_samples", "noise", "classes", "path", "target", "features", "delimiter", "missing",
                     "standardize", "seed", "max_rows")
 
@@ -129,6 +131,9 @@ class DataConfig(Section):
     classes: StrictInt | None = Field(None, ge=2, le=1000, description="blobs and spiral: the number of classes, "
                                       "default 2")
     test_fraction: Number = Field(0.2, gt=0, lt=1)
+    validation_fraction: _float(Field(ge=0, lt=1)) = Field(
+        0.0, description="the share of the training part held out to choose on (early stopping, best epoch, "
+        "plateau schedules); 0: none")
     standardize: StrictBool | None = Field(None, description="default: true for csv and the real sets, false "
                                            "for the generated ones; mean and std from the training rows")
     seed: StrictInt | None = Field(None, ge=0, le=2**32 - 1, description="default: the top-level seed")
@@ -155,7 +160,8 @@ class DataConfig(Section):
     @model_serializer(mode="wrap")
     def _listed(self, handler: Any) -> dict[str, Any]:
         listed = _LISTED_WHEN_SET if _generated(self.dataset) else (*_LISTED_WHEN_SET, "factor")
-        return {key: value for key, value in handler(self).items() if value is not None or key not in listed}
+        return {key: value for key, value in handler(self).items()
+                if (value is not None or key not in listed) and (key != "validation_fraction" or value)}
 
     def options(self) -> dict[str, Any]:
         """The dataset-specific settings that are set (``factor`` for circles, ``classes``)."""
@@ -247,6 +253,33 @@ OPTIMIZER_SPECS: dict[str, type[Section]] = {
 }
 LOSS_NAMES = tuple(LOSSES)
 
+# Learning-rate schedules, from ``schedules.SCHEDULES``: a schedule's settings are its
+# constructor's arguments after ``epochs``.
+SCHEDULE_LIMITS: dict[tuple[str, str], Any] = {
+    ("step", "step_size"): Field(ge=1),
+    ("step", "gamma"): Field(gt=0, le=1),
+    ("exponential", "gamma"): Field(gt=0, le=1),
+    ("cosine", "min_lr"): Field(ge=0),
+    ("cosine", "warmup_epochs"): Field(ge=0),
+    ("plateau", "factor"): Field(gt=0, lt=1),
+    ("plateau", "patience"): Field(ge=1),
+    ("plateau", "monitor"): _names("monitor", MONITORS),
+    ("plateau", "min_delta"): Field(ge=0),
+    ("plateau", "min_lr"): Field(ge=0),
+}
+
+
+def schedule_settings(cls: type) -> dict[str, inspect.Parameter]:
+    """The settings a config may give a schedule: its constructor's arguments after ``epochs``."""
+    parameters = list(inspect.signature(cls.__init__).parameters.values())
+    after = [p.name for p in parameters].index("epochs") + 1
+    return {p.name: p for p in parameters[after:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+SCHEDULE_SPECS: dict[str, type[Section]] = {
+    name: _spec(name, cls, schedule_settings(cls), SCHEDULE_LIMITS) for name, cls in SCHEDULES.items()
+}
+
 
 def _tagged(kind: str, specs: dict[str, Any]) -> Any:
     """Expand a bare name to ``{type: name}`` and check the name, before the union picks a class."""
@@ -287,6 +320,17 @@ class ModelConfig(Section):
 # -- training ---------------------------------------------------------------------------------
 
 OptimizerSpec = _one_of("optimizer", OPTIMIZER_SPECS)
+ScheduleSpec = _one_of("schedule", SCHEDULE_SPECS)
+
+
+class EarlyStoppingConfig(Section):
+    """Stop once ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs."""
+
+    monitor: _choice("monitor", MONITORS) = Field("val_loss", description="val_* need data.validation_fraction > 0")
+    patience: StrictInt = Field(10, ge=1, description="epochs without improvement before stopping")
+    min_delta: _float(Field(ge=0)) = Field(0.0, description="the least change that counts as an improvement")
+    restore_best: StrictBool = Field(True, description="model.npz holds the best epoch's weights "
+                                     "(model-last.npz the last ones)")
 
 # Without eval_every or snapshot_every, a run scores the test split about EVAL_POINTS times and
 # keeps about SNAPSHOT_POINTS boundary snapshots.
@@ -311,13 +355,30 @@ class TrainingConfig(Section):
     max_seconds: _float(Field(gt=0)) | None = Field(
         None, description="stop at the end of the epoch in which this many seconds of training have passed: "
         "status time_limit, scored and drawn, resumable like an interruption; default: no limit")
+    early_stopping: EarlyStoppingConfig | None = Field(None, description="null: train every epoch")
+    lr_schedule: ScheduleSpec | None = Field(  # type: ignore[valid-type]
+        None, description="null: the learning rate stays as it is")
+
+    @model_serializer(mode="wrap")
+    def _listed(self, handler: Any) -> dict[str, Any]:
+        return _unless_unset(handler(self), ("threads", "max_seconds", "early_stopping", "lr_schedule"))
+
+    def watches_validation(self) -> bool:
+        """Whether early stopping or a plateau schedule chooses by the validation split."""
+        monitors = [self.early_stopping.monitor if self.early_stopping else None,
+                    getattr(self.lr_schedule, "monitor", None)]
+        return any(monitor and monitor.startswith("val_") for monitor in monitors)
+
 
     def every(self, value: int | None, points: int) -> int:
         """``value``, or the interval that gives about ``points`` points over the run."""
         return value if value is not None else max(1, math.ceil(self.epochs / points))
 
     def eval_interval(self) -> int:
-        """Epochs between two scorings of the test split."""
+        """Epochs between two scorings of the held-out split watched during training: every
+        epoch, unless told otherwise, when early stopping or a plateau schedule watches it."""
+        if self.eval_every is None and self.watches_validation():
+            return 1
         return self.every(self.eval_every, EVAL_POINTS)
 
 
@@ -338,6 +399,21 @@ class OutputConfig(Section):
     dir: Annotated[str, AfterValidator(_folder)] = "outputs"
 
 
+def _unless_unset(fields: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
+    """``fields`` without the ``optional`` ones that are unset (None): a resolved config lists
+    settings that came after run folders were first written only when they are used, so the
+    config.yaml of a run that uses none of them is as it always was (and its checkpoints resume)."""
+    return {key: value for key, value in fields.items() if value is not None or key not in optional}
+
+
+class ParentConfig(Section):
+    """The run whose weights training starts from (``nnfw train --from RUN`` writes this)."""
+
+    run: Annotated[str, Strict(), AfterValidator(_data_path)] = Field(
+        ..., description="a finished run folder; a relative path is relative to the config file")
+    fresh_optimizer: StrictBool = Field(False, description="false: the optimizer's state carries on from the run")
+
+
 class Config(Section):
     """A whole experiment: data, model, loss, training and where to write the run."""
 
@@ -350,10 +426,11 @@ class Config(Section):
     expect: list[Annotated[str, Strict(), AfterValidator(_expectation)]] = Field(
         default_factory=list, description="what the finished run must reach, such as 'roc_auc >= 0.99': any "
         "number of metrics.json, with >=, >, <= or <; an unmet one exits with 3")
+    parent: ParentConfig | None = Field(None, description="null: training starts from the initialisation")
 
     @model_serializer(mode="wrap")
     def _listed(self, handler: Any) -> dict[str, Any]:
-        resolved = handler(self)
+        resolved = _unless_unset(handler(self), ("parent",))
         if not resolved.get("expect"):  # a config without expectations resolves as it did before they existed
             resolved.pop("expect", None)
         return resolved
@@ -370,9 +447,10 @@ class Config(Section):
 # Where each section's fields live, for "did you mean" on unknown keys (index numbers dropped).
 _SECTIONS: dict[tuple, type[BaseModel]] = {
     (): Config, ("data",): DataConfig, ("model",): ModelConfig, ("training",): TrainingConfig,
-    ("output",): OutputConfig,
+    ("output",): OutputConfig, ("parent",): ParentConfig, ("training", "early_stopping"): EarlyStoppingConfig,
     **{("model", "layers", tag): spec for tag, spec in LAYER_SPECS.items()},
     **{("training", "optimizer", tag): spec for tag, spec in OPTIMIZER_SPECS.items()},
+    **{("training", "lr_schedule", tag): spec for tag, spec in SCHEDULE_SPECS.items()},
 }
 
 
@@ -567,7 +645,8 @@ def _schema_loc(loc: tuple) -> tuple:
         before = tuple(p for p in loc[:i] if not isinstance(p, int))
         layer_tag = before == ("model", "layers") and isinstance(loc[i - 1], int) and part in LAYER_SPECS
         optimizer_tag = before == ("training", "optimizer") and loc[i - 1] == "optimizer" and part in OPTIMIZER_SPECS
-        if not (layer_tag or optimizer_tag):
+        schedule_tag = before == ("training", "lr_schedule") and loc[i - 1] == "lr_schedule" and part in SCHEDULE_SPECS
+        if not (layer_tag or optimizer_tag or schedule_tag):
             out.append(part)
     return tuple(out)
 
@@ -617,6 +696,24 @@ def check_model(config: Config) -> list[tuple[tuple, str]]:
              f"{config.loss} needs a {wanted} as the last layer (got {layers[-1].type}); add `- {wanted}`")
         )
     problems += _check_data(config.data)
+    problems += _check_training(config)
+    return problems
+
+
+def _check_training(config: Config) -> list[tuple[tuple, str]]:
+    """What early stopping and a schedule watch exists, and a cosine that ends below where it starts."""
+    problems = []
+    training, schedule = config.training, config.training.lr_schedule
+    watchers = [(("training", "early_stopping", "monitor"), training.early_stopping),
+                (("training", "lr_schedule", "monitor"), schedule)]
+    for loc, section in watchers:
+        monitor = getattr(section, "monitor", None)
+        if monitor and monitor.startswith("val_") and config.data.validation_fraction == 0:
+            problems.append((loc, f"{monitor} is scored on the validation split, and there is none: set "
+                                  "data.validation_fraction (for example 0.2), or monitor train_loss"))
+    if schedule is not None and schedule.type == "cosine" and schedule.min_lr > training.learning_rate:
+        problems.append((("training", "lr_schedule", "min_lr"),
+                         f"must be at most training.learning_rate ({training.learning_rate:g}) (got {schedule.min_lr:g})"))
     return problems
 
 
@@ -703,6 +800,13 @@ def _check_data_file(path: str) -> list[tuple[tuple, str]]:
 
 def _check_split(data: DataConfig, n_classes: int) -> list[tuple[tuple, str]]:
     problems = _too_few(data, "n_samples", data.n_samples, n_classes)
+    n_test = math.ceil(data.n_samples * data.test_fraction)
+    n_validation = math.ceil((data.n_samples - n_test) * data.validation_fraction)
+    if not problems and data.validation_fraction and (n_validation < n_classes
+                                                      or data.n_samples - n_test - n_validation < n_classes):
+        problems.append((("data", "validation_fraction"),
+                         f"leaves a validation split or a training part without every class: {data.n_samples} "
+                         f"samples, {data.n_samples - n_test} for training (got {data.validation_fraction})"))
     if data.factor is not None and "factor" not in DATASETS[data.dataset].options:
         problems.append((("data", "factor"), f"only the circles dataset takes a factor (dataset is {data.dataset})"))
     return problems
@@ -722,4 +826,8 @@ def json_schema() -> dict[str, Any]:
     optimizer = properties["TrainingConfig"]["optimizer"]
     properties["TrainingConfig"]["optimizer"] = {"anyOf": [{"enum": sorted(OPTIMIZER_SPECS)}, optimizer],
                                                  "default": optimizer.get("default", "adam")}
+    schedule = properties["TrainingConfig"]["lr_schedule"]
+    schedule["anyOf"].insert(0, {"enum": sorted(name for name, spec in SCHEDULE_SPECS.items()
+                                                if not any(f.is_required() for f in spec.model_fields.values()
+                                                           if f is not spec.model_fields["type"]))})
     return schema

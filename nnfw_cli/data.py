@@ -138,6 +138,27 @@ def split(
     return X[train], X[test], y[train], y[test]
 
 
+def split_validation(X: np.ndarray, y: np.ndarray, validation_fraction: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The validation split taken from the training part ``(X, y)``, stratified and seeded:
+    ``X_train, X_val, y_train, y_val``; with ``validation_fraction`` 0, ``(X, y)`` as they are
+    and empty validation arrays.
+
+    The seed is drawn from ``seed``, so the validation rows are not the rows that the same seed
+    would pick for a test split of the same size.
+    """
+    from .errors import DataError
+
+    if not validation_fraction:
+        return X, X[:0], y, y[:0]
+    drawn = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+    try:
+        return split(X, y, validation_fraction, drawn)
+    except ValueError as exc:  # scikit-learn: a class with too few rows to be on both sides
+        raise DataError(f"data.validation_fraction={validation_fraction}: the training part ({len(y)} rows) cannot "
+                        f"give a validation split with every class on both sides: {exc}") from None
+
+
 # -- every source of data: generated sets, scikit-learn's real sets, CSV files ----------------
 
 # scikit-learn's real data sets, shipped with it (nothing is downloaded): the loader's name, and
@@ -169,19 +190,31 @@ class Split:
     sha256: str | None = None
     notes: list[str] = field(default_factory=list)
     inputs: tuple[np.ndarray, np.ndarray] | None = None  # train and test points before Playground features
+    X_val: np.ndarray | None = None  # the validation split (data.validation_fraction), taken from the training part
+    y_val: np.ndarray | None = None
 
-    def plane(self) -> tuple[np.ndarray, np.ndarray, Any] | None:
+    @property
+    def has_validation(self) -> bool:
+        return self.y_val is not None and len(self.y_val) > 0
+
+    def plane(self, test: bool = True) -> tuple[np.ndarray, np.ndarray | None, Any] | None:
         """The train and test points in the 2-D input plane, and the function that turns points of
         that plane into model inputs (the Playground features, the scaling); None when the data
-        is not 2-D. Pictures of the plane (the decision boundary) draw through it."""
+        is not 2-D. Pictures of the plane (the decision boundary) draw through it. ``test``
+        False leaves the test points out (None), unread: training with a validation split
+        reads the test split only at the end."""
         from .features import apply
 
-        train, test = self.inputs if self.inputs is not None else (self.X_train, self.X_test)
+        if self.inputs is not None:
+            train, held_out = self.inputs
+        else:
+            train, held_out = self.X_train, (self.X_test if test else None)
         if train.shape[1] != 2:
             return None
+        held_out = held_out if test else None
         if self.inputs is None:
-            return train, test, lambda points: points
-        return train, test, lambda points: apply(self.transform, points)
+            return train, held_out, lambda points: points
+        return train, held_out, lambda points: apply(self.transform, points)
 
     @property
     def class_names(self) -> list[str]:
@@ -209,8 +242,9 @@ def load_split(data: Any, seed: int) -> Split:
 
     The transform (standardisation, one-hot categories, Playground features) is fitted on the
     training rows only and applied to both parts. For the generated sets with the defaults
-    the arrays are exactly ``split(make_dataset(...))``. Raises DataError for a file that
-    cannot be used.
+    the arrays are exactly ``split(make_dataset(...))``. With ``data.validation_fraction``
+    the validation split is then taken from the training rows (``split_validation``), before
+    the transform is fitted on what is left. Raises DataError for a file that cannot be used.
     """
     if data.dataset == "csv":
         return _csv_split(data, seed)
@@ -222,13 +256,20 @@ def load_split(data: Any, seed: int) -> Split:
     rows, notes = _sample(y, getattr(data, "max_rows", None), seed)
     X, y = (X, y) if rows is None else (X[rows], y[rows])
     X_train, X_test, y_train, y_test = split(X, y, data.test_fraction, seed)
+    X_train, X_val, y_train, y_val = split_validation(X_train, y_train, _validation(data), seed)
     from .features import apply, fit
 
     transform = fit(X_train, names, expand=data.features, standardize=bool(data.standardize), class_names=class_names)
     split_ = Split(apply(transform, X_train), y_train, apply(transform, X_test), y_test, transform, notes=notes)
+    if len(y_val):
+        split_.X_val, split_.y_val = apply(transform, X_val), y_val
     if (data.features is not None or data.standardize) and X_train.shape[1] == 2:  # pictures show the plane
         split_.inputs = (X_train, X_test)
     return split_
+
+
+def _validation(data: Any) -> float:
+    return getattr(data, "validation_fraction", 0.0) or 0.0
 
 
 def _real(name: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -334,19 +375,23 @@ def _csv_split(data: Any, seed: int) -> Split:
     _check_features(path, features, target)
     table, notes = _missing(path, table[[*features, target]], data.missing or "error", target)
     class_names, y = _classes(path, table[target], target)
-    _check_rows(path, y, class_names, data.test_fraction)
+    _check_rows(path, y, class_names, data.test_fraction, _validation(data))
     rows, sampled = _sample(y, data.max_rows, seed, path)
     if rows is not None:
         table, y, notes = table.iloc[rows], y[rows], notes + sampled
-        _check_rows(path, y, class_names, data.test_fraction)
+        _check_rows(path, y, class_names, data.test_fraction, _validation(data))
     train, test, y_train, y_test = split(np.asarray(table.index), y, data.test_fraction, seed)
-    train_rows, test_rows = table.loc[train, features], table.loc[test, features]
-    for part in (train_rows, test_rows):
+    train, validation, y_train, y_val = split_validation(train, y_train, _validation(data), seed)
+    train_rows, test_rows, val_rows = (table.loc[rows, features] for rows in (train, test, validation))
+    for part in (train_rows, test_rows, val_rows):
         part.attrs.update(lines=True)
     transform = fit(train_rows, missing=data.missing or "error", standardize=bool(data.standardize),
                     target=target, class_names=class_names, source=path)
-    return Split(apply(transform, train_rows, path), y_train, apply(transform, test_rows, path), y_test, transform,
-                 sha256, notes)
+    split_ = Split(apply(transform, train_rows, path), y_train, apply(transform, test_rows, path), y_test, transform,
+                   sha256, notes)
+    if len(y_val):
+        split_.X_val, split_.y_val = apply(transform, val_rows, path), y_val
+    return split_
 
 
 def stratified_rows(y: np.ndarray, n_rows: int, seed: int) -> np.ndarray:
@@ -454,8 +499,9 @@ def _classes(path: str, column: Any, target: str) -> tuple[list[str], np.ndarray
     return names, cells.map(index).to_numpy(dtype=np.int64)
 
 
-def _check_rows(path: str, y: np.ndarray, class_names: list[str], test_fraction: float) -> None:
-    """Enough rows of each class to train on some and hold out others."""
+def _check_rows(path: str, y: np.ndarray, class_names: list[str], test_fraction: float,
+                validation_fraction: float = 0.0) -> None:
+    """Enough rows of each class to train on some and hold out others (for testing, and validation)."""
     import math
 
     from .errors import DataError
@@ -474,6 +520,11 @@ def _check_rows(path: str, y: np.ndarray, class_names: list[str], test_fraction:
     if n_test < k or n - n_test < k:
         raise DataError(f"{path}: {n} rows cannot hold out test_fraction={test_fraction} with each of the "
                         f"{k} classes on both sides; change test_fraction or add rows")
+    n_val = math.ceil((n - n_test) * validation_fraction)
+    if validation_fraction and (n_val < k or n - n_test - n_val < k):
+        raise DataError(f"{path}: {n} rows cannot hold out test_fraction={test_fraction} and then "
+                        f"validation_fraction={validation_fraction} with each of the {k} classes in every part; "
+                        "change the fractions or add rows")
 
 
 def feature_names(n_features: int) -> list[str]:

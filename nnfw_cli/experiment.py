@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from .data import DATASETS, REAL_DATASETS, load_split
 from .data import Split as _DataSplit
 from .errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted, WriteError
 from .nn import LAYERS, OPTIMIZERS, Layer, Loss, Model, Optimizer, get_loss
+from .schedules import make_schedule
+from .stopping import Watcher
 
 ProgressCallback = Callable[[dict], None]
 SNAPSHOT_RESOLUTION = 100
@@ -187,24 +190,58 @@ def train(config: Config, stem: str = "run", name: str | None = None,
           pictures: bool = True) -> Run:
     """Train the config's model and write its run folder (pictures at ``dpi``); returns the finished run.
 
-    Raises TrainingDiverged when the loss stops being finite and TrainingInterrupted when
-    ``stop`` is set, in both cases after writing what was done. The run folder is locked
-    (``runs.lock``) while it is written. An expectation (``config.expect``) on a metric the run
-    will not have is a ConfigError, raised before anything is written. ``provenance`` (how the
-    run was asked for: command line, overrides) goes into metrics.json with the versions of nnfw,
-    numpy and Python. ``folder``, an empty folder that exists, is written instead of a new one
-    under ``output.dir`` (a sweep's worker writes in a folder of its own, then sends the files);
-    ``pictures=False`` draws no picture and keeps no boundary snapshots (``nnfw plot`` draws the
-    pictures later).
+    With ``parent`` in the config, training starts where that finished run ended
+    (``Session.start_from``). Raises TrainingDiverged when the loss stops being finite and
+    TrainingInterrupted when ``stop`` is set, in both cases after writing what was done. The run
+    folder is locked (``runs.lock``) while it is written. An expectation (``config.expect``) on a
+    metric the run will not have is a ConfigError, raised before anything is written.
+    ``provenance`` (how the run was asked for: command line, overrides) goes into metrics.json with
+    the versions of nnfw, numpy and Python. ``folder``, an empty folder that exists, is written
+    instead of a new one under ``output.dir`` (a sweep's worker writes in a folder of its own, then
+    sends the files); ``pictures=False`` draws no picture and keeps no boundary snapshots (``nnfw
+    plot`` draws the pictures later).
     """
     stop = stop or StopRequest()
     session = Session(config, provenance, pictures)
     session.dpi = dpi
+    if config.parent is not None:
+        session.start_from(Path(config.parent.run), config.parent.fresh_optimizer)
     session.run_dir = stop.run_dir = (Path(folder) if folder is not None
                                       else runs.create_run_dir(config.output.dir, stem, name))
     with runs.lock(session.run_dir):
         runs.write_text(session.run_dir / runs.CONFIG, dump_yaml(config))
         return session.run(progress, stop)
+
+
+def continue_from(run_dir: str | Path, overrides: tuple[str, ...] | list[str] = (), fresh_optimizer: bool = False,
+                  name: str | None = None, progress: ProgressCallback | None = None,
+                  stop: StopRequest | None = None) -> Run:
+    """``nnfw train --from RUN``: a new run folder that trains on from where the finished run
+    ``run_dir`` ended, with its config changed by ``overrides`` (``"training.epochs=200"``).
+
+    ``training.epochs`` counts every epoch, the parent's included: the new run takes the steps
+    a run of that many epochs would have taken after the parent's last one (or its best, when
+    its model.npz holds the best epoch's weights). ``run_dir`` is only read, never written.
+    """
+    config, stem = config_from(run_dir, overrides, fresh_optimizer)
+    return train(config, stem, name, progress, stop)
+
+
+def config_from(run_dir: str | Path, overrides: tuple[str, ...] | list[str] = (),
+                fresh_optimizer: bool = False) -> tuple[Config, str]:
+    """The config of a run that trains on from the run ``run_dir`` (``continue_from``): its
+    config.yaml with ``overrides`` applied and ``parent`` naming it; and the stem of its name."""
+    from .config import ParentConfig, load_config
+
+    parent = runs.find_run(run_dir)
+    config = load_config(runs.require(parent, runs.CONFIG), list(overrides))
+    record = ParentConfig(run=str(parent.resolve()), fresh_optimizer=fresh_optimizer)
+    return config.model_copy(update={"parent": record}), run_stem(parent)
+
+
+def run_stem(run_dir: Path) -> str:
+    """The config stem of a run folder's name: ``spiral`` of ``spiral-20260101-120000-2``."""
+    return re.sub(r"-\d{8}-\d{6}(-\d+)?$", "", Path(run_dir).name) or "run"
 
 
 def run_config(path: str | Path, overrides: tuple[str, ...] | list[str] = (),
@@ -288,10 +325,12 @@ def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: 
 
 
 class Session:
-    """A run being trained: data, model, optimizer, random streams, history and snapshots.
+    """A run being trained: data, model, optimizer, random streams, history and snapshots, and
+    what chooses as it goes: the learning-rate schedule and the watcher of the best epoch.
 
     ``history`` is the one record of the epochs trained, one dict each, appended as each epoch
-    ends; so a checkpoint written at any epoch holds the whole history up to it.
+    ends; so a checkpoint written at any epoch holds the whole history up to it. With early
+    stopping's ``restore_best``, ``kept`` holds the training state of the best epoch so far.
     """
 
     def __init__(self, config: Config, provenance: dict[str, Any] | None = None, pictures: bool = True) -> None:
@@ -304,7 +343,8 @@ class Session:
         check_classes(config, self.data.n_classes)
         check_memory(config, self.data.n_features, len(self.data.y_train))
         self.notes: list[str] = list(self.data.notes)
-        plane = self.data.plane()
+        # with a validation split the test split is read at the end only: the grid spans the training points
+        plane = self.data.plane(test=not self.data.has_validation)
         if plane is None:
             self.notes.append(f"no decision boundary: the data has {self.data.n_features} features")
         self.model = build_model(config, self.streams.init, self.data.n_features)
@@ -312,6 +352,12 @@ class Session:
         self.threads = threads.choose(config.training.threads, layer_widths(self.model, self.data.n_features), rows)
         self.loss: Loss = get_loss(config.loss)
         self.optimizer = build_optimizer(config)
+        training = config.training
+        self.schedule = make_schedule(_spec(training.lr_schedule), training.learning_rate, training.epochs)
+        self.watcher = make_watcher(config, self.data.has_validation)
+        self.kept: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None
+        self.stopped_epoch: int | None = None  # the epoch early stopping ended the run at
+        self.parent: dict[str, Any] | None = None  # where training started: the parent run and its epoch
         self.history: list[dict] = []
         self.snapshots: list[dict] = []
         self.run_dir = Path()
@@ -320,11 +366,28 @@ class Session:
         self._started: float | None = None  # perf_counter() when this process began training
         # snapshots (and the animation made of them) show P(class 1): two classes in the plane only
         two_d = pictures and plane is not None and self.data.n_classes == 2
-        self.grid = _snapshot_grid(np.vstack(plane[:2])) if two_d else None
+        self.grid = _snapshot_grid(np.vstack([p for p in plane[:2] if p is not None])) if two_d else None
         self.features = plane[2] if two_d else None  # plane points -> model inputs
         self.expectations = gates.parse_all(config.expect, "expect")
         if self.expectations:  # the metrics a run of this model on this data will have, before it trains
-            gates.check_names(self.expectations, self._metrics("completed", None))
+            gates.check_names(self.expectations, self._metrics("completed", None, 0))
+
+    @property
+    def held_out(self) -> str:
+        """The split scored during training: ``val`` (the validation split) if there is one, else ``test``."""
+        return "val" if self.data.has_validation else "test"
+
+    def score_held_out(self) -> dict[str, float]:
+        """``val_loss``, ``val_roc_auc``, ``val_accuracy`` now (``test_*`` without a validation split)."""
+        if self.data.has_validation:
+            return held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val")
+        return held_out_scores(self.model, self.data.X_test, self.data.y_test, self.loss, "test")
+
+    @property
+    def keeps_best(self) -> bool:
+        """Whether model.npz will hold the best epoch's weights (early stopping's restore_best)."""
+        stopping = self.config.training.early_stopping
+        return stopping is not None and stopping.restore_best
 
     def run(self, progress: ProgressCallback | None, stop: StopRequest) -> Run:
         with threads.limited(self.threads):  # training, scoring and the pictures' grids alike
@@ -334,6 +397,7 @@ class Session:
         tracker = _Tracker(self, progress, stop)
         if not self.history and 0 in tracker.snapshot_epochs:  # the boundary before any training
             self.snapshot({"epoch": 0, "train_loss": math.nan})
+        self.optimizer.learning_rate = self.schedule.rate(len(self.history) + 1)
         self._started = time.perf_counter()
         self.model.fit(
             self.data.X_train, self.data.y_train, loss=self.loss, optimizer=self.optimizer,
@@ -351,13 +415,27 @@ class Session:
         """Seconds of training so far, over every session of the run."""
         return self.seconds + self.session_seconds()
 
+    def observe(self, logs: dict) -> bool:
+        """After an epoch is recorded: the schedule and the watcher take in its logs, the best
+        epoch's state is kept, and the next epoch's learning rate is set; True to stop early."""
+        epoch = logs["epoch"]
+        self.schedule.observe(epoch, logs)
+        if self.watcher is not None and self.watcher.update(epoch, logs) and self.keeps_best:
+            self.kept = self.training_state()
+        self.optimizer.learning_rate = self.schedule.rate(epoch + 1)
+        stopping = self.config.training.early_stopping is not None and self.watcher.should_stop(epoch)
+        if stopping and epoch < self.config.training.epochs:
+            self.stopped_epoch = epoch
+        return self.stopped_epoch is not None
+
     def _finish(self, tracker: "_Tracker") -> Run:
         if tracker.diverged is not None:
             status = "diverged"
-        elif tracker.stop.signum is not None and len(self.history) < self.config.training.epochs:
+        elif tracker.stop.signum is not None and len(self.history) < self.config.training.epochs \
+                and self.stopped_epoch is None:
             status = "interrupted"
             self.write_checkpoint()
-        elif tracker.time_limited:
+        elif tracker.time_limited and self.stopped_epoch is None:
             status = "time_limit"
             self.write_checkpoint()
             self.notes.append(
@@ -366,10 +444,16 @@ class Session:
                 f"is, and `nnfw train --resume {self.run_dir}` continues it")
         else:
             status = "completed"
-        metrics = self._metrics(status, tracker.diverged)
+        held = self._restore_best() if status == "completed" else len(self.history)
+        if self.stopped_epoch is not None:
+            self.notes.append(self._stopped_note(held))
+        metrics = self._metrics(status, tracker.diverged, held)
         write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics, self.pictures,
                       self.dpi)
         self._write_snapshots()
+        if status == "completed":  # what `nnfw train --from` starts from
+            self._save_state(self.run_dir / runs.STATE, *(self.kept if held != len(self.history) else
+                                                           self.training_state()))
         # metrics.json comes after every other file, so a run it calls completed has them all;
         # then the checkpoint goes: a finished run is not resumed (resume also refuses one whose
         # metrics.json says so, should the process die in between).
@@ -389,32 +473,83 @@ class Session:
                 str(self.run_dir), 128 + int(tracker.stop.signum or 0))
         return Run(self.run_dir, metrics, self.history, self.notes, self.model)
 
-    def _metrics(self, status: str, diverged_at: int | None) -> dict[str, Any]:
-        metrics: dict[str, Any] = {} if diverged_at is not None else final_metrics(self.model, self.data, self.loss)
+    def _stopped_note(self, held: int) -> str:
+        """For people: why and where early stopping ended the run, and which weights model.npz holds."""
+        best = self.watcher.best_epoch
+        return (f"early stopping: {self.watcher.monitor} did not improve for {self.stopped_epoch - best} epochs; "
+                f"stopped after epoch {self.stopped_epoch} of {self.config.training.epochs}, the best was epoch "
+                f"{best}" + (" (model.npz holds its weights)" if held == best != len(self.history) else ""))
+
+    def _restore_best(self) -> int:
+        """Put the best epoch's weights back when early stopping keeps them, the last ones going to
+        model-last.npz; returns the epoch whose weights the model now holds."""
+        if self.kept is None or self.kept[1]["epoch"] == len(self.history):
+            return len(self.history)
+        runs.save_model(self.model, self.run_dir / runs.LAST_MODEL)
+        self.model.set_weights({key[6:]: value for key, value in self.kept[0].items() if key.startswith("model.")})
+        return self.kept[1]["epoch"]
+
+    def _metrics(self, status: str, diverged_at: int | None, held: int) -> dict[str, Any]:
+        """metrics.json: the test split's scores (at the end only, when a validation split chose),
+        the validation split's as ``val_*``, and how the run went."""
+        metrics: dict[str, Any] = {}
+        validation = self.data.has_validation
+        if diverged_at is None and not (validation and status == "interrupted"):
+            metrics = final_metrics(self.model, self.data, self.loss)
+            metrics["split"] = "test"
+            if validation and held:  # the test split's scores also go on the history row of the epoch they are of
+                self.history[held - 1].update({f"test_{key}": metrics[key] for key in ("loss", "roc_auc", "accuracy")})
+        if diverged_at is None and validation:
+            metrics.update(held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val"))
+            metrics["n_validation"] = len(self.data.y_val)
         metrics.update(status=status, epochs=len(self.history), train_seconds=round(self.seconds, 4),
                        threads=self.threads)
+        if self.watcher is not None:
+            metrics.update(monitor=self.watcher.monitor, best_epoch=self.watcher.best_epoch)
+        if self.config.training.early_stopping is not None:
+            metrics.update(stopped_epoch=self.stopped_epoch, model_epoch=held)
+        if self.parent is not None:
+            metrics["parent"] = self.parent
         if diverged_at is not None:
             metrics["diverged_at_epoch"] = diverged_at
         if self.data.sha256 is not None:
             metrics["data_sha256"] = self.data.sha256
+        from .metrics import learned_nothing
+
+        losses = [logs["train_loss"] for logs in self.history]
+        metrics["warnings"] = learned_nothing(metrics.get("roc_auc"), losses) if status == "completed" else []
         if self.expectations:
             metrics["expectations"] = gates.judge(self.expectations, metrics)
         metrics["provenance"] = self.provenance
         return metrics
 
-    # -- checkpoints and snapshots ------------------------------------------------------------
+    # -- checkpoints, the final state and snapshots -------------------------------------------
+
+    def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """What the next epoch starts from, copied: weights and optimizer state (arrays), and the
+        epoch, random generator states, schedule and watcher (plain data)."""
+        arrays = {f"model.{key}": param.copy() for key, param, _ in self.model.parameters()}
+        arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
+        state = {"epoch": len(self.history),
+                 "generators": {"shuffle": self.streams.shuffle.bit_generator.state, **self.model.random_state()},
+                 "schedule": self.schedule.state_dict(),
+                 "watcher": self.watcher.state_dict() if self.watcher is not None else None}
+        return arrays, state
 
     def write_checkpoint(self) -> None:
-        """Weights, optimizer state, random generator states, history and the config they belong to."""
+        """The training state now, the best epoch's when it is kept, the history and the config they belong to."""
         self._write_snapshots()  # first: a checkpoint never counts on snapshots not yet on disk
-        arrays = {f"model.{key}": param for key, param, _ in self.model.parameters()}
-        arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
-        generators = {"shuffle": self.streams.shuffle.bit_generator.state, **self.model.random_state()}
-        state = {"history": self.history, "generators": generators, "seconds": self.elapsed(),
-                 "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__,
-                 "provenance": self.provenance}
-        arrays["state"] = np.array(json.dumps(state))
-        runs.save_arrays(self.run_dir / runs.CHECKPOINT, arrays)
+        arrays, state = self.training_state()
+        if self.kept is not None:
+            arrays.update({f"best.{key}": value for key, value in self.kept[0].items()})
+            state["best"] = self.kept[1]
+        self._save_state(self.run_dir / runs.CHECKPOINT, arrays, state)
+
+    def _save_state(self, path: Path, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        """A checkpoint file: ``arrays`` and ``state`` with the history up to its epoch and the config."""
+        state = {**state, "history": self.history[: state["epoch"]], "seconds": self.elapsed(), "parent": self.parent,
+                 "provenance": self.provenance, "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__}
+        runs.save_arrays(path, {**arrays, "state": np.array(json.dumps(state))})
 
     def _remove_checkpoint(self) -> None:
         path = self.run_dir / runs.CHECKPOINT
@@ -424,32 +559,120 @@ class Session:
             raise WriteError(f"{path}: cannot be removed: {exc.strerror or exc}; the run is finished: "
                              "delete it by hand", str(path)) from None
 
-    def restore(self, arrays: dict[str, np.ndarray]) -> None:
-        """Put the session back where ``write_checkpoint`` left it."""
+    def restore(self, arrays: dict[str, np.ndarray], parent: Path | None = None, fresh_optimizer: bool = False) -> None:
+        """Put the session back where ``write_checkpoint`` left it; or, with ``parent``, where that
+        finished run ended (its ``state.npz``), for a new run that trains on from there."""
+        where = parent / runs.STATE if parent is not None else self.run_dir / runs.CHECKPOINT
         try:
             state = json.loads(str(arrays["state"]))
-            self._check_config(state)
-            self.model.set_weights({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
-            self.optimizer.load_state_dict({k[10:]: v for k, v in arrays.items() if k.startswith("optimizer.")})
+            if parent is None:
+                self._check_config(state)
+            weights = _prefixed(arrays, "model.")
+            self.model.set_weights({key: value.astype(self.model.dtype) for key, value in weights.items()})
+            if not fresh_optimizer:
+                self.optimizer.load_state_dict(_prefixed(arrays, "optimizer."))
             generators = dict(state["generators"])
             self.streams.shuffle.bit_generator.state = generators.pop("shuffle")
             self.model.set_random_state(generators)
-            self.history, self.seconds = state["history"], state["seconds"]
-            if isinstance(state.get("provenance"), dict):  # how the run was first asked for, and by which versions
+            self.history = _named_history(state["history"], self.data.has_validation)
+            self.seconds = state["seconds"] if parent is None else 0.0
+            if isinstance(state.get("provenance"), dict) and parent is None:  # how the run was first asked for
                 self.provenance = {**state["provenance"], "resumed_with": self.provenance}
-            if not (isinstance(self.history, list) and all(isinstance(logs, dict) for logs in self.history)
-                    and len(self.history) <= self.config.training.epochs and isinstance(self.seconds, (int, float))):
-                raise ValueError("its history is not a list of at most training.epochs epochs")
-            if [logs.get("epoch") for logs in self.history] != list(range(1, len(self.history) + 1)):
-                raise ValueError("its history does not number its epochs 1, 2, 3, ...")
-            needed = [(self.model.count_params(),)]
-            for key, values in self.optimizer.state.items():
-                if values and [value.shape for value in values] != needed:
-                    raise ValueError(f"the optimizer's {key!r} does not fit the model's parameters")
+            self._check_restored()
+            self._restore_choosing(state, arrays, parent is not None)
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
-            raise RunError(f"{self.run_dir / runs.CHECKPOINT}: the checkpoint does not fit this run: {exc}") from None
-        saved, _ = runs.read_snapshots(self.run_dir)
+            raise RunError(f"{where}: the {'checkpoint' if parent is None else 'state'} does not fit this run: "
+                           f"{exc}") from None
+        saved, _ = runs.read_snapshots(parent or self.run_dir)
         self.snapshots = [s for s in saved if s["epoch"] <= len(self.history)]
+
+    def _check_restored(self) -> None:
+        if not (isinstance(self.history, list) and all(isinstance(logs, dict) for logs in self.history)
+                and len(self.history) <= self.config.training.epochs and isinstance(self.seconds, (int, float))):
+            raise ValueError("its history is not a list of at most training.epochs epochs")
+        if [logs.get("epoch") for logs in self.history] != list(range(1, len(self.history) + 1)):
+            raise ValueError("its history does not number its epochs 1, 2, 3, ...")
+        needed = [(self.model.count_params(),)]
+        for key, values in self.optimizer.state.items():
+            if values and [value.shape for value in values] != needed:
+                raise ValueError(f"the optimizer's {key!r} does not fit the model's parameters")
+
+    def _restore_choosing(self, state: dict, arrays: dict[str, np.ndarray], from_parent: bool) -> None:
+        """The schedule, the watcher and the kept best epoch, as they were.
+
+        A run's own checkpoint holds them exactly. A parent's state carries on a schedule that is
+        set as the parent's was (the same kind, settings and learning rate); otherwise the
+        schedule starts afresh, as does the watcher, from the epoch training starts at.
+        """
+        if not from_parent:
+            self.parent = state.get("parent")
+            self.schedule.load_state_dict(state.get("schedule") or {})
+            if self.watcher is not None and state.get("watcher") is not None:
+                self.watcher.load_state_dict(state["watcher"])
+            if "best" in state:
+                self.kept = (_prefixed(arrays, "best."), state["best"])
+                self._check_kept()
+            return
+        if self.data.has_validation:  # this run scores the test split once, at its own end
+            self.history = [{key: value for key, value in logs.items() if not key.startswith("test_")}
+                            for logs in self.history]
+        training, before = self.config.training, state["config"]["training"]
+        same = (before.get("lr_schedule") == _spec(training.lr_schedule)
+                and before.get("learning_rate") == training.learning_rate)
+        if same and training.lr_schedule is not None:
+            self.schedule.load_state_dict(state["schedule"])
+        if self.watcher is not None and self.history:
+            self.watcher.update(len(self.history), self.history[-1])
+            if self.keeps_best:
+                self.kept = self.training_state()
+
+    def _check_kept(self) -> None:
+        """The best epoch's state from a checkpoint: an epoch trained already, weights that fit the model."""
+        arrays, state = self.kept
+        epoch = state.get("epoch") if isinstance(state, dict) else None
+        if not (isinstance(epoch, int) and 1 <= epoch <= len(self.history)):
+            raise ValueError(f"its best epoch is {epoch!r}, not one of the {len(self.history)} epochs trained")
+        weights = _prefixed(arrays, "model.")
+        shapes = {key: value.shape for key, value in weights.items()}
+        if shapes != {key: param.shape for key, param, _ in self.model.parameters()} or \
+                any(value.dtype.kind != "f" for value in weights.values()):
+            raise ValueError("its best epoch's weights do not fit the model")
+
+    def start_from(self, parent: Path, fresh_optimizer: bool = False) -> None:
+        """Begin where the finished run ``parent`` ended: its weights, optimizer state (unless
+        ``fresh_optimizer``), random streams, schedule and history, at the epoch its model.npz
+        holds. ``parent`` is only read."""
+        parent = runs.find_run(parent)
+        status = runs.read_status(parent)
+        if status != "completed":
+            hint = f"; finish it with: nnfw train --resume {parent}" if status == "interrupted" else ""
+            raise RunError(f"{parent}: training goes on from a completed run, and this one's status is {status}{hint}")
+        if not (parent / runs.STATE).is_file():
+            raise RunError(f"{parent}: no {runs.STATE} (the optimizer and random states at its end): it was trained "
+                           "by an nnfw from before `--from`, so it cannot be continued; train it again")
+        arrays = runs.load_arrays(parent / runs.STATE)
+        state = runs.parse_json(str(arrays.get("state", "")), f"{parent / runs.STATE}: its state")
+        self._check_parent(parent, state, fresh_optimizer)
+        self.restore(arrays, parent, fresh_optimizer)
+        self.parent = {"run": str(parent.resolve()), "epoch": len(self.history), "fresh_optimizer": fresh_optimizer}
+
+    def _check_parent(self, parent: Path, state: Any, fresh_optimizer: bool) -> None:
+        """A parent whose weights and optimizer state this run can take, ending before this run's last epoch."""
+        try:
+            epoch, before = int(state["epoch"]), state["config"]
+        except (KeyError, TypeError, ValueError):
+            raise RunError(f"{parent / runs.STATE}: not a state file nnfw wrote") from None
+        problems = []
+        if epoch >= self.config.training.epochs:
+            problems.append(f"the run ended at epoch {epoch}, and training.epochs is {self.config.training.epochs}: "
+                            f"set it higher (--set training.epochs={max(2 * epoch, epoch + 1)}); it counts every "
+                            "epoch, the run's included")
+        optimizer = before.get("training", {}).get("optimizer", {})
+        if not fresh_optimizer and optimizer.get("type") != self.config.training.optimizer.type:
+            problems.append(f"the optimizer is {self.config.training.optimizer.type}, the run's was "
+                            f"{optimizer.get('type')}: add --fresh-optimizer to start its state afresh")
+        if problems:
+            raise RunError("\n".join(f"{parent}: {problem}" for problem in problems))
 
     def _check_config(self, state: dict) -> None:
         """Refuse a checkpoint written for another config: copied from another run, or config.yaml edited since.
@@ -476,7 +699,7 @@ class Session:
         proba = positive_proba(predict(self.model, self.features(self.grid[2])))
         quantised = np.round(np.clip(np.nan_to_num(proba, nan=0.5), 0, 1) * 255).astype(np.uint8)
         self.snapshots.append({"epoch": logs["epoch"], "train_loss": logs["train_loss"],
-                               "val_roc_auc": logs.get("val_roc_auc", math.nan),
+                               "val_roc_auc": logs.get(f"{self.held_out}_roc_auc", math.nan),
                                "proba": quantised.reshape(self.grid[0].shape)})
 
     def _write_snapshots(self) -> None:
@@ -502,6 +725,44 @@ def config_fingerprint(config: Config) -> dict[str, Any]:
 def config_id(config: Config) -> str:
     """A short hash of ``config_fingerprint``: the same for two configs that train the same run."""
     return _digest(config_fingerprint(config))[:12]
+
+
+def make_watcher(config: Config, validation: bool) -> Watcher | None:
+    """What follows the best epoch: early stopping's monitor, or with a validation split alone
+    ``val_loss`` (to report the best epoch); None without either."""
+    stopping = config.training.early_stopping
+    if stopping is not None:
+        return Watcher(stopping.monitor, stopping.patience, stopping.min_delta)
+    return Watcher("val_loss") if validation else None
+
+
+def held_out_scores(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, prefix: str) -> dict[str, float]:
+    """``{prefix}_loss``, ``{prefix}_roc_auc`` and ``{prefix}_accuracy`` of ``model`` on ``(X, y)``."""
+    from .metrics import predicted_labels, roc_auc
+
+    value, output = score(model, X, y, loss)
+    return {f"{prefix}_loss": value, f"{prefix}_roc_auc": roc_auc(y, output),
+            f"{prefix}_accuracy": float(np.mean(predicted_labels(output) == y))}
+
+
+def _spec(section: Any) -> dict[str, Any] | None:
+    """A config section as plain data (None stays None)."""
+    return None if section is None else section.model_dump(mode="json")
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays whose key starts with ``prefix``, the prefix taken off."""
+    return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def _named_history(history: list[dict], validation: bool) -> list[dict]:
+    """A checkpoint's history with its held-out scores named for their split: an nnfw before
+    validation splits called the test split's per-epoch scores ``val_*``."""
+    if validation or not isinstance(history, list) or \
+            not any("val_loss" in logs for logs in history if isinstance(logs, dict)):
+        return history
+    return [{(f"test_{key[4:]}" if key.startswith("val_") else key): value for key, value in logs.items()}
+            if isinstance(logs, dict) else logs for logs in history]
 
 
 def _digest(fingerprint: Any) -> str:
@@ -559,13 +820,15 @@ def snapshot_epochs(every: int | None, epochs: int) -> frozenset[int]:
 
 
 class _Tracker:
-    """Per-epoch callback: scores the test split now and then, snapshots, records, checkpoints, stops."""
+    """Per-epoch callback: records the learning rate, scores the held-out split watched during
+    training now and then (the validation split when there is one, else the test split),
+    snapshots, records, lets the schedule and the watcher choose, checkpoints, stops."""
 
     def __init__(self, session: Session, progress: ProgressCallback | None, stop: StopRequest) -> None:
         training = session.config.training
         self.session, self.progress, self.stop = session, progress, stop
         self.epochs = training.epochs
-        self.eval_every = training.every(training.eval_every, 40)
+        self.eval_every = training.eval_interval()
         self.snapshot_epochs = snapshot_epochs(training.snapshot_every, self.epochs) \
             if session.grid is not None else frozenset()
         self.checkpoint_every = training.checkpoint_every
@@ -574,26 +837,25 @@ class _Tracker:
         self.time_limited = False
 
     def __call__(self, model: Model, logs: dict) -> None:
-        from .metrics import roc_auc
-
         epoch, session = logs["epoch"], self.session
+        logs["lr"] = session.optimizer.learning_rate  # the rate this epoch's steps were taken with
         if not math.isfinite(logs["train_loss"]):
             self.diverged, model.stop_training = epoch, True
         else:
             if epoch % self.eval_every == 0 or epoch in (1, self.epochs):
-                logs["val_loss"], output = score(model, session.data.X_test, session.data.y_test, session.loss)
-                logs["val_roc_auc"] = roc_auc(session.data.y_test, output)
+                logs.update(session.score_held_out())
             if epoch in self.snapshot_epochs:
                 session.snapshot(logs)
         session.history.append(logs)
         if self.diverged is None:
+            model.stop_training = session.observe(logs) or self.stop.signum is not None
             if self.checkpoint_every and epoch % self.checkpoint_every == 0 and epoch < self.epochs:
                 session.write_checkpoint()
             if self.max_seconds is not None and epoch < self.epochs and session.session_seconds() >= self.max_seconds:
                 self.time_limited = True
-            model.stop_training = model.stop_training or self.stop.signum is not None or self.time_limited
+            model.stop_training = model.stop_training or self.time_limited
         if self.progress is not None:
-            self.progress(logs)
+            self.progress({**logs, "seconds": session.elapsed(), "held_out": session.held_out})
 
 
 # -- scoring in bounded memory ----------------------------------------------------------------
@@ -671,22 +933,35 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
 def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
                   metrics: dict[str, Any], pictures: bool = True, dpi: int = 150) -> None:
     """The model, history, transform and pictures (at ``dpi``) of a run (``metrics`` says what to
-    draw); not metrics.json."""
+    draw); not metrics.json.
+
+    The pictures of the test split (decision boundary, confusion matrix) are drawn once it has
+    been scored: not for a run that diverged, nor for one interrupted while a validation split chose.
+    """
     import pandas as pd
 
-    runs.save_model(model, run_dir / "model.npz")
+    runs.save_model(model, run_dir / runs.MODEL)
     runs.write_json(run_dir / TRANSFORM, data.transform.to_dict())
-    frame = pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_roc_auc"])
+    frame = pd.DataFrame(history, columns=history_columns(data.has_validation))
     with runs.atomic_path(run_dir / runs.HISTORY) as tmp:
         frame.to_csv(tmp, index=False)
     if not pictures:
         return
-    draw_loss_curve(run_dir, config, model, frame, dpi=dpi)
-    if metrics["status"] != "diverged":
+    draw_loss_curve(run_dir, config, model, frame, best_epoch=metrics.get("best_epoch"), dpi=dpi)
+    if "roc_auc" in metrics:
         auc = metrics.get("roc_auc")
         auc = math.nan if auc is None else auc
         draw_decision_boundary(run_dir, config, model, data, auc, dpi=dpi)
         draw_confusion_matrix(run_dir, config, model, data, auc, dpi=dpi)
+
+
+def history_columns(validation: bool) -> list[str]:
+    """history.csv's columns: ``val_*`` are the validation split's scores (with one), ``test_*``
+    the test split's (every few epochs without a validation split; else once, on the row of the
+    epoch whose weights model.npz holds), ``lr`` the epoch's learning rate."""
+    held_out = [f"{split}_{name}" for split in (("val", "test") if validation else ("test",))
+                for name in ("loss", "roc_auc", "accuracy")]
+    return ["epoch", "train_loss", *held_out, "lr"]
 
 
 TRANSFORM = "transform.json"  # the fitted feature transform and the class names
@@ -704,17 +979,21 @@ def picture_title(config: Config, model: Model, auc: float | None = None) -> str
 
 
 def draw_loss_curve(run_dir: Path, config: Config, model: Model, history: Any, suffix: str = ".png",
-                    dpi: int = 150) -> Path:
-    """``loss_curve.png``: train and test loss by epoch, test AUC on a second axis; the title
-    names the run, its optimizer and learning rate besides the data and architecture."""
+                    dpi: int = 150, best_epoch: int | None = None) -> Path:
+    """``loss_curve.png``: train, validation and test loss by epoch, ROC AUC on a second axis,
+    the best epoch marked, and with a schedule the learning rate in a thin panel below; the
+    title names the run, its optimizer and learning rate besides the data and architecture."""
     from . import plots
 
     training = config.training
+    schedule = f" ({training.lr_schedule.type} schedule)" if training.lr_schedule is not None else ""
     title = " · ".join([picture_title(config, model), Path(run_dir).resolve().name,
-                        f"{training.optimizer.type}, learning rate {training.learning_rate:g}"])
+                        f"{training.optimizer.type}, learning rate {training.learning_rate:g}{schedule}"])
     with np.errstate(over="ignore"):  # a diverged run's losses near 1e308 overflow the log axis's transform
-        return plots.save_figure(plots.loss_curve(history, title=title),
-                                 run_dir / f"loss_curve{suffix}", dpi)
+        marks = {"best_epoch": best_epoch} if best_epoch is not None else {}
+        marks.update({"learning_rate": True} if training.lr_schedule is not None else {})
+        figure = plots.loss_curve(history, title=title, **marks)
+        return plots.save_figure(figure, run_dir / f"loss_curve{suffix}", dpi)
 
 
 def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Split, auc: float,

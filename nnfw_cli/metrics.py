@@ -214,3 +214,23 @@ def multiclass_metrics(y_true: np.ndarray, output: np.ndarray,
     metrics.update(per_class_scores(y, output, class_names))
     metrics["confusion_matrix"] = confusion_counts(y, output, class_names)
     return metrics
+
+
+# -- did the run learn anything ---------------------------------------------------------------
+
+CHANCE_MARGIN = 0.02  # a ROC AUC this close to 0.5 is no better than chance
+
+
+def learned_nothing(roc_auc: float | None, losses: Sequence[float]) -> list[str]:
+    """Warnings, for people, about a run that learned nothing: a test ``roc_auc`` within
+    CHANCE_MARGIN of chance (0.5), or training ``losses`` (one an epoch) that never fell below
+    the first epoch's. An undefined ROC AUC (None, NaN) and a single epoch say nothing."""
+    found = []
+    # the tolerance: 0.52 - 0.5 is 0.020000000000000018 in floating point
+    if isinstance(roc_auc, float) and math.isfinite(roc_auc) and abs(roc_auc - 0.5) <= CHANCE_MARGIN + 1e-12:
+        found.append(f"the model learned nothing: its test ROC AUC, {roc_auc:.4f}, is within {CHANCE_MARGIN} of "
+                     "chance (0.5); try another training.learning_rate, more epochs or a larger network")
+    if len(losses) > 1 and math.isfinite(losses[0]) and min(losses[1:]) >= losses[0]:
+        found.append(f"the model learned nothing: its training loss never fell below the first epoch's "
+                     f"({losses[0]:.4g}); try another training.learning_rate")
+    return found

@@ -253,22 +253,37 @@ def _free(fig: Figure) -> None:
 # -- loss curve -------------------------------------------------------------------------------
 
 
-def loss_curve(history: pd.DataFrame, title: str = "") -> Figure:
-    """Train and test loss per epoch, with the test ROC AUC on a second axis when logged."""
+def loss_curve(history: pd.DataFrame, title: str = "", best_epoch: int | None = None,
+               learning_rate: bool = False) -> Figure:
+    """Train, validation and test loss per epoch, with the ROC AUC on a second axis when logged.
+
+    ``val_*`` columns are the validation split's, ``test_*`` the test split's: a split scored at
+    one epoch only (the test split, when a validation split chose) is one marked point.
+    ``best_epoch`` draws a vertical line there; ``learning_rate`` adds a thin panel below with
+    the ``lr`` column, each epoch's learning rate.
+    """
     import pandas as pd
 
     frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history)
     epochs = np.asarray(frame["epoch"].astype(float)) if "epoch" in frame.columns else np.arange(1.0, len(frame) + 1)
-    auc = _column(frame, "val_roc_auc")
+    aucs = {split: _column(frame, f"{split}_roc_auc") for split in ("val", "test")}
+    has_auc = any(auc is not None for auc in aucs.values())
+    rates = _column(frame, "lr") if learning_rate else None
     title = wrap_title(title, 6.0)
-    extra = TITLE_LINE * (_title_lines(title) - 1)
+    extra = TITLE_LINE * (_title_lines(title) - 1) + (LR_PANEL if rates is not None else 0.0)
     with _style():
-        fig = _new_figure(6.4, 4.8 + extra, (0.8, 0.25 if auc is None else 0.8, 0.85, (0.4 if title else 0.2) + extra))
-        ax = fig.add_subplot()
+        fig = _new_figure(6.4, 4.8 + extra, (0.8, 0.8 if has_auc else 0.25, 0.85, (0.4 if title else 0.2)
+                                             + TITLE_LINE * (_title_lines(title) - 1)))
+        ax, lr_ax = _loss_panels(fig, rates is not None)
         losses = _plot_losses(ax, epochs, frame)
-        auc_ax = _plot_auc(ax, epochs, auc)
+        auc_ax = _plot_auc(ax, epochs, aucs)
         _mark_divergence(ax, epochs, frame)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="0.35", linestyle="-.", linewidth=1.2, label=f"best epoch ({best_epoch})")
         _loss_axes(ax, epochs, losses, title)
+        if lr_ax is not None:
+            _plot_rates(lr_ax, ax, epochs, rates)
+            _fit_tick_labels(fig, lr_ax.yaxis, "left")
         _combined_legend(fig, [ax] if auc_ax is None else [ax, auc_ax])
         _fit_tick_labels(fig, ax.yaxis, "left")
         if auc_ax is not None:
@@ -276,34 +291,89 @@ def loss_curve(history: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
+LR_PANEL = 1.1  # inches added below a loss curve for its learning-rate panel
+
+
+def _loss_panels(fig: Figure, with_rates: bool) -> tuple[Axes, Axes | None]:
+    """The loss axes, and below it, sharing its epochs, the thin learning-rate axes (or None)."""
+    if not with_rates:
+        return fig.add_subplot(), None
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 1.0], hspace=0.12)
+    ax = fig.add_subplot(grid[0])
+    return ax, fig.add_subplot(grid[1], sharex=ax)
+
+
+def _plot_rates(ax: Axes, loss_ax: Axes, epochs: np.ndarray, rates: np.ndarray) -> None:
+    """Each epoch's learning rate as steps, on a log scale when it spans more than a factor of
+    ten, below ``loss_ax``, which then leaves the epoch axis's labels to it."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ok = np.isfinite(rates)
+    ax.step(epochs[ok], rates[ok], where="mid", color="C4", linewidth=1.4)
+    finite = rates[ok]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
+        ax.set_yscale("log")
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+        ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, position: f"{value:.2g}"))
+    ax.set_ylabel("learning rate", color="C4", fontsize="small")
+    ax.tick_params(axis="y", colors="C4")
+    ax.set_xlabel("epoch")
+    ax.grid(True, which="major")
+    loss_ax.xaxis.label.set_visible(False)
+    loss_ax.tick_params(axis="x", labelbottom=False)
+
+
+_SPLIT_NAMES = {"val": "validation", "test": "test"}
+
+
 def _plot_losses(ax: Axes, epochs: np.ndarray, frame: pd.DataFrame) -> list[np.ndarray]:
-    """Draw the finite points of train_loss and val_loss; return the finite values drawn."""
+    """Draw the finite points of train_loss, val_loss and test_loss; return the finite values drawn.
+
+    The split scored during training is C1 (the test split, without a validation split, as
+    always); a split scored once is a single marked point."""
     drawn = []
     marker = "o" if len(epochs) <= 20 else None
-    for name, label, color in (("train_loss", "train loss", "C0"), ("val_loss", "test loss", "C1")):
+    lines = [("train_loss", "train loss", "C0"), ("val_loss", "validation loss", "C1"),
+             ("test_loss", "test loss", "C3" if "val_loss" in frame.columns else "C1")]
+    for name, label, color in lines:
         values = _column(frame, name)
         if values is None:
             continue
         ok = np.isfinite(values)
-        ax.plot(epochs[ok], values[ok], color=color, marker=marker, markersize=4, linewidth=1.6, label=label)
+        if ok.sum() == 1 and name != "train_loss":
+            ax.plot(epochs[ok], values[ok], color=color, marker="*", markersize=11, linestyle="none",
+                    label=f"{label} (epoch {epochs[ok][0]:g})")
+        else:
+            ax.plot(epochs[ok], values[ok], color=color, marker=marker, markersize=4, linewidth=1.6, label=label)
         drawn.append(values[ok])
     return drawn
 
 
-def _plot_auc(ax: Axes, epochs: np.ndarray, auc: np.ndarray | None) -> Axes | None:
-    """Draw the evaluated test ROC AUC points on a twin y-axis ranged AUC_RANGE in every run, so
-    that two runs' pictures compare; an AUC below its floor (worse than chance) is drawn on it."""
-    if auc is None:
+def _plot_auc(ax: Axes, epochs: np.ndarray, aucs: dict[str, np.ndarray | None]) -> Axes | None:
+    """Draw the evaluated ROC AUC points on a twin y-axis ranged AUC_RANGE in every run, so
+    that two runs' pictures compare; an AUC below its floor (worse than chance) is drawn on it.
+    ``aucs`` holds the ``val`` and ``test`` columns (None where absent); one scored once is a point."""
+    if all(auc is None for auc in aucs.values()):
         return None
-    ok = np.isfinite(auc)
     twin = ax.twinx()
-    marker = "o" if ok.sum() <= 60 else None
-    floor = float(auc[ok].min()) < AUC_RANGE[0]
-    twin.plot(epochs[ok], np.maximum(auc[ok], AUC_RANGE[0]), color="C2", linestyle="--", marker=marker,
-              markersize=3.5, linewidth=1.4, clip_on=False,
-              label=f"test ROC AUC{f' (<{AUC_RANGE[0]:g} at {AUC_RANGE[0]:g})' if floor else ''}")
+    for split, auc in aucs.items():
+        if auc is None:
+            continue
+        ok = np.isfinite(auc)
+        floor = float(auc[ok].min()) < AUC_RANGE[0]
+        label = f"{_SPLIT_NAMES[split]} ROC AUC{f' (<{AUC_RANGE[0]:g} at {AUC_RANGE[0]:g})' if floor else ''}"
+        if ok.sum() == 1 and aucs.get("val") is not None:
+            label += f" (epoch {epochs[ok][0]:g})"
+            twin.plot(epochs[ok], np.maximum(auc[ok], AUC_RANGE[0]), color="C2", marker="*", markersize=11,
+                      linestyle="none", clip_on=False, markeredgecolor="0.2", label=label)
+            continue
+        marker = "o" if ok.sum() <= 60 else None
+        twin.plot(epochs[ok], np.maximum(auc[ok], AUC_RANGE[0]), color="C2", linestyle="--", marker=marker,
+                  markersize=3.5, linewidth=1.4, clip_on=False, label=label)
     twin.set_ylim(*AUC_RANGE)
-    twin.set_ylabel("test ROC AUC", color="C2")
+    twin.set_ylabel("validation ROC AUC" if aucs.get("val") is not None else "test ROC AUC", color="C2")
     twin.tick_params(axis="y", colors="C2")
     return twin
 
@@ -313,8 +383,9 @@ def _mark_divergence(ax: Axes, epochs: np.ndarray, frame: pd.DataFrame) -> None:
     bad = np.zeros(len(epochs), dtype=bool)
     if "train_loss" in frame.columns:  # logged every epoch: NaN there means the run broke down
         bad |= ~np.isfinite(np.asarray(frame["train_loss"].astype(float)))
-    if "val_loss" in frame.columns:  # may be NaN when not evaluated, so only inf counts
-        bad |= np.isinf(np.asarray(frame["val_loss"].astype(float)))
+    for name in ("val_loss", "test_loss"):  # may be NaN when not evaluated, so only inf counts
+        if name in frame.columns:
+            bad |= np.isinf(np.asarray(frame[name].astype(float)))
     if bad.any():
         epoch = epochs[np.argmax(bad)]
         ax.axvline(epoch, color="0.3", linestyle=":", linewidth=1.4, label=f"diverged (epoch {epoch:g})")
@@ -379,7 +450,19 @@ def _combined_legend(fig: Figure, axes: list[Axes]) -> None:
         handles += more_handles
         labels += more_labels
     if handles:
-        _bottom_legend(fig, handles, labels, ncol=min(len(handles), 4))
+        ncol = min(len(handles), 4, _fit_columns(labels, fig.get_figwidth() - 0.2))
+        _grow_bottom(fig, LEGEND_ROW * (math.ceil(len(handles) / ncol) - 1))
+        _bottom_legend(fig, handles, labels, ncol=ncol)
+
+
+def _grow_bottom(fig: Figure, inches: float) -> None:
+    """Make the figure ``inches`` taller at the bottom, every other margin kept (room for a legend's rows)."""
+    if inches <= 0:
+        return
+    height, params = fig.get_figheight(), fig.subplotpars
+    bottom, top = params.bottom * height, (1 - params.top) * height
+    fig.set_figheight(height + inches)
+    fig.subplots_adjust(bottom=(bottom + inches) / (height + inches), top=1 - top / (height + inches))
 
 
 # -- decision boundary ------------------------------------------------------------------------
@@ -960,8 +1043,10 @@ def boundary_animation(
     title: str = "",
     fps: int = 8,
     dpi: int = 100,
+    auc_label: str = "test AUC",
 ) -> Path:
-    """An animated GIF of the decision boundary during training, one frame per snapshot, written atomically."""
+    """An animated GIF of the decision boundary during training, one frame per snapshot, written
+    atomically; each frame's title gives the epoch, the loss and the held-out ROC AUC as ``auc_label``."""
     path = Path(path)
     if path.suffix.lower() != ".gif":
         raise ValueError(f"{path}: an animation is written as a GIF; use the .gif suffix")
@@ -972,7 +1057,7 @@ def boundary_animation(
     with _style():
         blank = np.full(xx.shape, np.nan)  # no contour yet: each frame draws (and removes) its own
         fig, ax, image, bar = _boundary_figure(xx, yy, blank, X_train, y_train, X_test, y_test,
-                                               title_lines=_frame_title(title, snapshots[0]).count("\n") + 1)
+                                               title_lines=_frame_title(title, snapshots[0], auc_label).count("\n") + 1)
         try:
             writer, contour = _gif_writer(fps), []
             with runs.atomic_path(path) as tmp, _gif_file(tmp) as gif, writer.saving(fig, gif, dpi):
@@ -981,7 +1066,7 @@ def boundary_animation(
                         artist.remove()
                     image.set_data(proba)
                     contour = _half_contour(ax, bar, xx, yy, proba)
-                    ax.set_title(_frame_title(title, snapshot))
+                    ax.set_title(_frame_title(title, snapshot, auc_label))
                     writer.grab_frame()
         finally:
             _free(fig)
@@ -1045,14 +1130,14 @@ def _gif_palette(frame: Any) -> Any:
     return palette
 
 
-def _frame_title(title: str, snapshot: dict) -> str:
+def _frame_title(title: str, snapshot: dict, auc_label: str = "test AUC") -> str:
     """The title line (if any) over "epoch E · loss L · test AUC A"; the AUC is "—" when not evaluated."""
     auc, loss = float(snapshot.get("val_roc_auc", math.nan)), float(snapshot["train_loss"])
     if int(snapshot["epoch"]) == 0:
         status = "epoch 0 · initial weights, before training"
     else:
         status = (f"epoch {int(snapshot['epoch'])} · loss {f'{loss:.4g}' if math.isfinite(loss) else '—'}"
-                  f" · test AUC {f'{auc:.4f}' if math.isfinite(auc) else '—'}")
+                  f" · {auc_label} {f'{auc:.4f}' if math.isfinite(auc) else '—'}")
     return f"{title}\n{status}" if title else status
 
 

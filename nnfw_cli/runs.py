@@ -29,6 +29,8 @@ from .errors import ModelFileError, RunError, RunInUse, WriteError
 
 CONFIG, MODEL, HISTORY, METRICS = "config.yaml", "model.npz", "history.csv", "metrics.json"
 CHECKPOINT, SNAPSHOTS = "checkpoint.npz", "snapshots.npz"
+STATE = "state.npz"  # a completed run's training state at the epoch model.npz holds, for `nnfw train --from`
+LAST_MODEL = "model-last.npz"  # the last epoch's weights, when model.npz holds the best epoch's
 LATEST = "latest"  # <output_dir>/latest links to the newest run
 LOCK = ".lock"     # <run_dir>/.lock names the process using the run
 
@@ -762,7 +764,7 @@ def read_checkpoint(run_dir: Path) -> dict[str, Any]:
         raise RunError(f"{run_dir}: no checkpoint to resume from (the run's status is {status})")
     arrays = load_arrays(path)
     for key, value in arrays.items():
-        if key.startswith(("model.", "optimizer.")) and value.dtype.kind not in "biuf":
+        if key.startswith(("model.", "optimizer.", "best.")) and value.dtype.kind not in "biuf":
             raise RunError(f"{path}: array {key!r} holds {_kind(value)} where numbers are expected")
     state = arrays.get("state")
     if state is not None and state.ndim == 0 and state.dtype.kind in "US":

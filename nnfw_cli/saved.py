@@ -285,8 +285,9 @@ def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", 
     written: list[Path] = []
     with runs.lock(saved.run_dir):
         if "loss" in what:
-            history = runs.read_history(saved.run_dir)
-            written.append(draw_loss_curve(saved.run_dir, config, model, history, suffix, dpi))
+            history = named_history(runs.read_history(saved.run_dir), config)
+            written.append(draw_loss_curve(saved.run_dir, config, model, history, suffix, dpi,
+                                           best_epoch=_recorded(saved.run_dir, "best_epoch")))
         if "boundary" in what or "roc" in what:
             data = saved.data()
             output = model.predict(data.X_test, batch_size=batch_size(model, data.X_test.shape[1]))
@@ -297,6 +298,24 @@ def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", 
             if "roc" in what:
                 written.append(draw_roc_curve(saved, data.y_test, output, f"roc_curve{suffix}", dpi))
     return written
+
+
+def named_history(frame: Any, config: Config) -> Any:
+    """history.csv with its held-out columns named for their split: an nnfw from before
+    validation splits wrote the test split's scores as ``val_loss`` and ``val_roc_auc``."""
+    if config.data.validation_fraction or "test_loss" in frame.columns or "test_roc_auc" in frame.columns:
+        return frame
+    return frame.rename(columns={name: f"test_{name[4:]}" for name in frame.columns if name.startswith("val_")})
+
+
+def _recorded(run_dir: Path, key: str) -> Any:
+    """``key`` of the run's metrics.json, or None when it is not there (or the file cannot be read)."""
+    try:
+        metrics = runs.read_json(run_dir / runs.METRICS)
+    except RunError:
+        return None
+    value = metrics.get(key) if isinstance(metrics, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def animate(saved: SavedRun, fps: int = 8, dpi: int = 100) -> Path:
@@ -313,7 +332,8 @@ def animate(saved: SavedRun, fps: int = 8, dpi: int = 100) -> Path:
     with runs.lock(saved.run_dir):
         return plots.boundary_animation(snapshots, xx, yy, train, data.y_train, test,
                                         data.y_test, saved.run_dir / "decision_boundary.gif",
-                                        title=picture_title(saved.config, saved.model), fps=fps, dpi=dpi)
+                                        title=picture_title(saved.config, saved.model), fps=fps, dpi=dpi,
+                                        auc_label="val AUC" if saved.config.data.validation_fraction else "test AUC")
 
 
 def draw_neurons(saved: SavedRun, fmt: str = "png", dpi: int = 150, max_units: int = MAX_UNITS_DRAWN) -> Path:

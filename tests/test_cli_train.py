@@ -36,7 +36,8 @@ def test_train_writes_every_file_of_the_run_folder(runner, small_config, tmp_pat
     assert payload["metrics"]["roc_auc"] == metrics["roc_auc"]
     history = pd.read_csv(run_dir / "history.csv")
     assert list(history["epoch"]) == [1, 2, 3, 4, 5]
-    assert history["val_roc_auc"].notna().iloc[-1]
+    assert history["test_roc_auc"].notna().iloc[-1]  # no validation split: the test split is scored as it trains
+    assert list(history.columns) == ["epoch", "train_loss", "test_loss", "test_roc_auc", "test_accuracy", "lr"]
     for png in ("loss_curve.png", "decision_boundary.png"):
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "outputs" / "latest").resolve() == run_dir.resolve()

@@ -140,7 +140,7 @@ def test_bad_overrides(tmp_path, override, expected):
 
 def test_schema_comes_from_the_validating_models():
     schema = Config.model_json_schema()
-    assert set(schema["properties"]) == {"seed", "data", "model", "loss", "training", "output", "expect"}
+    assert set(schema["properties"]) == {"seed", "data", "model", "loss", "training", "output", "expect", "parent"}
 
 
 def test_shipped_configs_follow_the_published_json_schema():

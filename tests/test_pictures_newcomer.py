@@ -78,7 +78,7 @@ def test_a_long_title_wraps_inside_the_confusion_matrix_the_neurons_and_the_anim
 
     drawn = []
     frame_title = plots._frame_title
-    monkeypatch.setattr(plots, "_frame_title", lambda t, s: drawn.append(frame_title(t, s)) or drawn[-1])
+    monkeypatch.setattr(plots, "_frame_title", lambda *args: drawn.append(frame_title(*args)) or drawn[-1])
     snapshot = {"epoch": 0, "train_loss": float("nan"), "proba": np.zeros(xx.shape, np.uint8)}
     plots.boundary_animation([snapshot], xx, yy, X, y, X, y, tmp_path / "a.gif", title)
     assert drawn and "\n" in drawn[-1].rsplit("\nepoch", 1)[0]

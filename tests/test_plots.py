@@ -34,7 +34,7 @@ def _history(epochs: int = 30) -> pd.DataFrame:
     """A plausible run: falling losses, the test AUC evaluated every 5th epoch."""
     epoch = np.arange(1, epochs + 1)
     auc = np.where(epoch % 5 == 0, 1.0 - 0.3 / epoch, np.nan)
-    return pd.DataFrame({"epoch": epoch, "train_loss": 0.7 / epoch, "val_loss": 0.75 / epoch, "val_roc_auc": auc})
+    return pd.DataFrame({"epoch": epoch, "train_loss": 0.7 / epoch, "test_loss": 0.75 / epoch, "test_roc_auc": auc})
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_loss_curve_with_no_finite_loss_at_all(tmp_path: Path) -> None:
 
 def test_loss_curve_accepts_the_fit_history_list() -> None:
     history = [{"epoch": 1, "train_loss": 0.6, "val_loss": 0.7}, {"epoch": 2, "train_loss": 0.5, "val_loss": 0.6}]
-    assert _legend_texts(plots.loss_curve(history)) == ["train loss", "test loss"]
+    assert _legend_texts(plots.loss_curve(history)) == ["train loss", "validation loss"]
 
 
 # -- decision boundary ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -407,7 +408,7 @@ def test_progress_shows_the_latest_test_auc_with_its_epoch(runner, make_config, 
     assert result.exit_code == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("epoch")]
     assert "nan" not in result.stderr
-    endings = [line.split("test AUC ")[1].split(" ", 1)[1] if " (" in line else "" for line in lines]
+    endings = [re.search(r"test AUC \S+(?: (\(epoch \d+\)))?", line).group(1) or "" for line in lines]
     # scored at epochs 1, 7, 14 and 20; a line every 2 epochs
     assert endings == ["(epoch 1)"] * 3 + ["(epoch 7)"] * 3 + ["", "(epoch 14)", "(epoch 14)", ""]
 
