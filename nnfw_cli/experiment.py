@@ -872,9 +872,7 @@ def batch_size(model: Model, in_features: int | None = None) -> int:
     width = in_features or model_width(model)
     if width is None:
         return MAX_BATCH
-    widths = [width]
-    for layer in model.layers:
-        widths.append(layer.output_width(widths[-1]))
+    widths = layer_widths(model, width)
     return int(max(1, min(MAX_BATCH, ACTIVATION_BYTES // (2 * sum(widths) * model.dtype.itemsize))))
 
 
