@@ -742,18 +742,8 @@ def _stop_at_once_on_signals(what: str) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         raise Stopped(f"{signal.Signals(signum).name}: {what} stopped", signum)
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)
-                if signal.getsignal(sig) is not signal.SIG_IGN}
-    try:
-        for sig in previous:
-            signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        previous = {}
-    try:
+    with _handling_signals(handler):
         yield
-    finally:
-        for sig, action in previous.items():
-            signal.signal(sig, action)
 
 
 @contextlib.contextmanager
