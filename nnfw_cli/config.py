@@ -125,7 +125,7 @@ class DataConfig(Section):
     delimiter: Annotated[str, Strict()] | None = Field(None, min_length=1, max_length=1,
                                                        description="csv only: default: detected")
     missing: Literal[MISSING] | None = Field(None, description="csv only: error | drop | mean, default error")
-    n_samples: StrictInt | None = Field(None, ge=4, le=10_000_000, description="generated sets: default 1000")
+    n_samples: StrictInt | None = Field(None, ge=4, le=100_000_000, description="generated sets: default 1000")
     noise: _float(Field(ge=0)) | None = Field(None, description="default: the dataset's own")
     factor: _float(Field(gt=0, lt=1)) | None = Field(None, description="circles only: inner/outer radius, default 0.5")
     classes: StrictInt | None = Field(None, ge=2, le=1000, description="blobs and spiral: the number of classes, "

@@ -293,6 +293,26 @@ def check_memory(config: Config, n_features: int, n_train: int, limit: int | Non
             "or a smaller training.batch_size")
 
 
+# Bytes a generated row costs while its data is made and split: its two float64 features and its
+# label, in the whole set and again in the train and test parts, and the split's indices.
+GENERATED_ROW_BYTES = 64
+
+
+def check_data_memory(config: Config, limit: int | None = None) -> None:
+    """Refuse, before any is made, generated data that would need more than ``limit`` bytes
+    (default: half of this machine's memory) to make and split."""
+    if config.data.dataset not in DATASETS:
+        return
+    needed = GENERATED_ROW_BYTES * config.data.n_samples
+    if limit is None:
+        limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    if needed > limit:
+        raise ConfigError(
+            f"data.n_samples: {config.data.n_samples:,} samples would need about {needed / 2**30:.1f} GiB to make "
+            f"and split, more than the {limit / 2**30:.1f} GiB allowed (half of this machine's memory): "
+            "use fewer samples")
+
+
 def planned_epochs(run_dir: str | Path) -> int:
     """The number of epochs a run trains for in all, for example when it is resumed."""
     return runs.read_config(runs.find_run(run_dir)).training.epochs
@@ -339,6 +359,7 @@ class Session:
         self.pictures = pictures
         self.fingerprint = config_fingerprint(config)
         self.streams = Streams.from_seed(config.seed)
+        check_data_memory(config)
         self.data = load_data(config)
         check_classes(config, self.data.n_classes)
         check_memory(config, self.data.n_features, len(self.data.y_train))

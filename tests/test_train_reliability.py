@@ -22,7 +22,7 @@ import yaml
 from nnfw_cli import experiment, runs
 from nnfw_cli.cli import main
 from nnfw_cli.config import load_config
-from nnfw_cli.errors import RunError, TrainingDiverged, WriteError
+from nnfw_cli.errors import ConfigError, RunError, TrainingDiverged, WriteError
 
 # Mini-batches and dropout: a resumed run must restore the shuffling and dropout streams too.
 RESUMABLE = {
@@ -535,3 +535,16 @@ def test_a_real_kill_9_after_a_checkpoint_then_resume_equals_the_uninterrupted_r
         assert a.files == b.files
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_generated_data_too_large_for_the_machine_is_refused_before_it_is_made(make_config, monkeypatch, tmp_path):
+    config = load_config(make_config({"data.n_samples": 100_000_000}))
+    made = []
+    monkeypatch.setattr(experiment, "load_split", lambda *args: made.append(args))
+    with pytest.raises(ConfigError, match=r"data.n_samples: 100,000,000 samples would need about 6.0 GiB"):
+        experiment.check_data_memory(config, limit=2**30)
+    experiment.check_data_memory(config, limit=8 * 2**30)  # enough memory: no complaint
+    monkeypatch.setattr(experiment, "GENERATED_ROW_BYTES", 10**6)  # every row a megabyte: far too much
+    with pytest.raises(ConfigError, match="half of this machine's memory"):
+        experiment.Session(load_config(make_config({"data.n_samples": 10**6})))
+    assert not made  # refused before any data was made
