@@ -283,14 +283,18 @@ def check_memory(config: Config, n_features: int, n_train: int, limit: int | Non
         widths.append(width)
     rows = n_train if config.training.batch_size is None else min(config.training.batch_size, n_train)
     needed = itemsize * (7 * parameters + 4 * rows * sum(widths))
-    if limit is None:
-        limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    limit = memory_limit() if limit is None else limit
     if needed > limit:
         raise ConfigError(
             f"model.layers: training this network would need about {needed / 2**30:.1f} GiB ({parameters:,} "
             f"parameters, batches of {rows:,} rows through {sum(widths):,} units), more than the "
             f"{limit / 2**30:.1f} GiB allowed (half of this machine's memory): use fewer or narrower layers, "
             "or a smaller training.batch_size")
+
+
+def memory_limit() -> int:
+    """Bytes a run may plan to use: half of this machine's memory."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
 
 
 # Bytes a generated row costs while its data is made and split: its two float64 features and its
@@ -304,8 +308,7 @@ def check_data_memory(config: Config, limit: int | None = None) -> None:
     if config.data.dataset not in DATASETS:
         return
     needed = GENERATED_ROW_BYTES * config.data.n_samples
-    if limit is None:
-        limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    limit = memory_limit() if limit is None else limit
     if needed > limit:
         raise ConfigError(
             f"data.n_samples: {config.data.n_samples:,} samples would need about {needed / 2**30:.1f} GiB to make "
