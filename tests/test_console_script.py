@@ -110,6 +110,9 @@ def test_ctrl_c_while_the_cli_is_imported_ends_quietly():
         "from nnfw_cli._entry import run\n"
         "run()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    # A suite started in the background (`pytest &`) ignores SIGINT, and a child keeps an ignored
+    # signal ignored: give the child Ctrl-C as a terminal would.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert done.returncode == -signal.SIGINT, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr and done.stdout == ""

@@ -337,7 +337,8 @@ def test_ctrl_c_lets_the_runs_in_progress_finish_and_says_how_to_resume(tmp_path
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.02, 0.03, 0.04]},
                        seeds=[0, 1, 2], set={"training.epochs": 30})
     process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "sweep", str(path), "--workers", "1",
-                                "--output-dir", str(tmp_path / "out")], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                                "--output-dir", str(tmp_path / "out")], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     lines = []
     for line in process.stderr:
         lines.append(line)
