@@ -8,8 +8,9 @@ imported inside the functions, so that naming a dataset (to validate a config) c
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -170,7 +171,7 @@ REAL_DATASETS: dict[str, tuple[str, int, int]] = {
     "breast_cancer": ("load_breast_cancer", 30, 2),
 }
 SOURCES: tuple[str, ...] = (*DATASETS, *REAL_DATASETS, "csv")  # every name `data.dataset` may take
-MAX_DATA_BYTES = 256 * 2**20  # a CSV is read whole into memory; far beyond the files this tool is for
+MAX_DATA_BYTES = 4 * 2**30  # a CSV becomes a table in memory; the run also checks it fits (experiment)
 
 
 @dataclass
@@ -282,45 +283,75 @@ def _real(name: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
             [str(c) for c in bunch.target_names], [str(n) for n in names])
 
 
-def read_table(path: str, delimiter: str | None = None) -> Any:
-    """A CSV file with a header row as a DataFrame of text cells (missing cells NaN).
+def read_table(path: str, delimiter: str | None = None, numbers: bool = False, text: Iterable[str] = ()) -> Any:
+    """A CSV file with a header row as a DataFrame of text cells (missing cells NaN); with
+    ``numbers``, a column of numbers is parsed as numbers instead (every column but those named
+    in ``text``), which takes a fraction of the time and memory for a large file.
 
     The index holds each row's line number in the file; ``.attrs`` has ``path``, ``sha256``
     (of the file's bytes) and ``lines``. The delimiter is detected when not given. A missing,
     empty, ragged or oversized file, or one that is not a regular file (a FIFO, a device), is
-    a DataError naming the file and, where there is one, the line.
+    a DataError naming the file and, where there is one, the line. The file is read as a
+    stream: its bytes are never all in memory at once.
     """
-    import hashlib
-    import io
-
     import pandas as pd
 
     from .errors import DataError
 
-    raw = _read_bytes(path)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a UTF-8 text file (byte {exc.start}); save the CSV as UTF-8") from None
-    if not text.strip():
-        raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row per sample")
-    delimiter = delimiter or _sniff(text)
-    _check_ragged(path, text, delimiter)
-    try:
-        table = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, skip_blank_lines=False,
-                            skipinitialspace=True, index_col=False)
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable CSV file: {str(exc).strip()[:200]}") from None
+    with _open_data(path) as handle:
+        head = handle.read(_HEAD_BYTES)
+        sample = _decode(path, head if len(head) < _HEAD_BYTES else head[: head.rfind(b"\n") + 1] or head)
+        if len(head) < _HEAD_BYTES and not sample.strip():
+            raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row per sample")
+        delimiter = delimiter or _sniff(sample)
+        sha256 = _sha256(handle, head)
+        options = dict(sep=delimiter, skip_blank_lines=False, skipinitialspace=True, index_col=False,
+                       encoding="utf-8-sig")
+        try:
+            dtype: Any = str
+            if numbers:
+                handle.seek(0)
+                header = pd.read_csv(handle, nrows=0, **options).columns  # as written: the names pandas keys by
+                keep = set(text)
+                dtype = {raw: str for raw in header if str(raw).strip() in keep}
+            handle.seek(0)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                table = pd.read_csv(handle, dtype=dtype, **options)
+            if numbers:  # a column of text cells too: read again as text, so that every cell is as written
+                mixed = [name for name in table.columns if table[name].dtype.kind not in "fiu" and name not in dtype]
+                if mixed:
+                    handle.seek(0)
+                    table[mixed] = pd.read_csv(handle, usecols=mixed, dtype=str, **options)[mixed]
+        except UnicodeDecodeError:
+            handle.seek(0)
+            _decode(path, handle.read())
+            raise
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row "
+                            "per sample") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            handle.seek(0)
+            _check_ragged(path, _decode(path, handle.read()), delimiter)
+            raise DataError(f"{path}: not a readable CSV file: {str(exc).strip()[:200]}") from None
+        # A row with fewer cells than the header reads as missing cells, one with more than the first
+        # row has as a warning: the rows are then checked one by one, for the message naming the line.
+        if caught or table.isna().to_numpy().any():
+            handle.seek(0)
+            _check_ragged(path, _decode(path, handle.read()), delimiter)
     table.columns = [str(name).strip() for name in table.columns]
     table.index = np.arange(len(table)) + 2  # line 1 is the header
     table = table.dropna(how="all")  # blank lines
     if table.empty:
         raise DataError(f"{path}: only a header row, no data below it")
-    table.attrs.update(path=path, sha256=hashlib.sha256(raw).hexdigest(), lines=True)
+    table.attrs.update(path=path, sha256=sha256, lines=True)
     return table
 
 
-def _read_bytes(path: str) -> bytes:
+_HEAD_BYTES = 65536  # read first: the delimiter is told from these
+
+
+def _open_data(path: str) -> Any:
     import os
 
     from .errors import DataError
@@ -330,8 +361,26 @@ def _read_bytes(path: str) -> bytes:
         raise DataError(f"{path}: no such file")
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, not a CSV file")
-    with open_regular(path, DataError, limit=MAX_DATA_BYTES) as handle:
-        return handle.read(MAX_DATA_BYTES + 1)
+    return open_regular(path, DataError, limit=MAX_DATA_BYTES)
+
+
+def _decode(path: str, raw: bytes) -> str:
+    from .errors import DataError
+
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file (byte {exc.start}); save the CSV as UTF-8") from None
+
+
+def _sha256(handle: Any, head: bytes) -> str:
+    """The sha256 of the file whose first bytes are ``head``, read on from where ``head`` ended."""
+    import hashlib
+
+    digest = hashlib.sha256(head)
+    for block in iter(lambda: handle.read(2**20), b""):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _sniff(text: str) -> str:
@@ -367,7 +416,7 @@ def _csv_split(data: Any, seed: int) -> Split:
     from .features import apply, fit
 
     path = data.path
-    table = read_table(path, data.delimiter)
+    table = read_table(path, data.delimiter, numbers=True, text=[data.target])
     sha256 = table.attrs["sha256"]
     target = _column(path, table, data.target, "target")
     features = [_column(path, table, name, "feature") for name in data.features] if data.features else \
@@ -380,18 +429,48 @@ def _csv_split(data: Any, seed: int) -> Split:
     if rows is not None:
         table, y, notes = table.iloc[rows], y[rows], notes + sampled
         _check_rows(path, y, class_names, data.test_fraction, _validation(data))
-    train, test, y_train, y_test = split(np.asarray(table.index), y, data.test_fraction, seed)
+    lines = np.asarray(table.index)
+    train, test, y_train, y_test = split(lines, y, data.test_fraction, seed)
     train, validation, y_train, y_val = split_validation(train, y_train, _validation(data), seed)
-    train_rows, test_rows, val_rows = (table.loc[rows, features] for rows in (train, test, validation))
-    for part in (train_rows, test_rows, val_rows):
-        part.attrs.update(lines=True)
-    transform = fit(train_rows, missing=data.missing or "error", standardize=bool(data.standardize),
-                    target=target, class_names=class_names, source=path)
-    split_ = Split(apply(transform, train_rows, path), y_train, apply(transform, test_rows, path), y_test, transform,
-                   sha256, notes)
+    settings = dict(missing=data.missing or "error", standardize=bool(data.standardize), target=target,
+                    class_names=class_names, source=path)
+    columns = _finite_columns(table, features)
+    if columns is not None:  # numbers only, none missing: arrays from here on, without the table's copies
+        del table
+        parts = [_rows(columns, np.searchsorted(lines, part)) for part in (train, test, validation)]
+        del columns
+        transform = fit(parts[0], features, **settings)
+        parts = [apply(transform, part, path, overwrite=True) for part in parts]
+    else:
+        parts = [table.loc[part, features] for part in (train, test, validation)]
+        for part in parts:
+            part.attrs.update(lines=True)
+        transform = fit(parts[0], **settings)
+        parts = [apply(transform, part, path) for part in parts]
+    split_ = Split(parts[0], y_train, parts[1], y_test, transform, sha256, notes)
     if len(y_val):
-        split_.X_val, split_.y_val = apply(transform, val_rows, path), y_val
+        split_.X_val, split_.y_val = parts[2], y_val
     return split_
+
+
+def _finite_columns(table: Any, features: list[str]) -> list[np.ndarray] | None:
+    """The feature columns as float64 arrays if they hold finite numbers only, else None (a cell
+    to encode, fill or name in a message: the table's way)."""
+    if not all(table[name].dtype.kind in "fiu" for name in features):
+        return None
+    columns = [table[name].to_numpy(dtype=np.float64) for name in features]
+    return columns if all(np.isfinite(column).all() for column in columns) else None
+
+
+def _rows(columns: list[np.ndarray], positions: np.ndarray, block: int = 4096) -> np.ndarray:
+    """The rows at ``positions`` of the matrix whose columns are ``columns``, ``(len(positions),
+    len(columns))``: gathered a block of rows at a time, so that the rows being written stay in cache."""
+    X = np.empty((len(positions), len(columns)))
+    for start in range(0, len(positions), block):
+        rows, part = positions[start : start + block], X[start : start + block]
+        for j, column in enumerate(columns):
+            part[:, j] = column[rows]
+    return X
 
 
 def stratified_rows(y: np.ndarray, n_rows: int, seed: int) -> np.ndarray:
@@ -483,11 +562,14 @@ def _lines(lines: list) -> str:
 
 def _classes(path: str, column: Any, target: str) -> tuple[list[str], np.ndarray]:
     """The class names (numbers in numeric order, else in text order) and each row's label."""
+    import pandas as pd
+
     from .errors import DataError
     from .features import shown_cell
 
-    cells = column.map(lambda cell: str(cell).strip())
-    names = sorted(set(cells))
+    codes, cells = pd.factorize(column)  # each row's cell as a position in cells, the distinct cells
+    stripped = [str(cell).strip() for cell in cells]
+    names = sorted(set(stripped))
     try:
         names = sorted(names, key=int)
     except ValueError:
@@ -496,7 +578,7 @@ def _classes(path: str, column: Any, target: str) -> tuple[list[str], np.ndarray
         raise DataError(f"{path}: target column {target!r} holds one class ({shown_cell(names[0])}); "
                         "a classifier needs at least two")
     index = {name: i for i, name in enumerate(names)}
-    return names, cells.map(index).to_numpy(dtype=np.int64)
+    return names, np.array([index[cell] for cell in stripped], dtype=np.int64)[codes]
 
 
 def _check_rows(path: str, y: np.ndarray, class_names: list[str], test_fraction: float,

@@ -22,7 +22,7 @@ from . import __version__, gates, runs, threads
 from .config import SNAPSHOT_POINTS, Config, check_classes, dump_yaml
 from .data import DATASETS, REAL_DATASETS, load_split
 from .data import Split as _DataSplit
-from .errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted, WriteError
+from .errors import ConfigError, DataError, RunError, TrainingDiverged, TrainingInterrupted, WriteError
 from .nn import LAYERS, OPTIMIZERS, Layer, Loss, Model, Optimizer, get_loss
 from .schedules import make_schedule
 from .stopping import Watcher
@@ -302,13 +302,26 @@ def memory_limit() -> int:
 GENERATED_ROW_BYTES = 64
 
 
+# Bytes a byte of CSV costs while it is read and split: its table (a number of a few characters
+# becomes 8 bytes), the train and test arrays made from it, and the parser's work space.
+CSV_BYTE_COST = 3
+
+
 def check_data_memory(config: Config, limit: int | None = None) -> None:
-    """Refuse, before any is made, generated data that would need more than ``limit`` bytes
-    (default: half of this machine's memory) to make and split."""
+    """Refuse, before any is made or read, data that would need more than ``limit`` bytes
+    (default: half of this machine's memory) to make or read, and split."""
+    limit = memory_limit() if limit is None else limit
+    path = config.data.path
+    if config.data.dataset == "csv" and path and os.path.isfile(path):
+        size = os.path.getsize(path)
+        if CSV_BYTE_COST * size > limit:
+            raise DataError(f"{path}: a file of {size / 2**30:.1f} GiB would need about "
+                            f"{CSV_BYTE_COST * size / 2**30:.1f} GiB to read and split, more than the "
+                            f"{limit / 2**30:.1f} GiB allowed (half of this machine's memory); "
+                            "use a part of its rows")
     if config.data.dataset not in DATASETS:
         return
     needed = GENERATED_ROW_BYTES * config.data.n_samples
-    limit = memory_limit() if limit is None else limit
     if needed > limit:
         raise ConfigError(
             f"data.n_samples: {config.data.n_samples:,} samples would need about {needed / 2**30:.1f} GiB to make "
@@ -363,7 +376,9 @@ class Session:
         self.fingerprint = config_fingerprint(config)
         self.streams = Streams.from_seed(config.seed)
         check_data_memory(config)
+        started = time.perf_counter()
         self.data = load_data(config)
+        self.data_seconds = time.perf_counter() - started  # to make or read the data, split and transform it
         check_classes(config, self.data.n_classes)
         check_memory(config, self.data.n_features, len(self.data.y_train))
         self.notes: list[str] = list(self.data.notes)
@@ -526,8 +541,8 @@ class Session:
         if diverged_at is None and validation:
             metrics.update(held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val"))
             metrics["n_validation"] = len(self.data.y_val)
-        metrics.update(status=status, epochs=len(self.history), train_seconds=round(self.seconds, 4),
-                       threads=self.threads)
+        metrics.update(status=status, epochs=len(self.history), data_seconds=round(self.data_seconds, 4),
+                       train_seconds=round(self.seconds, 4), threads=self.threads)
         if self.watcher is not None:
             metrics.update(monitor=self.watcher.monitor, best_epoch=self.watcher.best_epoch)
         if self.config.training.early_stopping is not None:

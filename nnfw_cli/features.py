@@ -108,8 +108,8 @@ def fit(data: Any, columns: list[str] | None = None, *, missing: str = "error", 
         categories = {name: sorted(set(table[name].dropna().map(str).str.strip())) for name in columns if not numeric[name]}
     transform = Transform(columns, categories, expand=expand, target=target, class_names=list(class_names or []))
     if missing == "mean":
-        table = _as_table(data, columns)
-        transform.fill = {name: _fill_value(table[name], numeric[name]) for name in columns}
+        frame = _as_table(data, columns)
+        transform.fill = {name: _fill_value(frame[name], numeric[name]) for name in columns}
     if standardize:
         X = apply(transform, table, source)
         scale = X.std(axis=0)
@@ -117,13 +117,14 @@ def fit(data: Any, columns: list[str] | None = None, *, missing: str = "error", 
     return transform
 
 
-def apply(transform: Transform, data: Any, source: str = "the data") -> np.ndarray:
+def apply(transform: Transform, data: Any, source: str = "the data", overwrite: bool = False) -> np.ndarray:
     """The model's inputs ``(n_rows, n_features)`` from a DataFrame or an array.
 
     A table's columns are matched by name, in any order; other columns are ignored. An array
     holds the input columns in ``transform.columns`` order and no categorical column. Rows are
     never dropped here, so the output lines up with the input: a missing cell is filled (as
-    fitted with ``missing: mean``) or is a DataError.
+    fitted with ``missing: mean``) or is a DataError. With ``overwrite``, a float64 array given
+    is standardised in place (the caller's to give up: no copy of a large array).
     """
     X = _numeric_array(data) if not transform.categories else None
     if X is None or X.shape[1] != len(transform.columns):  # a table, or cells that need a message
@@ -134,7 +135,11 @@ def apply(transform: Transform, data: Any, source: str = "the data") -> np.ndarr
     if transform.expand:
         X = np.column_stack([PLAYGROUND[name](X[:, 0], X[:, 1]) for name in transform.expand])
     if transform.mean is not None:
-        X = (X - np.asarray(transform.mean)) / np.asarray(transform.scale)
+        if overwrite and X is data and not transform.expand:  # the same arithmetic, in place
+            X -= np.asarray(transform.mean)
+            X /= np.asarray(transform.scale)
+        else:
+            X = (X - np.asarray(transform.mean)) / np.asarray(transform.scale)
     return X
 
 

@@ -213,7 +213,7 @@ def _score_file(saved: SavedRun, path: str) -> tuple[np.ndarray, np.ndarray, flo
     if transform is None or transform.target is None:
         raise DataError(f"{saved.run_dir}: --data scores a CSV with a target column, for a run trained on a CSV "
                         f"(dataset: csv); this run's data is {saved.config.data.dataset}")
-    table = read_table(path)
+    table = read_table(path, numbers=True, text=[transform.target, *transform.categories])
     X, y = apply(transform, table, path), labels(transform, table, path)
     output, loss = _score(saved, X, y, None)
     return y, output, loss

@@ -59,7 +59,7 @@ def test_same_seed_same_metrics(runner, small_config, run_dir, tmp_path):
     _train(runner, small_config, "--name", "b")  # run_dir, "r", is the same config trained earlier
     first, second = (json.loads((tmp_path / "outputs" / n / "metrics.json").read_text()) for n in ("r", "b"))
     for metrics in (first, second):
-        assert metrics.pop("train_seconds") > 0
+        assert metrics.pop("train_seconds") > 0 and metrics.pop("data_seconds") > 0
         assert metrics.pop("provenance")["seed"] == 3  # and the command lines, which differ in --name
     assert first == second
     weights = [np.load(tmp_path / "outputs" / n / "model.npz")["0.weight"] for n in ("r", "b")]

@@ -111,6 +111,8 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
     pytest.param(PENGUINS.replace("46.5,Biscoe", "46.5,Biscoe,extra"), {}, ["line 3 has 5 cells", "4 columns"],
                  id="ragged-long"),
     pytest.param(PENGUINS.replace("46.5,Biscoe,4500", "46.5,Biscoe"), {}, ["line 3 has 3 cells"], id="ragged-short"),
+    pytest.param(PENGUINS.replace("39.1,Torgersen", "39.1,Torgersen,extra"), {}, ["line 2 has 5 cells", "4 columns"],
+                 id="ragged-first-row"),  # the parser only warns of this one
     pytest.param("species,x\na,1\nb,2\nc,3\na,4\nb,5\n", {}, ["5 rows for 3 classes", "at least 6"],
                  id="too-few-rows"),
     pytest.param(PENGUINS + "Emperor,50,Dream,9000\n", {}, ["class 'Emperor' has 1 row"], id="a-class-of-one"),
@@ -148,6 +150,69 @@ def test_a_file_too_large_is_refused(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="big.csv"):
         read_table(str(path))
     assert MAX_DATA_BYTES > 10**8
+
+
+def _numbers_csv(tmp_path: Path, rows: int = 300) -> str:
+    """A table of numbers (floats with as many digits as a CSV writer gives, whole numbers, a
+    negative exponent) and a target of class names."""
+    rng = np.random.default_rng(5)
+    text = "x,count,tiny,species\n" + "".join(
+        f"{rng.normal():.17g},{int(rng.integers(-50, 50))},{rng.normal() * 1e-7:.6e},{'abc'[k % 3]}\n"
+        for k in range(rows))
+    path = tmp_path / "numbers.csv"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("settings", [
+    {}, {"standardize": False}, {"missing": "mean"}, {"validation_fraction": 0.2}, {"max_rows": 100},
+    {"features": ["tiny", "x"], "test_fraction": 0.3},
+])
+def test_a_table_of_numbers_takes_the_array_way_to_the_arrays_the_table_way_gives(tmp_path, monkeypatch, settings):
+    import nnfw_cli.data
+
+    data = _data({"dataset": "csv", "path": _numbers_csv(tmp_path), "target": "species", **settings})
+    fast = load_split(data, 4)
+    monkeypatch.setattr(nnfw_cli.data, "_finite_columns", lambda table, features: None)  # every cell the table's way
+    plain = load_split(data, 4)
+    for name in ("X_train", "X_test", "y_train", "y_test", "X_val", "y_val"):
+        mine, theirs = getattr(fast, name), getattr(plain, name)  # X_val and y_val: None without a validation split
+        assert (mine is None and theirs is None) or (np.array_equal(mine, theirs) and mine.dtype == theirs.dtype), name
+    assert fast.X_train.flags.c_contiguous and len(fast.X_train) > 0
+    assert fast.transform == plain.transform and fast.notes == plain.notes and fast.sha256 == plain.sha256
+
+
+def test_numbers_are_read_as_written_and_text_stays_text(tmp_path):
+    path = tmp_path / "kinds.csv"
+    path.write_text("x, flag ,code,label\n0.1,True,007,1\n2.5e-3,False,7,2\n-3,True,x7,1\n")
+    table = read_table(str(path), numbers=True, text=["label"])
+    assert table["x"].tolist() == [0.1, 0.0025, -3.0]
+    assert table["flag"].tolist() == ["True", "False", "True"]  # a category, not a bool
+    assert table["code"].tolist() == ["007", "7", "x7"]  # a column with text in it: every cell as written
+    assert table["label"].tolist() == ["1", "2", "1"]  # the target: class names as written
+    assert list(read_table(str(path))["x"]) == ["0.1", "2.5e-3", "-3"]  # without numbers: text throughout
+
+
+def test_a_text_cell_far_down_a_column_of_numbers_is_named_with_its_line(tmp_path):
+    rows = 300_000  # more rows than the parser reads at once: the column's first part holds numbers only
+    text = "species,x\n" + "".join(f"{'ab'[k % 2]},{k % 97}.5\n" for k in range(rows)) + "a,oops\n"
+    message = _error(tmp_path, text)
+    assert f"line {rows + 2}, column 'x': 'oops' is not a finite number" in message, message
+
+
+def test_a_csv_too_large_for_the_memory_is_refused_before_it_is_read(tmp_path):
+    from nnfw_cli.config import load_config
+    from nnfw_cli.experiment import CSV_BYTE_COST, check_data_memory
+
+    (tmp_path / "t.csv").write_text(PENGUINS)
+    config_path = tmp_path / "c.yaml"
+    config_path.write_text("data: {dataset: csv, path: t.csv, target: species}\n"
+                           "model: {layers: [{type: linear, units: 3}, softmax]}\nloss: cross_entropy\n")
+    config = load_config(config_path)
+    size = len(PENGUINS.encode())
+    check_data_memory(config, limit=CSV_BYTE_COST * size)  # just fits
+    with pytest.raises(DataError, match=r"t\.csv: a file of .* GiB would need about .* GiB to read and split"):
+        check_data_memory(config, limit=CSV_BYTE_COST * size - 1)
 
 
 def test_missing_drop_reports_the_rows_it_dropped(tmp_path):

@@ -114,3 +114,22 @@ def test_playground_features_are_drawn_over_the_input_plane(tmp_path):
     np.testing.assert_array_equal(features(train), split.X_train)
     result = CliRunner().invoke(main, ["plot", str(run), "--neurons"])
     assert result.exit_code == 0, result.output
+
+
+def test_eval_on_a_file_reads_a_category_of_digits_as_the_training_rows_had_it(tmp_path):
+    """A column the training rows made categorical (mostly text) is read as text in the file
+    scored, even where every cell of that file looks like a number."""
+    rows = [f"{'ab'[k % 2]},{k % 5}.5,{['low', 'high', '07'][k % 3]}\n" for k in range(60)]
+    (tmp_path / "train.csv").write_text("label,x,grade\n" + "".join(rows))
+    (tmp_path / "digits_only.csv").write_text("label,x,grade\n" + "".join(r for r in rows if r.endswith(",07\n")))
+    (tmp_path / "c.yaml").write_text(
+        "data: {dataset: csv, path: train.csv, target: label}\n"
+        "model: {layers: [{type: linear, units: 4}, relu, {type: linear, units: 1}, sigmoid]}\n"
+        "training: {epochs: 2}\n")
+    trained = CliRunner().invoke(main, ["train", str(tmp_path / "c.yaml"), "--output-dir", str(tmp_path),
+                                        "--name", "r", "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads((tmp_path / "r" / "transform.json").read_text())["categories"] == {"grade": ["07", "high", "low"]}
+    scored = CliRunner().invoke(main, ["eval", str(tmp_path / "r"), "--data", str(tmp_path / "digits_only.csv"), "--json"])
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.output)["metrics"]["n_samples"] == 20
