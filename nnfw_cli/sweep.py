@@ -562,9 +562,11 @@ class LocalRunner:
     kind = "local"
 
     def __init__(self, workers: int, pictures: bool = False, warm: bool = True) -> None:
-        """Start the pool; with ``warm``, its processes at once, so that they start (and import nnfw,
-        once) while the client reads and validates the sweep."""
+        """Start the pool; with ``warm``, its processes at once, from a thread of their own: starting
+        one waits until the first has imported nnfw (seconds), and meanwhile the client reads and
+        validates the sweep."""
         import multiprocessing
+        import threading
 
         self.workers = workers
         methods = multiprocessing.get_all_start_methods()
@@ -574,9 +576,14 @@ class LocalRunner:
         if self.context.get_start_method() == "forkserver":
             self.context.set_forkserver_preload(PRELOAD + (["matplotlib.pyplot"] if pictures else []))
         self.executor = self._start()
+        self.warming = threading.Thread(target=self._warm, args=(self.executor,), name="nnfw-pool-start", daemon=True)
         if warm:
-            for _ in range(workers):
-                self.executor.submit(_prepare_worker)
+            self.warming.start()
+
+    def _warm(self, executor: cf.Executor) -> None:
+        with contextlib.suppress(RuntimeError, cf.BrokenExecutor):  # closed meanwhile: nothing to start
+            for _ in range(self.workers):
+                executor.submit(_prepare_worker)
 
     def _start(self) -> cf.Executor:
         return cf.ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_init,
@@ -595,6 +602,8 @@ class LocalRunner:
 
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down; with ``cancel``, at once: runs in progress are ended with their processes."""
+        if self.warming.is_alive():
+            self.warming.join()  # its processes are started: ended below with the others
         if cancel:
             # the pool's own processes (Python 3.14 has terminate_workers for this)
             processes = list((getattr(self.executor, "_processes", None) or {}).values())
