@@ -8,6 +8,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -389,15 +390,26 @@ def predict(run: Path | None, input_csv: Path | None, output: Path | None, overw
     if note:
         click.echo(note, err=True)
     _scoring_threads(model, n_features)
-    result, notes = saved_runs.predict_file(model, transform, n_features, str(input_csv))
-    for line in notes:
-        click.echo(line, err=True)
-    if output is None:
-        click.echo(result.to_csv(index=False), nl=False)
+    tables = _told(saved_runs.predict_file(model, transform, n_features, str(input_csv)))
+    if output is None:  # through a temporary file: a part of the rows at a time, and nothing printed for a bad file
+        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
+            for part, table in enumerate(tables):
+                table.to_csv(spool, index=False, header=not part)
+            spool.seek(0)
+            for block in iter(lambda: spool.read(2**20), ""):
+                click.echo(block, nl=False)
         return
-    written = saved_runs.write_table(result, output, input_csv, overwrite)
+    written, rows = saved_runs.write_table(tables, output, input_csv, overwrite)
     through = f" (through the link {output})" if written != output else ""
-    click.echo(f"written: {written}{through} ({len(result)} rows)", err=True)
+    click.echo(f"written: {written}{through} ({rows} rows)", err=True)
+
+
+def _told(parts: Iterator[tuple[Any, list[str]]]) -> Iterator[Any]:
+    """The tables of ``predict_file``'s parts; the notes (the same for every part) on stderr, once."""
+    for part, (table, notes) in enumerate(parts):
+        for line in notes if not part else []:
+            click.echo(line, err=True)
+        yield table
 
 
 def _open_run(run: Path | None, output_dir: Path | None, command: str) -> Any:

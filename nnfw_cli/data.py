@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -294,6 +294,13 @@ def read_table(path: str, delimiter: str | None = None, numbers: bool = False, t
     a DataError naming the file and, where there is one, the line. The file is read as a
     stream: its bytes are never all in memory at once.
     """
+    return next(read_table_parts(path, None, delimiter, numbers, text))
+
+
+def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, numbers: bool = False,
+                     text: Iterable[str] = ()) -> Iterator[Any]:
+    """``read_table``'s table, ``rows`` rows at a time (one table for None; ``numbers`` only so),
+    each part indexed by its lines: the table of a large file need never be whole in memory."""
     import pandas as pd
 
     from .errors import DataError
@@ -315,14 +322,39 @@ def read_table(path: str, delimiter: str | None = None, numbers: bool = False, t
                 keep = set(text)
                 dtype = {raw: str for raw in header if str(raw).strip() in keep}
             handle.seek(0)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", pd.errors.ParserWarning)
-                table = pd.read_csv(handle, dtype=dtype, **options)
-            if numbers:  # a column of text cells too: read again as text, so that every cell is as written
-                mixed = [name for name in table.columns if table[name].dtype.kind not in "fiu" and name not in dtype]
-                if mixed:
+            parts = pd.read_csv(handle, dtype=dtype, chunksize=rows, **options) if rows else None
+            line, checked, found = 2, False, False  # line 1 is the header
+            while True:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", pd.errors.ParserWarning)
+                    table = pd.read_csv(handle, dtype=dtype, **options) if parts is None else next(parts, None)
+                if table is None:
+                    break
+                if numbers:  # a column of text cells too: read again as text, so that every cell is as written
+                    mixed = [name for name in table.columns if table[name].dtype.kind not in "fiu" and name not in dtype]
+                    if mixed:
+                        handle.seek(0)
+                        table[mixed] = pd.read_csv(handle, usecols=mixed, dtype=str, **options)[mixed]
+                # A row with fewer cells than the header reads as missing cells, one with more than the
+                # first row has as a warning: the rows are then checked one by one, for the message naming the line.
+                if not checked and (caught or table.isna().to_numpy().any()):
+                    position = handle.tell()
                     handle.seek(0)
-                    table[mixed] = pd.read_csv(handle, usecols=mixed, dtype=str, **options)[mixed]
+                    _check_ragged(path, _decode(path, handle.read()), delimiter)
+                    handle.seek(position)
+                    checked = True
+                table.columns = [str(name).strip() for name in table.columns]
+                table.index = np.arange(len(table)) + line
+                line += len(table)
+                table = table.dropna(how="all")  # blank lines
+                table.attrs.update(path=path, sha256=sha256, lines=True)
+                if len(table):
+                    found = True
+                    yield table
+                if parts is None:
+                    break
+            if not found:
+                raise DataError(f"{path}: only a header row, no data below it")
         except UnicodeDecodeError:
             handle.seek(0)
             _decode(path, handle.read())
@@ -334,18 +366,6 @@ def read_table(path: str, delimiter: str | None = None, numbers: bool = False, t
             handle.seek(0)
             _check_ragged(path, _decode(path, handle.read()), delimiter)
             raise DataError(f"{path}: not a readable CSV file: {str(exc).strip()[:200]}") from None
-        # A row with fewer cells than the header reads as missing cells, one with more than the first
-        # row has as a warning: the rows are then checked one by one, for the message naming the line.
-        if caught or table.isna().to_numpy().any():
-            handle.seek(0)
-            _check_ragged(path, _decode(path, handle.read()), delimiter)
-    table.columns = [str(name).strip() for name in table.columns]
-    table.index = np.arange(len(table)) + 2  # line 1 is the header
-    table = table.dropna(how="all")  # blank lines
-    if table.empty:
-        raise DataError(f"{path}: only a header row, no data below it")
-    table.attrs.update(path=path, sha256=sha256, lines=True)
-    return table
 
 
 _HEAD_BYTES = 65536  # read first: the delimiter is told from these

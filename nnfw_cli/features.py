@@ -237,7 +237,7 @@ def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
     if column.dtype.kind in "fiu":
         values = column.to_numpy(dtype=np.float64)
     else:
-        values = pd.to_numeric(column.map(lambda cell: str(cell).strip()), errors="coerce").to_numpy(dtype=np.float64)
+        values = pd.to_numeric(column.astype(str).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         line = column.index[int(np.flatnonzero(bad)[0])]

@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -438,15 +438,21 @@ def open_predictor(run: str | Path | None, output_dir: str | Path = "outputs") -
     return saved.model, saved.transform, saved.n_features, saved.note
 
 
-def predict_file(model: Model, transform: Transform | None, n_features: int, path: str) -> tuple[Any, list[str]]:
-    """Predictions for the CSV at ``path``: ``predict_table`` for points, ``predict_named`` for a
-    run trained on a CSV (its columns are matched by name)."""
-    from .data import read_points, read_table
+PREDICT_ROWS = 100_000  # rows of a CSV file predicted at a time: a file of millions is never whole in memory
+
+
+def predict_file(model: Model, transform: Transform | None, n_features: int, path: str) -> Iterator[tuple[Any, list[str]]]:
+    """Predictions for the CSV at ``path``, as ``(table, notes)`` for each part of its rows:
+    ``predict_named`` for a run trained on a CSV (its columns are matched by name), PREDICT_ROWS
+    rows at a time; ``predict_table`` for points, in one part."""
+    from .data import read_points, read_table_parts
 
     if transform is not None and transform.target is not None:
-        return predict_named(model, transform, read_table(path))
+        for table in read_table_parts(path, PREDICT_ROWS):
+            yield predict_named(model, transform, table)
+        return
     width = len(transform.columns) if transform is not None else n_features
-    return predict_table(model, read_points(path, width), transform)
+    yield predict_table(model, read_points(path, width), transform)
 
 
 def predict_table(model: Model, table: Any, transform: Transform | None = None) -> tuple[Any, list[str]]:
@@ -519,18 +525,22 @@ def _free_column(columns: Any, name: str) -> str:
     return next(c for c in [name] + [f"{name}_{i}" for i in range(1, len(taken) + 2)] if c not in taken)
 
 
-def write_table(table: Any, output: Path, input_path: Path, overwrite: bool) -> Path:
-    """Write ``table`` as CSV to ``output``, atomically; returns the file written.
+def write_table(tables: Iterable[Any], output: Path, input_path: Path, overwrite: bool) -> tuple[Path, int]:
+    """Write ``tables``, parts of one table, as one CSV to ``output``, atomically; returns the file
+    written and its number of rows.
 
     Only a regular file is replaced, with ``overwrite``, and never the input itself; a link to a
     regular file is written through (the file it leads to is replaced, the link kept). A device,
     a FIFO, a folder, a link to none of these or to nothing is a WriteError, and is left as it was.
     """
-    target = _output_file(output, input_path, overwrite)
+    target, rows = _output_file(output, input_path, overwrite), 0
     with runs.atomic_path(target) as tmp:
-        table.to_csv(tmp, index=False)
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            for table in tables:
+                table.to_csv(handle, index=False, header=not rows)
+                rows += len(table)
         _output_file(output, input_path, overwrite)  # again: something may have been put there meanwhile
-    return target
+    return target, rows
 
 
 def _output_file(output: Path, input_path: Path, overwrite: bool) -> Path:

@@ -243,8 +243,10 @@ def predict_rows(saved: Any, run_dir: Path) -> None:
     rows = run_dir / "predict_input.csv"
     _input_rows(saved).to_csv(rows, index=False, header=saved.config.data.dataset == "csv")
     model, transform, n_features, _ = saved_runs.open_predictor(run_dir)
-    table, _ = saved_runs.predict_file(model, transform, n_features, str(rows))
-    saved_runs.write_table(table, run_dir / "predictions.csv", rows, overwrite=False)
+    import pandas as pd
+
+    table = pd.concat([part for part, _ in saved_runs.predict_file(model, transform, n_features, str(rows))])
+    saved_runs.write_table([table], run_dir / "predictions.csv", rows, overwrite=False)
     added = [c for c in table.columns if str(c).startswith(("prob", "predicted"))]
     values = table[[c for c in added if str(c).startswith("prob")]].to_numpy(dtype=float)
     if len(table) != PREDICT_ROWS or "predicted" not in added or not values.size:

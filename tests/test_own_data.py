@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -133,3 +134,37 @@ def test_eval_on_a_file_reads_a_category_of_digits_as_the_training_rows_had_it(t
     scored = CliRunner().invoke(main, ["eval", str(tmp_path / "r"), "--data", str(tmp_path / "digits_only.csv"), "--json"])
     assert scored.exit_code == 0, scored.output
     assert json.loads(scored.output)["metrics"]["n_samples"] == 20
+
+
+def test_predict_reads_a_large_file_a_part_at_a_time_and_writes_what_one_part_would(tmp_path, monkeypatch):
+    import nnfw_cli.saved
+
+    run = _train(tmp_path, "wine_csv")
+    table = pd.read_csv(WINE)
+    text = table.to_csv(index=False).splitlines(keepends=True)
+    text.insert(40, "\n")  # a blank line: left out, and the lines after it keep their numbers
+    points = tmp_path / "points.csv"
+    points.write_text("".join(text))
+    whole = CliRunner().invoke(main, ["predict", str(run), str(points), "-o", str(tmp_path / "whole.csv")])
+    assert whole.exit_code == 0, whole.output
+    monkeypatch.setattr(nnfw_cli.saved, "PREDICT_ROWS", 7)  # 178 rows: 26 parts, the last one short
+    parts = CliRunner().invoke(main, ["predict", str(run), str(points), "-o", str(tmp_path / "parts.csv")])
+    assert parts.exit_code == 0, parts.output
+    whole_rows, part_rows = (pd.read_csv(tmp_path / name, dtype=str) for name in ("whole.csv", "parts.csv"))
+    probabilities = ["prob_Barbera", "prob_Barolo", "prob_Grignolino"]
+    assert list(part_rows.columns) == list(whole_rows.columns) and len(part_rows) == 178
+    pd.testing.assert_frame_equal(part_rows.drop(columns=probabilities), whole_rows.drop(columns=probabilities))
+    # the same up to the rounding of products over batches of other sizes
+    np.testing.assert_allclose(part_rows[probabilities].astype(float), whole_rows[probabilities].astype(float),
+                               rtol=1e-12, atol=1e-15)
+    assert "(178 rows)" in parts.stderr
+    printed = CliRunner().invoke(main, ["predict", str(run), str(points)])
+    assert printed.exit_code == 0 and printed.stdout == (tmp_path / "parts.csv").read_text()
+
+    text[-1] = ",".join(["oops", *text[-1].split(",")[1:]])  # a bad cell in the last part
+    points.write_text("".join(text))
+    failed = CliRunner().invoke(main, ["predict", str(run), str(points), "-o", str(tmp_path / "bad.csv")])
+    assert failed.exit_code != 0 and f"line {len(text)}" in failed.stderr and "'oops'" in failed.stderr
+    assert not (tmp_path / "bad.csv").exists()
+    printed = CliRunner().invoke(main, ["predict", str(run), str(points)])
+    assert printed.exit_code != 0 and printed.stdout == ""  # nothing printed of the parts before it
