@@ -260,11 +260,16 @@ def _input_rows(saved: Any) -> Any:
     rows with its header (complete ones), otherwise the data's raw features without one."""
     import pandas as pd
 
-    from .data import DATASETS, _real, make_dataset, read_table
+    from .data import DATASETS, _real, make_dataset, read_table_parts
 
     data = saved.config.data
-    if data.dataset == "csv":
-        return read_table(data.path, data.delimiter).dropna().head(PREDICT_ROWS)
+    if data.dataset == "csv":  # the first complete rows, without reading a large file whole
+        complete = []
+        for part in read_table_parts(data.path, 10_000, data.delimiter):
+            complete.append(part.dropna())
+            if sum(map(len, complete)) >= PREDICT_ROWS:
+                break
+        return pd.concat(complete).head(PREDICT_ROWS)
     if data.dataset in DATASETS:
         X, _ = make_dataset(data.dataset, PREDICT_ROWS, data.noise, saved.config.data_seed() + 1, **data.options())
     else:
