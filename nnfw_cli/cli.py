@@ -883,7 +883,7 @@ def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool
     from . import sweep as sweeps
 
     stop = sweeps.Stop()
-    sweeps.import_in_background(["matplotlib.figure", "matplotlib.backends.backend_agg"])  # for sweep.png
+    sweeps.prepare_pictures()  # for sweep.png, while the runs go on
     if not quiet:
         kind = "group" if plan.kind == "seeds" else "sweep"
         click.echo(f"{kind} folder: {folder}  ({len(plan.points)} runs; {runner.describe()})", err=True)

@@ -397,8 +397,9 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     a line), and a heat map of the mean when two settings are swept; for a seed group, the metric
     of each seed. None if no run has the metric yet."""
     from . import plots
-    from .sweep import PICTURE
+    from .sweep import PICTURE, pictures_ready
 
+    pictures_ready()
     plan = summary.plan
     rows = [row for row in summary.rows.values() if row.status == "completed" and row.value(plan.metric) is not None]
     if not rows:

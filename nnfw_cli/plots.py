@@ -242,6 +242,16 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
     return path
 
 
+def warm_up(dpi: int = 100) -> None:
+    """Draw a small picture into memory and throw it away: the first picture of a process loads
+    the fonts and the PNG writer (a second or so), which a process can do while it would wait."""
+    import io
+
+    figure = confusion_matrix(np.eye(2, dtype=int), ["a", "b"], "warm-up")
+    figure.savefig(io.BytesIO(), format="png", dpi=dpi)
+    _free(figure)
+
+
 def _free(fig: Figure) -> None:
     """Release a figure: close it in pyplot if pyplot knows it, and drop its artists."""
     pyplot = sys.modules.get("matplotlib.pyplot")

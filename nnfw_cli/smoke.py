@@ -397,15 +397,13 @@ def _preload() -> None:
     """Import what every smoke run uses, and draw a first picture (fonts, PNG writer), once, before
     the workers are forked from this process: each would otherwise do it again."""
     import importlib
-    import io
 
     for module in ("pandas", "sklearn.datasets", "sklearn.metrics", f"{__package__}.experiment",
                    f"{__package__}.saved", "PIL.Image"):
         importlib.import_module(module)
     from . import plots
 
-    plots.confusion_matrix(np.eye(2, dtype=int), ["a", "b"], "warm-up").savefig(io.BytesIO(), format="png",
-                                                                              dpi=SMOKE_DPI)
+    plots.warm_up(SMOKE_DPI)
 
 
 def default_jobs() -> int:

@@ -957,18 +957,30 @@ def metric_stats(rows: Iterable[Row], metrics: list[str]) -> dict[str, dict[str,
     return stats
 
 
-def import_in_background(modules: list[str]) -> None:
-    """Import ``modules`` in a thread while the client waits for results (matplotlib for the
-    picture at the end takes a second or two to import; the client is idle meanwhile)."""
-    import importlib
+_PREPARING: list[Any] = []  # the thread of prepare_pictures, if one was started
+
+
+def prepare_pictures() -> None:
+    """Import matplotlib and draw a first, thrown-away picture (``plots.warm_up``) in a thread
+    while the client waits for results: it takes a second or so, and the client is idle meanwhile.
+    ``pictures_ready`` waits for it (matplotlib is not for two threads at once)."""
     import threading
 
-    def load() -> None:
-        for name in modules:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
+    def prepare() -> None:
+        with contextlib.suppress(Exception):  # only a head start: sweep.png says what is wrong, if anything
+            from . import plots
 
-    threading.Thread(target=load, name="nnfw-imports", daemon=True).start()
+            plots.warm_up()
+
+    thread = threading.Thread(target=prepare, name="nnfw-pictures", daemon=True)
+    thread.start()
+    _PREPARING.append(thread)
+
+
+def pictures_ready() -> None:
+    """Wait for ``prepare_pictures``'s thread, if it runs."""
+    while _PREPARING:
+        _PREPARING.pop().join()
 
 
 def default_workers() -> int:
