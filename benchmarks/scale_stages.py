@@ -51,7 +51,8 @@ def scale_stages(n_samples: int) -> dict[str, Any]:
     if session.grid is not None:
         session.snapshot(history[0])
     experiment.write_results(session.run_dir, config, model, data, history,
-                             {**metrics, "status": "completed", "epochs": 1, "train_seconds": seconds["train_epoch"]})
+                             {**metrics, "status": "completed", "epochs": 1, "train_seconds": seconds["train_epoch"]},
+                             box=session.box)
     seconds["write_and_draw"] = time.perf_counter() - start
     shutil.rmtree(folder, ignore_errors=True)
     return {"n_samples": n_samples, "seconds": seconds, "roc_auc": metrics["roc_auc"]}

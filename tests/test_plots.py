@@ -162,6 +162,42 @@ def test_boundary_grid_rejects_bad_input(X: np.ndarray, resolution: int) -> None
         plots.boundary_grid(X, resolution)
 
 
+def _stacked_grid(X: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
+    """The grid as boundary_grid drew it from one stacked array, reduced along its rows."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = np.where(high > low, 0.1 * (high - low), 0.5)
+    xx, yy = np.meshgrid(*[np.linspace(lo, hi, resolution) for lo, hi in zip(low - margin, high + margin)])
+    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
+
+
+@pytest.mark.parametrize("case", ["normal", "an empty part", "a flat axis", "signed zeros", "one point", "tall"])
+def test_the_grid_over_the_box_of_parts_is_the_grid_over_their_stack(case, rng) -> None:
+    parts = [rng.normal(size=(40, 2)) * [3.0, 0.01] + 5.0, rng.normal(size=(9, 2))]
+    if case == "an empty part":
+        parts.insert(1, np.zeros((0, 2)))
+    elif case == "a flat axis":
+        parts = [np.column_stack([part[:, 0], np.full(len(part), 2.5)]) for part in parts]
+    elif case == "signed zeros":
+        parts = [np.array([[0.0, -0.0], [-0.0, 0.0]]), np.array([[-0.0, -0.0], [1.0, 0.0]])]
+    elif case == "one point":
+        parts = [np.array([[1.5, -2.0]])]
+    elif case == "tall":
+        parts = [rng.normal(size=(50_001, 2)), rng.normal(size=(7, 2)) * 9]
+    for resolution in (2, 30, 200):
+        ours = plots.grid_over(plots.plane_box(*parts, None), resolution)
+        for a, b in zip(ours, _stacked_grid(np.vstack(parts), resolution)):
+            assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_plane_box_refuses_a_part_that_is_not_finite(bad) -> None:
+    for where in (0, 1):
+        parts = [np.ones((5, 2)), np.zeros((3, 2))]
+        parts[where][1, 1] = bad
+        with pytest.raises(ValueError, match="finite"):
+            plots.plane_box(*parts)
+
+
 def _boundary(X: np.ndarray, y: np.ndarray, column: bool = False, resolution: int = 60):
     """A decision-boundary figure for a linear 'model' on ``X``; train/test split 80/20."""
     grid = plots.boundary_grid(X, resolution)
