@@ -44,7 +44,8 @@ def scale_stages(n_samples: int) -> dict[str, Any]:
               batch_size=config.training.batch_size, seed=session.streams.shuffle)
     seconds["train_epoch"] = time.perf_counter() - start
     start = time.perf_counter()
-    metrics = experiment.final_metrics(model, data, session.loss)
+    scored = experiment.score(model, data.X_test, data.y_test, session.loss)
+    metrics = experiment.final_metrics(model, data, session.loss, scored)
     seconds["evaluate"] = time.perf_counter() - start
     start = time.perf_counter()
     history = [{"epoch": 1, "train_loss": metrics["loss"], "test_loss": metrics["loss"], "test_roc_auc": metrics["roc_auc"]}]
@@ -52,7 +53,7 @@ def scale_stages(n_samples: int) -> dict[str, Any]:
         session.snapshot(history[0])
     experiment.write_results(session.run_dir, config, model, data, history,
                              {**metrics, "status": "completed", "epochs": 1, "train_seconds": seconds["train_epoch"]},
-                             box=session.box)
+                             test_output=scored[1], box=session.box)
     seconds["write_and_draw"] = time.perf_counter() - start
     shutil.rmtree(folder, ignore_errors=True)
     return {"n_samples": n_samples, "seconds": seconds, "roc_auc": metrics["roc_auc"]}
