@@ -986,8 +986,9 @@ def _confusion_figure(names: Sequence[str], title: str) -> tuple[float, bool, li
     title = wrap_title(title, max(width, 5.0) - 0.5) if title else ""
     bottom, top = drop + 0.55, 0.4 + (0.08 + 0.2 * (title.count("\n") + 1) if title else 0.0)
     height = top + side + bottom
-    fig = _new_figure(_quarter_inches(max(width, 5.0)), _quarter_inches(height))
-    fig.set_layout_engine("none")
+    # no layout engine: the panels are placed by hand below, and with one (even "none" after
+    # "constrained") savefig lays the figure out in a whole draw before the one it renders
+    fig = _new_figure(_quarter_inches(max(width, 5.0)), _quarter_inches(height), (0.0, 0.0, 0.0, 0.0))
     W, H = fig.get_size_inches()
     left += (W - width) / 2  # centred in what rounding and the least width added
     box = (side / W, side / H)

@@ -130,6 +130,23 @@ def test_loss_curve_accepts_the_fit_history_list() -> None:
 # -- decision boundary ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("picture", ["loss curve", "decision boundary", "confusion matrix"])
+def test_a_picture_every_run_draws_is_drawn_once_as_it_is_saved(picture, blobs, tmp_path, monkeypatch) -> None:
+    """Their axes are placed by hand: a figure with a layout engine (even "none" set after
+    another) is drawn twice by savefig, once to lay it out."""
+    from matplotlib.figure import Figure
+
+    X, y = blobs
+    grid = plots.boundary_grid(X, 30)
+    figure = {"loss curve": lambda: plots.loss_curve(pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.3]}), "t"),
+              "decision boundary": lambda: plots.decision_boundary(np.full(900, 0.3), grid, X, y, X[:0], y[:0], "t"),
+              "confusion matrix": lambda: plots.confusion_matrix(np.array([[5, 1], [2, 7]]), ["0", "1"], "t")}[picture]()
+    draws = []
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer, _draw=Figure.draw: draws.append(self) or _draw(self, renderer))
+    plots.save_figure(figure, tmp_path / "picture.png", dpi=40)
+    assert draws == [figure]
+
+
 def test_boundary_grid_covers_the_data_with_margins(blobs) -> None:
     X, _ = blobs
     xx, yy, points = plots.boundary_grid(X, resolution=50)
