@@ -6,8 +6,8 @@ A change that must not alter behaviour (a refactoring, a faster step) is checked
     python benchmarks/same_runs.py record /tmp/after       # at the new one
     python benchmarks/same_runs.py compare /tmp/before /tmp/after
 
-Every file of every run folder must be byte-identical, except the timings in metrics.json and
-the folder's own path where a file records it.
+Every file of every run folder must be byte-identical, except the timings in metrics.json and in
+the state a .npz file keeps, and the folder's own path where a file records it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = {"data_seconds", "train_seconds", "seconds"}
@@ -64,10 +66,19 @@ def compare(before: Path, after: Path) -> int:
 
 
 def _content(path: Path, root: Path) -> object:
+    if path.suffix == ".npz":  # a checkpoint or state file: its JSON "state" holds the seconds trained
+        with np.load(path, allow_pickle=False) as arrays:
+            return {key: _json(str(arrays[key]), root) if key == "state" else
+                    (arrays[key].dtype.str, arrays[key].shape, arrays[key].tobytes()) for key in arrays.files}
     data = path.read_bytes().replace(str(root).encode(), b"<root>")
     if path.suffix == ".json":
-        return {k: v for k, v in json.loads(data).items() if k not in TIMINGS}
+        return _json(data.decode(), root)
     return data
+
+
+def _json(text: str, root: Path) -> object:
+    """A JSON object with the folder's path in it replaced and its timings left out."""
+    return {k: v for k, v in json.loads(text.replace(str(root), "<root>")).items() if k not in TIMINGS}
 
 
 if __name__ == "__main__":

@@ -405,7 +405,10 @@ class Session:
         self._started: float | None = None  # perf_counter() when this process began training
         # snapshots (and the animation made of them) show P(class 1): two classes in the plane only
         two_d = pictures and plane is not None and self.data.n_classes == 2
-        self.grid = _snapshot_grid(np.vstack([p for p in plane[:2] if p is not None])) if two_d else None
+        box, self.grid = _snapshot_grid(*plane[:2]) if two_d else (None, None)
+        # the decision boundary spans the train and test points: the snapshots' box when they span both
+        self.box = box if two_d and not self.data.has_validation else None
+        self.test_output: np.ndarray | None = None  # the network's output on the test split, once scored
         self.features = plane[2] if two_d else None  # plane points -> model inputs
         self.expectations = gates.parse_all(config.expect, "expect")
         if self.expectations:  # the metrics a run of this model on this data will have, before it trains
@@ -488,7 +491,7 @@ class Session:
             self.notes.append(self._stopped_note(held))
         metrics = self._metrics(status, tracker.diverged, held)
         write_results(self.run_dir, self.config, self.model, self.data, self.history, metrics, self.pictures,
-                      self.dpi)
+                      self.dpi, test_output=self.test_output, box=self.box)
         self._write_snapshots()
         if status == "completed":  # what `nnfw train --from` starts from
             self._save_state(self.run_dir / runs.STATE, *(self.kept if held != len(self.history) else
@@ -533,8 +536,11 @@ class Session:
         the validation split's as ``val_*``, and how the run went."""
         metrics: dict[str, Any] = {}
         validation = self.data.has_validation
+        self.test_output = None
         if diverged_at is None and not (validation and status == "interrupted"):
-            metrics = final_metrics(self.model, self.data, self.loss)
+            scored = score(self.model, self.data.X_test, self.data.y_test, self.loss)
+            metrics = final_metrics(self.model, self.data, self.loss, scored)
+            self.test_output = scored[1]  # the confusion matrix is drawn from it
             metrics["split"] = "test"
             if validation and held:  # the test split's scores also go on the history row of the epoch they are of
                 self.history[held - 1].update({f"test_{key}": metrics[key] for key in ("loss", "roc_auc", "accuracy")})
@@ -826,10 +832,13 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
     return [f"{path or 'the config'}: {show(old)} in the checkpoint, {show(new)} in config.yaml"]
 
 
-def _snapshot_grid(X: np.ndarray) -> Any:
-    from .plots import boundary_grid
+def _snapshot_grid(train: np.ndarray, test: np.ndarray | None) -> tuple[Any, Any]:
+    """The box of the plane's points (the training points only when ``test`` is None) and the
+    snapshots' grid over it."""
+    from .plots import grid_over, plane_box
 
-    return boundary_grid(X, SNAPSHOT_RESOLUTION)
+    box = plane_box(train, test)
+    return box, grid_over(box, SNAPSHOT_RESOLUTION)
 
 
 def _snapshot_interval(every: int, epochs: int) -> int:
@@ -949,15 +958,17 @@ def score(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[float
 # -- results ----------------------------------------------------------------------------------
 
 
-def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
+def final_metrics(model: Model, data: Split, loss: Loss,
+                  scored: tuple[float, np.ndarray] | None = None) -> dict[str, Any]:
     """ROC AUC first, then the other metrics, on the held-out split.
 
     Two classes: ``roc_auc``, ``roc_auc_thresholded``, ``accuracy``; more: every metric of
-    ``metrics.multiclass_metrics`` (per class, the confusion matrix), by class name.
+    ``metrics.multiclass_metrics`` (per class, the confusion matrix), by class name. ``scored``
+    is the test split's ``score(model, data.X_test, data.y_test, loss)`` when it is known already.
     """
     from .metrics import classification_metrics, multiclass_metrics
 
-    loss_value, output = score(model, data.X_test, data.y_test, loss)
+    loss_value, output = score(model, data.X_test, data.y_test, loss) if scored is None else scored
     if data.n_classes > 2:
         metrics: dict[str, Any] = multiclass_metrics(data.y_test, output, data.class_names)
     else:
@@ -968,12 +979,15 @@ def final_metrics(model: Model, data: Split, loss: Loss) -> dict[str, Any]:
 
 
 def write_results(run_dir: Path, config: Config, model: Model, data: Split, history: list[dict],
-                  metrics: dict[str, Any], pictures: bool = True, dpi: int = 150) -> None:
+                  metrics: dict[str, Any], pictures: bool = True, dpi: int = 150, *,
+                  test_output: np.ndarray | None = None, box: Any = None) -> None:
     """The model, history, transform and pictures (at ``dpi``) of a run (``metrics`` says what to
     draw); not metrics.json.
 
     The pictures of the test split (decision boundary, confusion matrix) are drawn once it has
     been scored: not for a run that diverged, nor for one interrupted while a validation split chose.
+    ``test_output`` (the network's output on the test split, as the metrics were scored from) and
+    ``box`` (``plots.plane_box`` of the plane's train and test points) are computed when not given.
     """
     import pandas as pd
 
@@ -988,8 +1002,8 @@ def write_results(run_dir: Path, config: Config, model: Model, data: Split, hist
     if "roc_auc" in metrics:
         auc = metrics.get("roc_auc")
         auc = math.nan if auc is None else auc
-        draw_decision_boundary(run_dir, config, model, data, auc, dpi=dpi)
-        draw_confusion_matrix(run_dir, config, model, data, auc, dpi=dpi)
+        draw_decision_boundary(run_dir, config, model, data, auc, dpi=dpi, box=box)
+        draw_confusion_matrix(run_dir, config, model, data, auc, dpi=dpi, output=test_output)
 
 
 def history_columns(validation: bool) -> list[str]:
@@ -1034,10 +1048,11 @@ def draw_loss_curve(run_dir: Path, config: Config, model: Model, history: Any, s
 
 
 def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Split, auc: float,
-                           suffix: str = ".png", dpi: int = 150) -> Path | None:
+                           suffix: str = ".png", dpi: int = 150, box: Any = None) -> Path | None:
     """``decision_boundary.png``; None for data that is not 2-D (no plane to draw).
 
-    Two classes: P(class 1) over the plane; more: each class's region.
+    Two classes: P(class 1) over the plane; more: each class's region. The grid spans ``box``,
+    by default ``plots.plane_box`` of the plane's train and test points.
     """
     from . import plots
     from .metrics import positive_proba
@@ -1046,7 +1061,7 @@ def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Sp
     if plane is None:
         return None
     train, test, features = plane
-    grid = plots.boundary_grid(np.vstack([train, test]))
+    grid = plots.grid_over(plots.plane_box(train, test) if box is None else box)
     output = predict(model, features(grid[2]))
     named: dict[str, Any] = {}
     if data.n_classes > 2 or data.transform.target is not None:
@@ -1058,12 +1073,15 @@ def draw_decision_boundary(run_dir: Path, config: Config, model: Model, data: Sp
 
 
 def draw_confusion_matrix(run_dir: Path, config: Config, model: Model, data: Split, auc: float,
-                          suffix: str = ".png", dpi: int = 150) -> Path:
-    """``confusion_matrix.png``: the held-out split's true classes against the predicted ones."""
+                          suffix: str = ".png", dpi: int = 150, output: np.ndarray | None = None) -> Path:
+    """``confusion_matrix.png``: the held-out split's true classes against the predicted ones.
+
+    ``output`` is the network's output on the test split when it is known already.
+    """
     from . import plots
     from .metrics import confusion_counts
 
-    output = predict(model, data.X_test)
+    output = predict(model, data.X_test) if output is None else output
     with np.errstate(invalid="ignore"):
         counts = confusion_counts(data.y_test, output, data.class_names)["counts"]
     figure = plots.confusion_matrix(np.asarray(counts), data.class_names, picture_title(config, model, auc))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # matplotlib and pandas are imported lazily: `import nnfw_cli
     from matplotlib.figure import Figure
 
 Grid = tuple[np.ndarray, np.ndarray, np.ndarray]
+Box = tuple[np.ndarray, np.ndarray]  # the least and the greatest point of the plane's two columns
 
 CMAP = "RdBu_r"
 CLASS_SHADES = (0.04, 0.96)  # where the two class colours sit on CMAP: its blue and red ends
@@ -480,12 +481,33 @@ def _grow_bottom(fig: Figure, inches: float) -> None:
 
 def boundary_grid(X: np.ndarray, resolution: int = 200) -> Grid:
     """``(xx, yy, points)``: a resolution x resolution grid over X's bounding box plus 10% margins."""
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] != 2 or len(X) == 0 or not np.isfinite(X).all():
-        raise ValueError(f"X must be a non-empty, finite (n_samples, 2) array. Received shape {X.shape}")
+    return grid_over(plane_box(X), resolution)
+
+
+def plane_box(*parts: np.ndarray | None) -> Box:
+    """``(low, high)``: the least and greatest of each of the two columns over the points of every
+    part (None parts left out), as ``np.vstack(parts)`` would give them, without the copy.
+
+    Column by column: numpy reduces a tall array of two columns along its rows several times
+    more slowly. A minimum or maximum is exact, so the box is the same, bit for bit.
+    """
+    arrays = [np.asarray(X, dtype=float) for X in parts if X is not None]
+    shapes = ", ".join(str(X.shape) for X in arrays)
+    if not arrays or any(X.ndim != 2 or X.shape[1] != 2 for X in arrays) or not sum(map(len, arrays)):
+        raise ValueError(f"X must be a non-empty, finite (n_samples, 2) array. Received shape {shapes}")
+    filled = [X for X in arrays if len(X)]
+    low = np.array([np.min([X[:, j].min() for X in filled]) for j in range(2)])
+    high = np.array([np.max([X[:, j].max() for X in filled]) for j in range(2)])
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):  # a NaN reaches both, an infinity one
+        raise ValueError(f"X must be a non-empty, finite (n_samples, 2) array. Received shape {shapes}")
+    return low, high
+
+
+def grid_over(box: Box, resolution: int = 200) -> Grid:
+    """``(xx, yy, points)``: a resolution x resolution grid over ``box`` (``plane_box``) plus 10% margins."""
     if resolution < 2:
         raise ValueError(f"resolution must be at least 2. Received {resolution}")
-    low, high = X.min(axis=0), X.max(axis=0)
+    low, high = box
     margin = np.where(high > low, 0.1 * (high - low), 0.5)
     axes = [np.linspace(lo, hi, resolution) for lo, hi in zip(low - margin, high + margin)]
     xx, yy = np.meshgrid(*axes)
@@ -974,8 +996,9 @@ def _confusion_figure(names: Sequence[str], title: str) -> tuple[float, bool, li
     title = wrap_title(title, max(width, 5.0) - 0.5) if title else ""
     bottom, top = drop + 0.55, 0.4 + (0.08 + 0.2 * (title.count("\n") + 1) if title else 0.0)
     height = top + side + bottom
-    fig = _new_figure(_quarter_inches(max(width, 5.0)), _quarter_inches(height))
-    fig.set_layout_engine("none")
+    # no layout engine: the panels are placed by hand below, and with one (even "none" after
+    # "constrained") savefig lays the figure out in a whole draw before the one it renders
+    fig = _new_figure(_quarter_inches(max(width, 5.0)), _quarter_inches(height), (0.0, 0.0, 0.0, 0.0))
     W, H = fig.get_size_inches()
     left += (W - width) / 2  # centred in what rounding and the least width added
     box = (side / W, side / H)

@@ -44,3 +44,22 @@ def test_products_alone_are_timed_per_library_and_the_rest_is_the_difference():
     assert all(0 < seconds < 1 for seconds in times.values())
     table = bench.products_table({"tiny": {"numpy": 0.002}}, [{"key": "tiny", "rows": {"nnfw": {"median": 0.005}}}])
     assert "| tiny | numpy (nnfw) | 2.00 | 5.00 | 3.00 |" in table
+
+
+def test_same_runs_leaves_out_the_seconds_a_state_file_keeps_and_sees_any_other_change(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import same_runs
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+    def record(root: Path, seconds: float, weight: float) -> None:
+        (root / "run").mkdir(parents=True)
+        state = {"epoch": 3, "seconds": seconds, "provenance": {"command": f"nnfw train --output-dir {root}"}}
+        np.savez(root / "run" / "state.npz", **{"model.0.weight": np.array([weight]), "state": np.array(json.dumps(state))})
+
+    record(tmp_path / "before", 0.52, 1.5)
+    record(tmp_path / "after", 0.71, 1.5)
+    record(tmp_path / "changed", 0.52, 1.25)
+    assert same_runs.compare(tmp_path / "before", tmp_path / "after") == 0
+    assert same_runs.compare(tmp_path / "before", tmp_path / "changed") == 1

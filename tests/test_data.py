@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -149,6 +151,55 @@ def test_large_data_is_made_a_chunk_at_a_time_and_small_data_as_before(name, mon
     if np.ptp(np.bincount(small[1])) <= 1:  # a generator that makes its classes in even shares
         assert np.ptp(np.bincount(y)) <= 3  # still does so, within a row a chunk
     assert len(np.unique(X, axis=0)) == 300  # no chunk repeats another
+
+
+def _labels(case: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Labels of ``n`` rows: two even classes, a rare class, three classes, five uneven ones."""
+    if case == "even":
+        return np.arange(n) % 2
+    if case == "rare":
+        return (rng.random(n) < 0.04).astype(np.int64)
+    shares = {"three": [1, 1, 1], "uneven": [8, 4, 2, 1, 1]}[case]
+    return rng.choice(len(shares), n, p=np.array(shares) / sum(shares)).astype(np.int64)
+
+
+@pytest.mark.parametrize("case", ["even", "rare", "three", "uneven"])
+@pytest.mark.parametrize("n", [57, 400, 2001])
+def test_split_takes_the_rows_scikit_learns_train_test_split_takes(case, n):
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(n)
+    y = _labels(case, n, rng)
+    X, index = rng.normal(size=(n, 2)), np.arange(100, 100 + n)  # points, and a CSV table's row labels
+    for seed in (0, 1, 7, 12345):
+        for test_fraction in (0.2, 0.35):
+            for rows in (X, index):
+                try:
+                    theirs = train_test_split(rows, y, test_size=test_fraction, stratify=y, random_state=seed)
+                except ValueError as exc:  # a class too rare to split: the same refusal, word for word
+                    with pytest.raises(ValueError, match=f"^{re.escape(str(exc))}$"):
+                        split(rows, y, test_fraction, seed)
+                    continue
+                for a, b in zip(split(rows, y, test_fraction, seed), theirs):
+                    assert a.dtype == b.dtype and a.flags.c_contiguous
+                    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", ["even", "rare", "three"])
+def test_a_split_in_runs_of_rows_takes_the_rows_each_runs_train_test_split_takes(case, monkeypatch):
+    from sklearn.model_selection import train_test_split
+
+    monkeypatch.setattr(data, "MAKE_CHUNK", 300)
+    rng = np.random.default_rng(3)
+    y = _labels(case, 1000, rng)
+    X = rng.normal(size=(1000, 2))
+    bounds = [0, 250, 500, 750, 1000]  # four equal runs of rows
+    for seed in (0, 5):
+        parts = [train_test_split(np.arange(a, b), test_size=0.2, stratify=y[a:b], random_state=data.chunk_seed(seed, i))
+                 for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+        train, test = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        for a, b in zip(split(X, y, 0.2, seed), (X[train], X[test], y[train], y[test])):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_split_is_reproducible_from_its_seed():

@@ -130,6 +130,23 @@ def test_loss_curve_accepts_the_fit_history_list() -> None:
 # -- decision boundary ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("picture", ["loss curve", "decision boundary", "confusion matrix"])
+def test_a_picture_every_run_draws_is_drawn_once_as_it_is_saved(picture, blobs, tmp_path, monkeypatch) -> None:
+    """Their axes are placed by hand: a figure with a layout engine (even "none" set after
+    another) is drawn twice by savefig, once to lay it out."""
+    from matplotlib.figure import Figure
+
+    X, y = blobs
+    grid = plots.boundary_grid(X, 30)
+    figure = {"loss curve": lambda: plots.loss_curve(pd.DataFrame({"epoch": [1, 2], "train_loss": [0.5, 0.3]}), "t"),
+              "decision boundary": lambda: plots.decision_boundary(np.full(900, 0.3), grid, X, y, X[:0], y[:0], "t"),
+              "confusion matrix": lambda: plots.confusion_matrix(np.array([[5, 1], [2, 7]]), ["0", "1"], "t")}[picture]()
+    draws = []
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer, _draw=Figure.draw: draws.append(self) or _draw(self, renderer))
+    plots.save_figure(figure, tmp_path / "picture.png", dpi=40)
+    assert draws == [figure]
+
+
 def test_boundary_grid_covers_the_data_with_margins(blobs) -> None:
     X, _ = blobs
     xx, yy, points = plots.boundary_grid(X, resolution=50)
@@ -160,6 +177,42 @@ def test_boundary_grid_with_a_degenerate_axis() -> None:
 def test_boundary_grid_rejects_bad_input(X: np.ndarray, resolution: int) -> None:
     with pytest.raises(ValueError):
         plots.boundary_grid(X, resolution)
+
+
+def _stacked_grid(X: np.ndarray, resolution: int) -> tuple[np.ndarray, ...]:
+    """The grid as boundary_grid drew it from one stacked array, reduced along its rows."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = np.where(high > low, 0.1 * (high - low), 0.5)
+    xx, yy = np.meshgrid(*[np.linspace(lo, hi, resolution) for lo, hi in zip(low - margin, high + margin)])
+    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
+
+
+@pytest.mark.parametrize("case", ["normal", "an empty part", "a flat axis", "signed zeros", "one point", "tall"])
+def test_the_grid_over_the_box_of_parts_is_the_grid_over_their_stack(case, rng) -> None:
+    parts = [rng.normal(size=(40, 2)) * [3.0, 0.01] + 5.0, rng.normal(size=(9, 2))]
+    if case == "an empty part":
+        parts.insert(1, np.zeros((0, 2)))
+    elif case == "a flat axis":
+        parts = [np.column_stack([part[:, 0], np.full(len(part), 2.5)]) for part in parts]
+    elif case == "signed zeros":
+        parts = [np.array([[0.0, -0.0], [-0.0, 0.0]]), np.array([[-0.0, -0.0], [1.0, 0.0]])]
+    elif case == "one point":
+        parts = [np.array([[1.5, -2.0]])]
+    elif case == "tall":
+        parts = [rng.normal(size=(50_001, 2)), rng.normal(size=(7, 2)) * 9]
+    for resolution in (2, 30, 200):
+        ours = plots.grid_over(plots.plane_box(*parts, None), resolution)
+        for a, b in zip(ours, _stacked_grid(np.vstack(parts), resolution)):
+            assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_plane_box_refuses_a_part_that_is_not_finite(bad) -> None:
+    for where in (0, 1):
+        parts = [np.ones((5, 2)), np.zeros((3, 2))]
+        parts[where][1, 1] = bad
+        with pytest.raises(ValueError, match="finite"):
+            plots.plane_box(*parts)
 
 
 def _boundary(X: np.ndarray, y: np.ndarray, column: bool = False, resolution: int = 60):
