@@ -376,6 +376,9 @@ class Session:
         self.fingerprint = config_fingerprint(config)
         self.streams = Streams.from_seed(config.seed)
         check_data_memory(config)
+        import pandas  # noqa: F401  (imported here, so that data_seconds counts the data, not the imports)
+        import sklearn.datasets, sklearn.model_selection  # noqa: F401, E401
+
         started = time.perf_counter()
         self.data = load_data(config)
         self.data_seconds = time.perf_counter() - started  # to make or read the data, split and transform it
