@@ -316,30 +316,13 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
     from .errors import DataError
 
     with _open_data(path) as handle:
-        head = handle.read(_HEAD_BYTES)
-        sample = _decode(path, head if len(head) < _HEAD_BYTES else head[: head.rfind(b"\n") + 1] or head)
-        if len(head) < _HEAD_BYTES and not sample.strip():
-            raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row per sample")
-        delimiter = delimiter or _sniff(sample)
-        sha256 = _sha256(handle, head)
+        delimiter, sha256 = _delimiter_and_digest(path, handle, delimiter)
         options = dict(sep=delimiter, skip_blank_lines=False, skipinitialspace=True, index_col=False,
                        encoding="utf-8-sig")
         try:
-            dtype: Any = str
-            if numbers:
-                handle.seek(0)
-                header = pd.read_csv(handle, nrows=0, **options).columns  # as written: the names pandas keys by
-                keep = set(text)
-                dtype = {raw: str for raw in header if str(raw).strip() in keep}
-            handle.seek(0)
-            parts = pd.read_csv(handle, dtype=dtype, chunksize=rows, **options) if rows else None
+            dtype: Any = _text_columns(handle, options, text) if numbers else str
             line, checked, found = 2, False, False  # line 1 is the header
-            while True:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", pd.errors.ParserWarning)
-                    table = pd.read_csv(handle, dtype=dtype, **options) if parts is None else next(parts, None)
-                if table is None:
-                    break
+            for table, warned in _parsed(handle, dict(options, dtype=dtype), rows):
                 if numbers:  # a column of text cells too: read again as text, so that every cell is as written
                     mixed = [name for name in table.columns if table[name].dtype.kind not in "fiu" and name not in dtype]
                     if mixed:
@@ -347,11 +330,8 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
                         table[mixed] = pd.read_csv(handle, usecols=mixed, dtype=str, **options)[mixed]
                 # A row with fewer cells than the header reads as missing cells, one with more than the
                 # first row has as a warning: the rows are then checked one by one, for the message naming the line.
-                if not checked and (caught or table.isna().to_numpy().any()):
-                    position = handle.tell()
-                    handle.seek(0)
-                    _check_ragged(path, _decode(path, handle.read()), delimiter)
-                    handle.seek(position)
+                if not checked and (warned or table.isna().to_numpy().any()):
+                    _check_rows_of(path, handle, delimiter)
                     checked = True
                 table.columns = [str(name).strip() for name in table.columns]
                 table.index = np.arange(len(table)) + line
@@ -361,8 +341,6 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
                 if len(table):
                     found = True
                     yield table
-                if parts is None:
-                    break
             if not found:
                 raise DataError(f"{path}: only a header row, no data below it")
         except UnicodeDecodeError:
@@ -373,9 +351,54 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
             raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row "
                             "per sample") from None
         except (pd.errors.ParserError, ValueError) as exc:
-            handle.seek(0)
-            _check_ragged(path, _decode(path, handle.read()), delimiter)
+            _check_rows_of(path, handle, delimiter)
             raise DataError(f"{path}: not a readable CSV file: {str(exc).strip()[:200]}") from None
+
+
+def _delimiter_and_digest(path: str, handle: Any, delimiter: str | None) -> tuple[str, str]:
+    """The delimiter (told from the first bytes when not given) and the sha256 of the open file;
+    a DataError for an empty one."""
+    from .errors import DataError
+
+    head = handle.read(_HEAD_BYTES)
+    sample = _decode(path, head if len(head) < _HEAD_BYTES else head[: head.rfind(b"\n") + 1] or head)
+    if len(head) < _HEAD_BYTES and not sample.strip():
+        raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row per sample")
+    return delimiter or _sniff(sample), _sha256(handle, head)
+
+
+def _text_columns(handle: Any, options: dict[str, Any], text: Iterable[str]) -> dict[str, Any]:
+    """pandas' dtype for the columns named in ``text``: str, keyed by the names as the header writes them."""
+    import pandas as pd
+
+    handle.seek(0)
+    keep = set(text)
+    return {raw: str for raw in pd.read_csv(handle, nrows=0, **options).columns if str(raw).strip() in keep}
+
+
+def _parsed(handle: Any, options: dict[str, Any], rows: int | None) -> Iterator[tuple[Any, bool]]:
+    """The file's table (``rows`` rows at a time, or whole), each with whether the parser warned."""
+    import pandas as pd
+
+    handle.seek(0)
+    parts = pd.read_csv(handle, chunksize=rows, **options) if rows else None
+    while True:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            table = pd.read_csv(handle, **options) if parts is None else next(parts, None)
+        if table is None:
+            return
+        yield table, bool(caught)
+        if parts is None:
+            return
+
+
+def _check_rows_of(path: str, handle: Any, delimiter: str) -> None:
+    """``_check_ragged`` on the whole open file, then back where the handle was."""
+    position = handle.tell()
+    handle.seek(0)
+    _check_ragged(path, _decode(path, handle.read()), delimiter)
+    handle.seek(position)
 
 
 _HEAD_BYTES = 65536  # read first: the delimiter is told from these
