@@ -127,15 +127,16 @@ def apply(transform: Transform, data: Any, source: str = "the data", overwrite: 
     is standardised in place (the caller's to give up: no copy of a large array).
     """
     X = _numeric_array(data) if not transform.categories else None
-    if X is None or X.shape[1] != len(transform.columns):  # a table, or cells that need a message
+    made = X is None or X.shape[1] != len(transform.columns)  # a table, or cells that need a message
+    if made:
         table = _select(transform, data, source)
         encoded = np.column_stack([_encode(transform, table, name, source) for name in transform.columns]) \
             if len(table) else np.empty((0, len(transform.encoded_names)))
-        X = encoded.astype(np.float64)
+        X = encoded.astype(np.float64, copy=False)
     if transform.expand:
-        X = np.column_stack([PLAYGROUND[name](X[:, 0], X[:, 1]) for name in transform.expand])
+        X, made = np.column_stack([PLAYGROUND[name](X[:, 0], X[:, 1]) for name in transform.expand]), True
     if transform.mean is not None:
-        if overwrite and X is data and not transform.expand:  # the same arithmetic, in place
+        if made or overwrite and X is data:  # an array of this function's, or one given up: the same arithmetic, in place
             X -= np.asarray(transform.mean)
             X /= np.asarray(transform.scale)
         else:

@@ -380,3 +380,20 @@ def test_an_array_of_numbers_gives_what_the_same_table_gives(settings):
     assert apply(Transform(["x1", "x2"]), X) is not None and np.shares_memory(apply(Transform(["x1", "x2"]), X), X)
     with pytest.raises(DataError, match="column 'x2'"):  # a bad cell is still named
         apply(from_array, np.array([[0.0, np.nan]]))
+
+
+def test_apply_leaves_an_array_it_is_given_as_it_was_unless_it_may_overwrite_it(rng):
+    X = rng.normal(size=(50, 2))
+    kept = X.copy()
+    for expand in (None, ["x1", "x1_x2"]):
+        transform = fit(X, expand=expand, standardize=True)
+        first = apply(transform, X)
+        np.testing.assert_array_equal(X, kept)  # the caller's array untouched
+        assert first is not X
+    transform = fit(X, standardize=True)
+    expected = apply(transform, X)
+    assert apply(transform, X, overwrite=True) is X  # given up: standardised in place, the same numbers
+    np.testing.assert_array_equal(X, expected)
+    table = pd.DataFrame(kept, columns=["x1", "x2"])
+    np.testing.assert_array_equal(apply(transform, table), expected)  # a table's numbers: the same again
+    np.testing.assert_array_equal(table.to_numpy(), kept)
