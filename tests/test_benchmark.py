@@ -32,6 +32,7 @@ def test_benchmark_runs_and_reports_every_framework_it_has():
     assert "article: nnfw / scikit-learn" in result.stderr
 
 
+@pytest.mark.slow  # times the matrix products of two epochs with each library
 def test_products_alone_are_timed_per_library_and_the_rest_is_the_difference():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:

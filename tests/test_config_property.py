@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -136,6 +137,7 @@ def _check_outcome(make: Any, source: str) -> Config | None:
     return config
 
 
+@pytest.mark.slow  # 500 examples
 @settings(max_examples=500, **SETTINGS)
 @given(raw=mutated_configs(), overrides=_overrides())
 def test_mutated_configs_validate_or_raise_config_error(tmp_path, raw, overrides):
@@ -198,6 +200,7 @@ def _small(raw: dict, output_dir: Path) -> dict:
     return raw
 
 
+@pytest.mark.slow  # 25 trainings
 @settings(max_examples=25, **SETTINGS)
 @given(raw=mutated_configs(max_mutations=2))
 def test_train_exits_0_1_or_2(runner, tmp_path, monkeypatch, raw):
