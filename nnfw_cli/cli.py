@@ -393,8 +393,7 @@ def predict(run: Path | None, input_csv: Path | None, output: Path | None, overw
     tables = _told(saved_runs.predict_file(model, transform, n_features, str(input_csv)))
     if output is None:  # through a temporary file: a part of the rows at a time, and nothing printed for a bad file
         with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
-            for part, table in enumerate(tables):
-                table.to_csv(spool, index=False, header=not part)
+            saved_runs.write_parts(tables, spool)
             spool.seek(0)
             for block in iter(lambda: spool.read(2**20), ""):
                 click.echo(block, nl=False)

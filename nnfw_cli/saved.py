@@ -533,14 +533,22 @@ def write_table(tables: Iterable[Any], output: Path, input_path: Path, overwrite
     regular file is written through (the file it leads to is replaced, the link kept). A device,
     a FIFO, a folder, a link to none of these or to nothing is a WriteError, and is left as it was.
     """
-    target, rows = _output_file(output, input_path, overwrite), 0
+    target = _output_file(output, input_path, overwrite)
     with runs.atomic_path(target) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            for table in tables:
-                table.to_csv(handle, index=False, header=not rows)
-                rows += len(table)
+            rows = write_parts(tables, handle)
         _output_file(output, input_path, overwrite)  # again: something may have been put there meanwhile
     return target, rows
+
+
+def write_parts(tables: Iterable[Any], handle: Any) -> int:
+    """Write ``tables``, parts of one table, as one CSV (the header once) to the open text file
+    ``handle``; returns the number of rows."""
+    rows = 0
+    for part, table in enumerate(tables):
+        table.to_csv(handle, index=False, header=not part)
+        rows += len(table)
+    return rows
 
 
 def _output_file(output: Path, input_path: Path, overwrite: bool) -> Path:
