@@ -362,6 +362,7 @@ def _command(command: str, run_dir: Path) -> list[str]:
     return [command, str(run_dir)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["eval", "plot", "predict"])
 @pytest.mark.parametrize(("corrupt", "needles"), _table(RUN_CASES))
 def test_broken_run_folder(runner, run_copy, command, corrupt, needles):
@@ -491,6 +492,7 @@ RESUME_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("corrupt", "needles"), _table(RESUME_CASES))
 def test_resume_from_a_broken_checkpoint(runner, interrupted_copy, corrupt, needles):
     corrupt(interrupted_copy)
@@ -500,6 +502,7 @@ def test_resume_from_a_broken_checkpoint(runner, interrupted_copy, corrupt, need
     assert _snapshot(interrupted_copy) == before  # the checkpoint and all else kept as they were
 
 
+@pytest.mark.slow
 def test_an_untouched_checkpoint_resumes(runner, interrupted_copy):  # the failures above come from the damage
     result = _invoke(runner, ["train", "--resume", str(interrupted_copy), "--quiet"])
     assert result.exit_code == 0, result.stderr
@@ -652,6 +655,7 @@ def diverged_run(runner, tmp_path):
     return result, tmp_path / "outputs" / "d"
 
 
+@pytest.mark.slow
 def test_divergence_exits_1_and_keeps_the_run(diverged_run):
     result, run_dir = diverged_run
     shown = f"exit {result.exit_code}\nstderr: {result.stderr}"
@@ -676,6 +680,7 @@ def test_divergence_exits_1_and_keeps_the_run(diverged_run):
     assert not (run_dir / "checkpoint.npz").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["eval", "predict"])
 def test_a_diverged_model_is_not_used(runner, diverged_run, tmp_path, command):
     _, run_dir = diverged_run
@@ -687,6 +692,7 @@ def test_a_diverged_model_is_not_used(runner, diverged_run, tmp_path, command):
     assert _snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_a_diverged_run_can_still_draw_its_loss_curve(runner, diverged_run):
     _, run_dir = diverged_run
     (run_dir / "loss_curve.png").unlink()
@@ -695,6 +701,7 @@ def test_a_diverged_run_can_still_draw_its_loss_curve(runner, diverged_run):
     assert (run_dir / "loss_curve.png").exists()
 
 
+@pytest.mark.slow
 def test_eval_of_a_squared_error_run_with_a_linear_output(runner, tmp_path):
     """A valid config (mean_squared_error needs no sigmoid) whose outputs leave [0, 1]: eval must not crash."""
     config = tmp_path / "mse.yaml"

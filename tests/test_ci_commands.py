@@ -48,6 +48,7 @@ def test_check_of_one_config_prints_it_as_before(runner, small_config):
 LONG = {"training.epochs": 100000, "training.batch_size": 8, "training.checkpoint_every": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["config", "option"])
 def test_time_limit_stops_at_an_epoch_end_and_keeps_a_scored_resumable_run(runner, make_config, tmp_path, how):
     changes = {**LONG, "training.max_seconds": 0.5} if how == "config" else LONG
@@ -66,6 +67,7 @@ def test_time_limit_stops_at_an_epoch_end_and_keeps_a_scored_resumable_run(runne
     assert json.loads(result.stdout)["metrics"]["status"] == "time_limit"
 
 
+@pytest.mark.slow
 def test_a_time_limited_run_resumes_and_can_be_gated(runner, make_config, tmp_path):
     config = make_config({**LONG, "training.epochs": 400, "data.n_samples": 200})
     first = runner.invoke(main, ["train", str(config), "--name", "t", "--quiet", "--max-seconds", "0.2"])
@@ -83,6 +85,7 @@ def test_a_time_limited_run_resumes_and_can_be_gated(runner, make_config, tmp_pa
     assert not (run_dir / "checkpoint.npz").exists()
 
 
+@pytest.mark.slow
 def test_a_time_limit_then_an_unmet_gate_exits_3(runner, make_config):
     config = make_config(LONG)
     result = runner.invoke(main, ["train", str(config), "--quiet", "--max-seconds", "0.2", "--expect",
@@ -134,6 +137,7 @@ def test_readme_ci_jobs_use_real_commands_and_options():
     assert gitlab["nnfw"]["artifacts"]["reports"]["junit"] == ["reports/smoke.xml", "reports/train.xml"]
 
 
+@pytest.mark.slow
 def test_readme_gate_passes_on_the_shipped_config(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     train = _nnfw_commands(_ci_jobs()[0])[-1]

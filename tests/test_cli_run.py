@@ -27,6 +27,7 @@ def _eval(runner, *args):
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_eval_reproduces_the_training_metrics_exactly(runner, run_dir):
     trained = json.loads((run_dir / "metrics.json").read_text())
     evaluated = _eval(runner, str(run_dir))
@@ -38,11 +39,13 @@ def test_eval_reproduces_the_training_metrics_exactly(runner, run_dir):
     assert (run_dir / "roc_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_eval_defaults_to_the_newest_run(runner, run_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # outputs/ lies here
     assert _eval(runner)["run_dir"].endswith("r")
 
 
+@pytest.mark.slow
 def test_eval_never_overwrites_an_earlier_evaluation(runner, run_dir):
     first = _eval(runner, str(run_dir))["eval_file"]
     second = _eval(runner, str(run_dir))["eval_file"]
@@ -52,12 +55,14 @@ def test_eval_never_overwrites_an_earlier_evaluation(runner, run_dir):
     assert fresh["metrics"]["n_samples"] == 500 and fresh["metrics"]["data"] == "fresh"
 
 
+@pytest.mark.slow
 def test_eval_table_for_people(runner, run_dir):
     result = runner.invoke(main, ["eval", str(run_dir)])
     assert result.exit_code == 0
     assert "ROC AUC" in result.stdout and "actual 1" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["all", "loss", "boundary", "roc"])
 def test_plot_recreates_the_pictures(runner, run_dir, what):
     names = {"loss": ["loss_curve.png"], "boundary": ["decision_boundary.png"], "roc": ["roc_curve.png"]}
@@ -71,6 +76,7 @@ def test_plot_recreates_the_pictures(runner, run_dir, what):
             assert image.format == "PNG" and image.size[0] == 6 * 50 or image.size[0] == 320
 
 
+@pytest.mark.slow
 def test_plot_formats(runner, run_dir):
     result = runner.invoke(main, ["plot", str(run_dir), "--what", "loss", "--format", "svg"])
     assert result.exit_code == 0
@@ -162,6 +168,7 @@ def _signal_during_training(monkeypatch, epoch: int, sig: int) -> None:
     monkeypatch.setattr(experiment, "train", train_and_signal)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_then_resumed_equals_uninterrupted(runner, make_config, tmp_path, monkeypatch, signal_guard,
                                                        uninterrupted, sig, code):
@@ -195,6 +202,7 @@ def _crash_at_epoch_8(run_config: Path, tmp_path: Path) -> Path:
     return tmp_path / "outputs" / "crashed"
 
 
+@pytest.mark.slow
 def test_periodic_checkpoints_survive_a_crash(runner, make_config, tmp_path):
     crashed = _crash_at_epoch_8(make_config({**RESUMABLE, "training.checkpoint_every": 3}), tmp_path)
     assert (crashed / "checkpoint.npz").exists() and not (crashed / "metrics.json").exists()
@@ -205,6 +213,7 @@ def test_periodic_checkpoints_survive_a_crash(runner, make_config, tmp_path):
     assert not (crashed / "checkpoint.npz").exists()
 
 
+@pytest.mark.slow
 def test_a_run_resumed_from_a_periodic_checkpoint_equals_uninterrupted(runner, make_config, tmp_path, uninterrupted):
     crashed = _crash_at_epoch_8(make_config({**RESUMABLE, "training.checkpoint_every": 3}), tmp_path)
     result = runner.invoke(main, ["train", "--resume", str(crashed)])

@@ -23,6 +23,7 @@ def _train(runner, config, *args):
     return result
 
 
+@pytest.mark.slow
 def test_train_writes_every_file_of_the_run_folder(runner, small_config, tmp_path):
     result = runner.invoke(main, ["train", str(small_config), "--json"])
     assert result.exit_code == 0, result.stderr
@@ -55,6 +56,7 @@ def test_saved_model_reproduces_the_metrics(run_dir):
     assert roc_auc(data.y_test, model.predict(data.X_test)) == metrics["roc_auc"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(runner, small_config, run_dir, tmp_path):
     _train(runner, small_config, "--name", "b")  # run_dir, "r", is the same config trained earlier
     first, second = (json.loads((tmp_path / "outputs" / n / "metrics.json").read_text()) for n in ("r", "b"))
@@ -66,6 +68,7 @@ def test_same_seed_same_metrics(runner, small_config, run_dir, tmp_path):
     assert np.array_equal(*weights)
 
 
+@pytest.mark.slow
 def test_seed_option_changes_the_run(runner, small_config, run_dir, tmp_path):
     _train(runner, small_config, "--name", "b", "--seed", "11")
     weights = [np.load(tmp_path / "outputs" / n / "model.npz")["0.weight"] for n in ("r", "b")]
@@ -73,6 +76,7 @@ def test_seed_option_changes_the_run(runner, small_config, run_dir, tmp_path):
     assert "seed: 11" in (tmp_path / "outputs" / "b" / "config.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_set_changes_what_it_should(runner, small_config, tmp_path):
     _train(runner, small_config, "--name", "s", "--set", "training.epochs=3", "--set", "model.layers[0].units=12")
     run_dir = tmp_path / "outputs" / "s"
@@ -82,6 +86,7 @@ def test_set_changes_what_it_should(runner, small_config, tmp_path):
     assert "epochs: 3" in saved and "units: 12" in saved
 
 
+@pytest.mark.slow
 def test_output_dir_option(runner, small_config, tmp_path):
     result = _train(runner, small_config, "--output-dir", str(tmp_path / "elsewhere"), "--name", "x")
     assert (tmp_path / "elsewhere" / "x" / "model.npz").exists()
@@ -96,6 +101,7 @@ def test_a_run_name_is_never_reused(runner, small_config, run_dir):
     assert (run_dir / "model.npz").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_runs_without_name_get_distinct_folders(runner, small_config, tmp_path):
     _train(runner, small_config)
     _train(runner, small_config)
@@ -103,6 +109,7 @@ def test_runs_without_name_get_distinct_folders(runner, small_config, tmp_path):
     assert len(runs) == 2 and all(p.name.startswith("small-") for p in runs)
 
 
+@pytest.mark.slow
 def test_plain_output_lists_folder_and_metrics(runner, small_config):
     result = runner.invoke(main, ["train", str(small_config)])
     assert result.exit_code == 0
@@ -143,6 +150,7 @@ def test_as_a_process_json_is_the_only_stdout(small_config, tmp_path):
     assert set(json.loads(result.stdout)) == {"run_dir", "metrics"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "code", "stdout", "stderr"), [
     (["--version"], 0, "nnfw 0.1.0\n", ""),
     (["schema"], 0, '"title": "Config"', ""),
@@ -163,6 +171,7 @@ def test_as_a_process_exit_codes_and_output_arrive_whole(tmp_path, args, code, s
 LIGHT_COMMANDS = [["--help"], ["train", "--help"], ["check", "CONFIG"], ["schema"]]
 
 
+@pytest.mark.slow
 def test_light_commands_do_not_import_heavy_libraries(small_config):
     # One process runs them all in turn: a heavy import by any of them stays in sys.modules
     # and shows in the report after it.

@@ -43,6 +43,7 @@ def _fake_sweep(root: Path, runs_from: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_runs_lists_runs_and_groups_newest_first(runner, two_runs):
     sweep_dir = _fake_sweep(two_runs, two_runs)
     result = runner.invoke(main, ["runs", str(two_runs)])
@@ -66,6 +67,7 @@ def test_runs_of_an_empty_or_missing_folder(runner, tmp_path):
     assert missing.exit_code == 2
 
 
+@pytest.mark.slow
 def test_compare_prints_metrics_and_config_differences_and_draws_one_figure(runner, two_runs, tmp_path):
     out = tmp_path / "cmp"
     result = runner.invoke(main, ["compare", str(two_runs / "r"), str(two_runs / "fast"), "-o", str(out)])
@@ -83,6 +85,7 @@ def test_compare_prints_metrics_and_config_differences_and_draws_one_figure(runn
     assert [run["config"]["training.learning_rate"] for run in payload["runs"]] == [0.02, 0.05]
 
 
+@pytest.mark.slow
 def test_compare_takes_a_sweep_folder_for_its_runs(runner, two_runs, tmp_path):
     sweep_dir = _fake_sweep(two_runs, two_runs)
     found = compare.open_runs([sweep_dir])
@@ -90,6 +93,7 @@ def test_compare_takes_a_sweep_folder_for_its_runs(runner, two_runs, tmp_path):
     assert compare.differences(found) == {"training.learning_rate": [0.05, 0.02]}
 
 
+@pytest.mark.slow
 def test_compare_needs_two_runs(runner, two_runs):
     result = runner.invoke(main, ["compare", str(two_runs / "r")])
     assert result.exit_code == 2 and "at least two runs" in result.stderr
@@ -97,6 +101,7 @@ def test_compare_needs_two_runs(runner, two_runs):
     assert other.exit_code == 2 and "not a run folder" in other.stderr
 
 
+@pytest.mark.slow
 def test_the_sweep_picture_draws_a_heat_map_for_two_keys(tmp_path, two_runs):
     points = [sweeps.Point(index=i, group=i // 2, overrides={"a": a, "b": b}, seed=i % 2, id=f"id{i}",
                            name=f"p{i}", config={}) for i, (a, b) in enumerate(

@@ -143,6 +143,7 @@ def test_schema_comes_from_the_validating_models():
     assert set(schema["properties"]) == {"seed", "data", "model", "loss", "training", "output", "expect", "parent"}
 
 
+@pytest.mark.slow
 def test_shipped_configs_follow_the_published_json_schema():
     jsonschema = pytest.importorskip("jsonschema")
     from nnfw_cli.config import json_schema
@@ -299,6 +300,7 @@ def _nnfw_check(path: str) -> subprocess.CompletedProcess:
                           timeout=60, cwd=Path(__file__).parent.parent)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
 def test_a_device_is_not_read(tmp_path):
     done = _nnfw_check("/dev/zero")
@@ -306,6 +308,7 @@ def test_a_device_is_not_read(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 def test_a_named_pipe_is_not_waited_on(tmp_path):
     fifo = tmp_path / "config.yaml"
@@ -322,6 +325,7 @@ def test_a_file_over_a_megabyte_is_not_read(tmp_path, runner):
     _check(runner, path)
 
 
+@pytest.mark.slow
 def test_many_unknown_keys_are_reported_in_linear_time(tmp_path):
     count = 40_000
     path = tmp_path / "c.yaml"

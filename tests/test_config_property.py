@@ -158,6 +158,7 @@ def _no_traceback(result: Any) -> None:
     assert "Traceback" not in result.output and "Traceback" not in result.stderr, shown
 
 
+@pytest.mark.slow
 @settings(max_examples=60, **SETTINGS)
 @given(raw=mutated_configs())
 def test_check_exits_0_or_2(runner, tmp_path, raw):

@@ -32,6 +32,7 @@ def _nnfw(*args: str, cwd=None) -> subprocess.CompletedProcess:
                           cwd=cwd, env=BUFFERED, timeout=120)
 
 
+@pytest.mark.slow
 def test_exit_0_delivers_all_of_a_long_stdout(runner, small_config, tmp_path):
     trained = runner.invoke(main, ["train", str(small_config), "--quiet", "--name", "r"])
     assert trained.exit_code == 0, trained.stderr
@@ -46,6 +47,7 @@ def test_exit_0_delivers_all_of_a_long_stdout(runner, small_config, tmp_path):
     assert lines[-2].startswith(f"{(rows - 1) / rows:.6f},")
 
 
+@pytest.mark.slow
 def test_exit_2_a_bad_option_with_its_message(tmp_path):
     result = _nnfw("check", "missing.yaml", cwd=tmp_path)
     assert result.returncode == 2
@@ -53,6 +55,7 @@ def test_exit_2_a_bad_option_with_its_message(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_exit_1_a_diverged_run_with_its_progress_and_message(tmp_path):
     config = tmp_path / "diverge.yaml"
     config.write_text(DIVERGING.replace("OUTPUT", str(tmp_path / "outputs")))

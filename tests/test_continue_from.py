@@ -46,6 +46,7 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
         return {key: archive[key] for key in archive.files if key != "state"}
 
 
+@pytest.mark.slow
 def test_from_takes_the_steps_of_a_longer_uninterrupted_run(make_config):
     parent = _train(make_config, 6, "parent")
     whole = _train(make_config, 14, "whole")
@@ -77,6 +78,7 @@ def test_from_leaves_the_parent_byte_identical(make_config, runner):
     assert (parent.parent / "latest").resolve() == child.resolve()
 
 
+@pytest.mark.slow
 def test_a_child_of_a_child_and_its_resume(make_config, tmp_path):
     parent = _train(make_config, 4, "parent")
     child = experiment.continue_from(parent, ["training.epochs=8"], name="child").run_dir
@@ -86,6 +88,7 @@ def test_a_child_of_a_child_and_its_resume(make_config, tmp_path):
     assert grandchild.metrics["parent"]["run"] == str(child.resolve())
 
 
+@pytest.mark.slow
 def test_an_interrupted_child_resumes_to_the_longer_run_and_keeps_its_parent(make_config):
     parent = _train(make_config, 5, "parent")
     stop = experiment.StopRequest()
@@ -102,6 +105,7 @@ def test_an_interrupted_child_resumes_to_the_longer_run_and_keeps_its_parent(mak
     assert child.metrics["parent"] == {"run": str(parent.resolve()), "epoch": 5, "fresh_optimizer": False}
 
 
+@pytest.mark.slow
 def test_fresh_optimizer_starts_the_optimizers_state_afresh(make_config):
     parent = _train(make_config, 6, "parent")
     child = experiment.continue_from(parent, ["training.epochs=9"], fresh_optimizer=True, name="fresh")
@@ -120,6 +124,7 @@ def test_another_optimizer_needs_a_fresh_one(make_config):
     assert run.metrics["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_from_starts_at_the_best_epoch_when_the_parent_kept_it(make_config):
     changes = {"data.validation_fraction": 0.25, "training.learning_rate": 0.2,
                "training.early_stopping": {"patience": 2, "restore_best": True}}

@@ -193,6 +193,7 @@ def test_numbers_are_read_as_written_and_text_stays_text(tmp_path):
     assert list(read_table(str(path))["x"]) == ["0.1", "2.5e-3", "-3"]  # without numbers: text throughout
 
 
+@pytest.mark.slow
 def test_a_text_cell_far_down_a_column_of_numbers_is_named_with_its_line(tmp_path):
     rows = 300_000  # more rows than the parser reads at once: the column's first part holds numbers only
     text = "species,x\n" + "".join(f"{'ab'[k % 2]},{k % 97}.5\n" for k in range(rows)) + "a,oops\n"

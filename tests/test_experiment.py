@@ -15,6 +15,7 @@ THREE_CLASSES = {"data.dataset": "spiral", "data.classes": 3, "loss": "cross_ent
                  "model.layers": [{"type": "linear", "units": 8}, "relu", {"type": "linear", "units": 3}, "softmax"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("changes", [{}, THREE_CLASSES])
 def test_the_test_split_goes_through_the_network_once_after_training(make_config, monkeypatch, changes):
     """The confusion matrix is drawn from the output the final metrics were scored from, not
@@ -31,6 +32,7 @@ def test_the_test_split_goes_through_the_network_once_after_training(make_config
     assert scored_epochs >= 2 and passes.count(test_rows) == scored_epochs + 1
 
 
+@pytest.mark.slow
 def test_a_run_finds_the_planes_box_once_for_its_snapshots_and_its_picture(make_config, monkeypatch):
     boxes = []
     monkeypatch.setattr(plots, "plane_box", lambda *parts, _box=plots.plane_box: boxes.append(_box(*parts)) or boxes[-1])
@@ -39,6 +41,7 @@ def test_a_run_finds_the_planes_box_once_for_its_snapshots_and_its_picture(make_
     assert len(boxes) == 1
 
 
+@pytest.mark.slow
 def test_the_confusion_matrix_drawn_on_its_own_is_the_one_a_run_draws(make_config, tmp_path):
     """``draw_confusion_matrix`` without the output (``nnfw plot`` and other callers) scores the
     test split itself: the same picture."""

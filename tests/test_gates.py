@@ -96,6 +96,7 @@ def test_a_config_without_expectations_resolves_as_before(small_config):
 # -- train and eval ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unmet_expectation_exits_3_naming_each_with_its_value(runner, make_config, tmp_path):
     config = make_config({"expect": ["accuracy >= 0"]})
     result = runner.invoke(main, ["train", str(config), "--quiet", "--name", "g", "--expect", "roc_auc>1.5",
@@ -112,6 +113,7 @@ def test_unmet_expectation_exits_3_naming_each_with_its_value(runner, make_confi
     assert metrics["status"] == "completed"  # the run itself is whole: the gate is a verdict on it
 
 
+@pytest.mark.slow
 def test_met_expectations_exit_0_and_json_carries_them(runner, small_config):
     result = runner.invoke(main, ["train", str(small_config), "--json", "--expect", "roc_auc>=0", "--expect",
                                   "n_test>=1"])
@@ -128,6 +130,7 @@ def test_unknown_metric_is_refused_before_training_with_exit_2(runner, small_con
     assert not (tmp_path / "outputs").exists()  # nothing was trained or written
 
 
+@pytest.mark.slow
 def test_multiclass_metrics_are_known_by_path(runner, make_config, tmp_path):
     config = make_config({"data.dataset": "blobs", "data.classes": 3,
                           "model.layers": [{"type": "linear", "units": 8}, "relu", {"type": "linear", "units": 3},
@@ -139,6 +142,7 @@ def test_multiclass_metrics_are_known_by_path(runner, make_config, tmp_path):
     assert result.exit_code == 2 and "no metric 'per_class.7.recall'" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_diverged_run_fails_its_expectations_and_exits_1(runner, make_config, tmp_path):
     config = make_config({"training.learning_rate": 1e6, "training.optimizer": "sgd", "loss": "mean_squared_error",
                           "training.batch_size": None, "training.epochs": 60,
@@ -149,6 +153,7 @@ def test_a_diverged_run_fails_its_expectations_and_exits_1(runner, make_config, 
     assert metrics["expectations"] == [{"check": "roc_auc >= 0.5", "value": None, "passed": False}]
 
 
+@pytest.mark.slow
 def test_eval_gates_a_saved_run(runner, run_dir):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     result = runner.invoke(main, ["eval", str(run_dir), "--expect", f"roc_auc>={metrics['roc_auc']}"])
@@ -170,6 +175,7 @@ def test_eval_refuses_a_metric_it_does_not_have_and_writes_nothing(runner, run_d
     assert sorted(p.name for p in run_dir.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_config_expectations_are_saved_with_the_run(runner, make_config, tmp_path):
     config = make_config({"expect": ["roc_auc >= 0"]})
     result = runner.invoke(main, ["train", str(config), "--quiet", "--name", "s", "--expect", "loss<100"])

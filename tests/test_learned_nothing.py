@@ -31,12 +31,14 @@ def test_a_loss_that_never_fell_below_its_first_epochs(losses, warned):
         assert "training loss never fell below the first epoch's (0.69)" in found[0]
 
 
+@pytest.mark.slow
 def test_a_good_run_has_no_warnings(runner, make_config):
     result = runner.invoke(main, ["train", str(make_config()), "--json"])
     assert result.exit_code == 0 and "warning" not in result.stderr
     assert json.loads(result.stdout)["metrics"]["warnings"] == []
 
 
+@pytest.mark.slow
 def test_a_run_that_learned_nothing_warns_and_still_exits_0(runner, make_config, monkeypatch):
     scored = experiment.final_metrics
 

@@ -166,6 +166,7 @@ def test_both_parsers_read_the_same_data(parser):
     assert parser("") == (None, None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text, problem, line",
     [

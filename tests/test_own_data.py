@@ -24,6 +24,7 @@ def _train(tmp_path: Path, name: str, *settings: str) -> Path:
     return tmp_path / name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, settings", [
     ("iris", ()),
     ("wine_csv", ()),
@@ -41,6 +42,7 @@ def test_train_writes_metrics_confusion_matrix_and_transform(tmp_path, name, set
     assert not (run / "snapshots.npz").exists()  # snapshots are for two classes only
 
 
+@pytest.mark.slow
 def test_csv_run_records_the_file_and_scores_it_again(tmp_path):
     run = _train(tmp_path, "wine_csv")
     metrics = json.loads((run / "metrics.json").read_text())
@@ -61,6 +63,7 @@ def test_csv_run_records_the_file_and_scores_it_again(tmp_path):
     assert scored["n_samples"] == 178 and set(scored["per_class"]) == {"Barbera", "Barolo", "Grignolino"}
 
 
+@pytest.mark.slow
 def test_predict_on_a_csv_run_matches_columns_by_name(tmp_path):
     run = _train(tmp_path, "wine_csv")
     table = pd.read_csv(WINE).head(5)
@@ -75,6 +78,7 @@ def test_predict_on_a_csv_run_matches_columns_by_name(tmp_path):
     assert set(out["predicted"]) <= {"Barbera", "Barolo", "Grignolino"}
 
 
+@pytest.mark.slow
 def test_predict_refuses_an_unknown_category_naming_the_column(tmp_path):
     run = _train(tmp_path, "wine_csv")
     table = pd.read_csv(WINE).head(3).drop(columns="cultivar")
@@ -86,6 +90,7 @@ def test_predict_refuses_an_unknown_category_naming_the_column(tmp_path):
     assert "colour" in result.output and "purple" in result.output
 
 
+@pytest.mark.slow
 def test_playground_features_are_drawn_over_the_input_plane(tmp_path):
     """With x1_squared and x2_squared a model with no hidden layer separates circles; its pictures
     show the plane of the points as they were given (x, y), not the squared features."""
@@ -117,6 +122,7 @@ def test_playground_features_are_drawn_over_the_input_plane(tmp_path):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_eval_on_a_file_reads_a_category_of_digits_as_the_training_rows_had_it(tmp_path):
     """A column the training rows made categorical (mostly text) is read as text in the file
     scored, even where every cell of that file looks like a number."""
@@ -136,6 +142,7 @@ def test_eval_on_a_file_reads_a_category_of_digits_as_the_training_rows_had_it(t
     assert json.loads(scored.output)["metrics"]["n_samples"] == 20
 
 
+@pytest.mark.slow
 def test_predict_reads_a_large_file_a_part_at_a_time_and_writes_what_one_part_would(tmp_path, monkeypatch):
     import nnfw_cli.saved
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nnfw_cli import experiment, plots
 from nnfw_cli.config import load_config
@@ -58,6 +59,7 @@ def test_a_long_title_wraps_inside_every_picture(make_config, rng) -> None:
         _inside(fig)
 
 
+@pytest.mark.slow
 def test_a_long_title_wraps_inside_the_confusion_matrix_the_neurons_and_the_animation(
         make_config, rng, tmp_path, monkeypatch) -> None:
     config, model = _deep(make_config)
@@ -117,6 +119,7 @@ def test_the_loss_curve_names_the_run_optimizer_and_learning_rate(run_dir, monke
     assert titles[0].endswith(" · r · adam, learning rate 0.02")  # the run folder is outputs/r
 
 
+@pytest.mark.slow
 def test_roc_curves_say_what_was_scored_and_fresh_data_keeps_its_own_file(runner, run_dir, monkeypatch) -> None:
     from nnfw_cli.cli import main
 
@@ -133,6 +136,7 @@ def test_roc_curves_say_what_was_scored_and_fresh_data_keeps_its_own_file(runner
     assert held_out.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_csv_called_test_never_replaces_the_held_out_roc_curve(runner, tmp_path) -> None:
     import shutil
 
@@ -154,6 +158,7 @@ def test_a_csv_called_test_never_replaces_the_held_out_roc_curve(runner, tmp_pat
     assert json.loads(again.stdout)["eval_file"].endswith("eval-2.json")
 
 
+@pytest.mark.slow
 def test_fresh_data_never_takes_the_held_out_split_s_eval_file(runner, run_dir) -> None:
     from nnfw_cli.cli import main
 

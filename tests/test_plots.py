@@ -59,6 +59,7 @@ def test_loss_curve_png_has_the_figure_size(tmp_path: Path) -> None:
     _saved_png(fig, tmp_path / "loss.png", dpi=50)
 
 
+@pytest.mark.slow
 def test_loss_curve_default_dpi(tmp_path: Path) -> None:
     _saved_png(plots.loss_curve(_history()), tmp_path / "loss.png", dpi=150)
     from matplotlib.image import imread
@@ -130,6 +131,7 @@ def test_loss_curve_accepts_the_fit_history_list() -> None:
 # -- decision boundary ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("picture", ["loss curve", "decision boundary", "confusion matrix"])
 def test_a_picture_every_run_draws_is_drawn_once_as_it_is_saved(picture, blobs, tmp_path, monkeypatch) -> None:
     """Their axes are placed by hand: a figure with a layout engine (even "none" set after
@@ -276,6 +278,7 @@ def test_roc_curve_needs_two_classes() -> None:
 # -- saving -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["loss.svg", "loss.pdf", "LOSS.PNG"])
 def test_save_figure_formats(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
@@ -359,6 +362,7 @@ def _gif_frames(path: Path) -> list[np.ndarray]:
     return frames
 
 
+@pytest.mark.slow
 def test_boundary_animation_has_one_frame_per_snapshot(tmp_path: Path, blobs) -> None:
     X, y = blobs
     grid = plots.boundary_grid(X, 40)
@@ -374,6 +378,7 @@ def test_boundary_animation_has_one_frame_per_snapshot(tmp_path: Path, blobs) ->
     assert os.listdir(tmp_path) == ["training.gif"]  # no temporary file or folder left behind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("auc", [None, float("nan")])
 def test_boundary_animation_without_any_auc(tmp_path: Path, blobs, auc: float | None) -> None:
     X, y = blobs
@@ -392,6 +397,7 @@ def test_frame_title() -> None:
         "circles\nepoch 12 · loss 0.01235 · test AUC 0.9700"
 
 
+@pytest.mark.slow
 def test_boundary_animation_with_and_without_a_boundary(tmp_path: Path, blobs) -> None:
     """Frames whose probability never crosses 0.5 have no contour; the others each have exactly one."""
     X, y = blobs
@@ -403,6 +409,7 @@ def test_boundary_animation_with_and_without_a_boundary(tmp_path: Path, blobs) -
     assert len(frames) == 4
 
 
+@pytest.mark.slow
 def test_boundary_animation_of_a_large_run_is_small(tmp_path: Path, rng: np.random.Generator) -> None:
     """5000 points over the full snapshot grid: under 100 kB a frame (a run keeps about 50 snapshots)."""
     y = rng.integers(0, 2, 5000)
@@ -413,6 +420,7 @@ def test_boundary_animation_of_a_large_run_is_small(tmp_path: Path, rng: np.rand
     assert path.stat().st_size < 8 * 100_000
 
 
+@pytest.mark.slow
 def test_boundary_animation_replaces_atomically(tmp_path: Path, blobs) -> None:
     X, y = blobs
     grid = plots.boundary_grid(X, 20)
@@ -475,6 +483,7 @@ def _maps(fig) -> list:
     return [ax for ax in fig.axes if ax.images]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("widths, activation", [([8, 8], "relu"), ([32], "tanh"), ([3], "relu")])
 def test_neurons_one_map_per_unit(tmp_path: Path, blobs, rng: np.random.Generator, widths: list[int],
                                   activation: str) -> None:
@@ -491,6 +500,7 @@ def test_neurons_one_map_per_unit(tmp_path: Path, blobs, rng: np.random.Generato
     _saved_png(fig, tmp_path / "neurons.png", dpi=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stretch", [1.0, 1.6])
 def test_neurons_wraps_wide_layers_into_equal_panels(blobs, rng: np.random.Generator, stretch: float) -> None:
     X, y = blobs
@@ -524,6 +534,7 @@ def test_neurons_colour_scales(blobs, rng: np.random.Generator) -> None:
     assert [bool(ax.collections) for ax in _maps(fig)] == [False] * 8 + [True]  # points on the output only
 
 
+@pytest.mark.slow
 def test_neurons_of_a_deep_wide_network_stay_bounded(blobs, rng: np.random.Generator) -> None:
     X, y = blobs
     xx, yy, points = plots.boundary_grid(X, 20)
@@ -568,6 +579,7 @@ def _losses(values: np.ndarray, auc: bool = True) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("values", [
     0.7 / np.arange(1, 61),  # the usual: a log axis
     np.linspace(250_000, 200_000, 40),  # long numbers on a linear axis
@@ -584,6 +596,7 @@ def test_loss_curve_labels_are_all_inside_the_picture(values: np.ndarray, auc: b
         _assert_laid_out(fig)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", [(1.0, 1.0), (6.0, 1.0), (1.0, 6.0), (2e5, 3e5), (1e-4, 2e-4), (1.0, 1e-3)],
                          ids=["square", "wide", "tall", "big", "tiny", "flat"])
 def test_decision_boundary_labels_are_all_inside_the_picture(rng: np.random.Generator, scale: tuple) -> None:
@@ -598,6 +611,7 @@ def test_decision_boundary_labels_are_all_inside_the_picture(rng: np.random.Gene
     assert (bar.y0, bar.y1) == pytest.approx((plot.y0, plot.y1), abs=1.0)  # and as tall as the map
 
 
+@pytest.mark.slow
 def test_a_roc_curve_of_a_million_scores_is_drawn_through_a_few_thousand_points(rng: np.random.Generator) -> None:
     from sklearn import metrics
 

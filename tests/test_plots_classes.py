@@ -83,6 +83,7 @@ def _assert_laid_out(fig) -> None:
 # -- confusion matrix -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [2, 3, 5, 10, 15])
 def test_confusion_matrix_for_each_k(tmp_path: Path, rng: np.random.Generator, k: int) -> None:
     X, y = _classes(rng, 60 * k, k)
@@ -136,6 +137,7 @@ def test_confusion_matrix_rejects(counts, names) -> None:
 # -- ROC curves -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [3, 5, 10])
 def test_roc_curves_one_vs_rest(tmp_path: Path, rng: np.random.Generator, k: int) -> None:
     from sklearn.metrics import roc_auc_score
@@ -186,6 +188,7 @@ def test_roc_curves_need_two_classes_and_finite_scores(rng: np.random.Generator)
 # -- decision regions -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [3, 5, 10])
 def test_decision_regions(tmp_path: Path, rng: np.random.Generator, k: int) -> None:
     X, y = _classes(rng, 100 * k, k)
@@ -216,6 +219,7 @@ def test_decision_regions_colour_each_class_lighter_where_unsure() -> None:
     np.testing.assert_allclose(image[0, 3], 1.0)  # no output: white
 
 
+@pytest.mark.slow
 def test_decision_regions_accept_a_diverged_output(rng: np.random.Generator) -> None:
     X, y = _classes(rng, 200, 3)
     grid = plots.boundary_grid(X, 30)
@@ -225,6 +229,7 @@ def test_decision_regions_accept_a_diverged_output(rng: np.random.Generator) -> 
         _assert_laid_out(plots.decision_boundary(proba, grid, X, y, X[:0], y[:0], "diverged"))
 
 
+@pytest.mark.slow
 def test_decision_regions_of_many_classes_and_long_names(rng: np.random.Generator) -> None:
     X, y = _classes(rng, 900, 15)
     grid = plots.boundary_grid(X, 40)
@@ -250,6 +255,7 @@ def _drawn_points(ax) -> int:
                if isinstance(collection, matplotlib.collections.PathCollection))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [2, 3])
 def test_large_data_is_subsampled_and_the_legend_says_so(tmp_path: Path, rng: np.random.Generator, k: int) -> None:
     cap = plots.MAX_POINTS_PER_CLASS
@@ -331,12 +337,14 @@ RECORDED_PNG = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(matplotlib.__version__ != "3.11.2", reason="the recorded bytes are matplotlib 3.11.2's")
 def test_two_class_pictures_are_byte_for_byte_as_recorded(tmp_path: Path) -> None:
     drawn = _two_class_pictures(tmp_path)
     assert {name: hashlib.sha256(data).hexdigest() for name, data in drawn.items()} == RECORDED_PNG
 
 
+@pytest.mark.slow
 def test_two_class_pictures_with_numbered_names_are_the_default_ones(tmp_path: Path) -> None:
     """Names that are just the class numbers change nothing; a two-column softmax draws as one column."""
     default = _two_class_pictures(tmp_path / "default")
@@ -347,6 +355,7 @@ def test_two_class_pictures_with_numbered_names_are_the_default_ones(tmp_path: P
     assert _saved_png(fig, tmp_path / "softmax.png") == default["boundary"]
 
 
+@pytest.mark.slow
 def test_two_class_boundary_with_long_names_keeps_its_legend_inside(rng: np.random.Generator) -> None:
     X, y = _classes(rng, 300, 2)
     grid = plots.boundary_grid(X, 30)

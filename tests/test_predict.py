@@ -238,6 +238,7 @@ def test_a_bare_file_that_is_not_a_model(tmp_path, make, needles):
     _refused(_predict(path, tmp_path / "p.csv"), str(path), *needles)
 
 
+@pytest.mark.slow
 def test_a_wide_model_predicts_in_bounded_memory(tmp_path):
     _bare_model(tmp_path / "wide.npz", 2, units=100_000)
     points = tmp_path / "p.csv"

@@ -29,6 +29,7 @@ def config(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_run_config_trains_with_the_overrides_and_returns_the_finished_run(config, tmp_path, capsys):
     run = run_config(config, ["training.epochs=2", "data.n_samples=200"], output_dir=tmp_path / "out")
     assert isinstance(run, Run) and run.run_dir.parent == tmp_path / "out" and run.run_dir.name.startswith("tiny")
@@ -41,6 +42,7 @@ def test_run_config_trains_with_the_overrides_and_returns_the_finished_run(confi
     assert capsys.readouterr().out == ""  # the library prints nothing unless asked
 
 
+@pytest.mark.slow
 def test_run_config_takes_a_name_and_a_string_path(config, tmp_path):
     run = run_config(str(config), ("training.epochs=1", "data.n_samples=200"), output_dir=str(tmp_path), name="first")
     assert run.run_dir == tmp_path / "first" and len(run.history) == 1
@@ -52,6 +54,7 @@ def test_run_config_refuses_a_bad_override_before_writing_anything(config, tmp_p
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_loaded_run_predicts_from_raw_rows_as_nnfw_predict_does(tmp_path):
     """``load_run(...).predict_proba`` applies the run's encoding and scaling: the same numbers as
     ``nnfw predict`` on the same rows, and not what the bare model gives on unscaled inputs."""
@@ -83,6 +86,7 @@ def test_a_loaded_run_predicts_from_raw_rows_as_nnfw_predict_does(tmp_path):
     assert not np.allclose(bare.predict(np.column_stack([numeric, np.zeros((20, 3))])), proba)
 
 
+@pytest.mark.slow
 def test_a_loaded_run_of_generated_data_takes_an_array_and_names_its_classes(tmp_path, config):
     from nnfw_cli.errors import DataError
     from nnfw_cli.saved import load_run

@@ -177,6 +177,7 @@ def test_unknown_names_list_the_registry(raw, kind, registry):
     assert f"unknown {kind} 'nope' (choose from: {', '.join(sorted(registry))})" in str(info.value)
 
 
+@pytest.mark.slow
 def test_registering_in_nn_is_the_only_edit_a_config_needs(tmp_path):
     """A layer, an optimizer and a loss registered at run time are accepted by ``nnfw check`` and the schema."""
     config = tmp_path / "new.yaml"

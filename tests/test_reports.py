@@ -39,6 +39,7 @@ def _outcomes(suite: ET.Element) -> dict[str, str | None]:
     return {case.attrib["name"]: next((o.attrib["message"] for o in case), None) for case in suite.findall("testcase")}
 
 
+@pytest.mark.slow
 def test_train_junit_has_a_case_for_the_run_and_each_expectation(runner, small_config, tmp_path):
     report = tmp_path / "report.xml"
     result = runner.invoke(main, ["train", str(small_config), "--quiet", "--junit-xml", str(report),
@@ -53,6 +54,7 @@ def test_train_junit_has_a_case_for_the_run_and_each_expectation(runner, small_c
     assert {case.attrib["classname"] for case in suite.findall("testcase")} == {"nnfw.train.small"}
 
 
+@pytest.mark.slow
 def test_junit_is_read_by_an_independent_parser(runner, small_config, tmp_path):
     junitparser = pytest.importorskip("junitparser")
     report = tmp_path / "report.xml"
@@ -76,6 +78,7 @@ def test_a_bad_config_is_an_errored_case(runner, make_config, tmp_path):
     assert "training.epochs: must be >= 1" in case.find("error").attrib["message"]
 
 
+@pytest.mark.slow
 def test_a_diverged_run_is_a_failed_case(runner, make_config, tmp_path):
     report = tmp_path / "report.xml"
     config = make_config({"training.learning_rate": 1e6, "training.optimizer": "sgd", "loss": "mean_squared_error",
@@ -88,6 +91,7 @@ def test_a_diverged_run_is_a_failed_case(runner, make_config, tmp_path):
     assert outcomes["expect roc_auc > 0"].startswith("expectation not met: roc_auc > 0: no value")
 
 
+@pytest.mark.slow
 def test_eval_writes_junit(runner, run_dir, tmp_path):
     report = tmp_path / "eval.xml"
     result = runner.invoke(main, ["eval", str(run_dir), "--junit-xml", str(report), "--expect", "accuracy>=0"])
@@ -95,6 +99,7 @@ def test_eval_writes_junit(runner, run_dir, tmp_path):
     assert _outcomes(_suite(report)) == {f"eval {run_dir}": None, "expect accuracy >= 0": None}
 
 
+@pytest.mark.slow
 def test_junit_folder_is_made_and_one_that_cannot_be_is_refused_before_training(runner, small_config, tmp_path):
     result = runner.invoke(main, ["train", str(small_config), "--quiet", "--junit-xml",
                                   str(tmp_path / "reports" / "ci" / "r.xml")])
@@ -119,6 +124,7 @@ def test_junit_text_holds_no_character_xml_cannot(tmp_path):
 # -- GitHub's step summary --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_step_summary_is_appended_not_overwritten(runner, small_config, tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     summary.write_text("# an earlier step's summary\n")
@@ -133,6 +139,7 @@ def test_step_summary_is_appended_not_overwritten(runner, small_config, tmp_path
     assert "| roc_auc |" in text and "| status | completed |" in text
 
 
+@pytest.mark.slow
 def test_step_summary_that_cannot_be_written_is_a_warning(runner, small_config, tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "missing" / "summary.md"))
     result = runner.invoke(main, ["train", str(small_config), "--quiet"])

@@ -252,6 +252,7 @@ except RunInUse:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stale", [False, True], ids=["free", "stale-lock"])
 def test_racing_processes_never_hold_a_run_at_once(tmp_path, stale):
     """Two `nnfw train --resume` of one run: one runs, the others are told the run is in use."""
@@ -333,6 +334,7 @@ def test_run_names_that_would_clash_are_refused(tmp_path, name):
     assert not (tmp_path / "outputs").exists() or list((tmp_path / "outputs").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_resume_through_latest_trains_the_real_folder(runner, small_config, tmp_path):
     """`nnfw train --resume outputs/latest` must not leave `latest` pointing at itself."""
     from nnfw_cli import experiment
@@ -556,6 +558,7 @@ CLI_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("corrupt", "needles"), CLI_CASES)
 def test_nnfw_eval_of_a_hostile_model_file(runner, small_config, tmp_path, corrupt, needles):
     from nnfw_cli.cli import main

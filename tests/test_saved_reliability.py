@@ -60,6 +60,7 @@ def test_eval_and_plot_need_a_run_folder(tmp_path, command):
 # -- 4. which run, and the run's lock --------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["eval"], ["plot", "--what", "loss"]])
 def test_the_newest_run_is_named_on_stderr(run, command):
     root = run.parent
@@ -94,6 +95,7 @@ def test_eval_and_plot_wait_for_no_one_and_change_nothing_in_a_run_in_use(run, c
     assert _files(run) == before
 
 
+@pytest.mark.slow
 def test_eval_leaves_no_lock_behind(run):
     result = _invoke("eval", run)
     assert result.exit_code == 0, result.stderr
@@ -133,6 +135,7 @@ def test_eval_cap_is_checked_before_any_data_is_made(run):
     _refused(result, f"at most {saved_runs.MAX_FRESH_SAMPLES:,}")
 
 
+@pytest.mark.slow
 def test_fresh_data_is_made_and_scored_in_chunks(run, monkeypatch):
     sizes: list[int] = []
     make = saved_runs.make_dataset
@@ -151,6 +154,7 @@ def test_fresh_data_is_made_and_scored_in_chunks(run, monkeypatch):
     assert 0.0 <= metrics["log_loss"] and 0.0 <= metrics["accuracy"] <= 1.0
 
 
+@pytest.mark.slow
 def test_fresh_data_in_one_chunk_is_made_as_before(run):
     result = _invoke("eval", run, "--n-samples", "500", "--seed", "123", "--json")
     assert result.exit_code == 0, result.stderr
@@ -177,6 +181,7 @@ def _wide_run(run: Path, units: int) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_neurons_of_a_wide_layer_are_drawn_up_to_a_limit(run, monkeypatch):
     from nnfw_cli import plots
 

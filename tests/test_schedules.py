@@ -129,6 +129,7 @@ def test_a_bare_name_is_a_schedule_with_its_defaults():
 # -- a run records the rate of every epoch ----------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec, expected", [
     ({"type": "step", "step_size": 2, "gamma": 0.5}, [0.02, 0.02, 0.01, 0.01, 0.005, 0.005]),
     ({"type": "exponential", "gamma": 0.5}, [0.02, 0.01, 0.005, 0.0025, 0.00125, 0.000625]),
@@ -139,6 +140,7 @@ def test_history_csv_holds_each_epochs_rate(make_config, spec, expected):
     assert list(history["lr"]) == expected  # read back exactly: the CSV holds every digit
 
 
+@pytest.mark.slow
 def test_a_run_without_a_schedule_records_its_one_rate(make_config):
     run = experiment.train(load_config(make_config()), "s", "s")
     assert list(pd.read_csv(run.run_dir / runs.HISTORY)["lr"]) == [0.02] * 5

@@ -38,6 +38,7 @@ def test_every_shipped_config_passes(runner, tmp_path):
     assert not list((tmp_path / "runs").iterdir())  # cleaned up after itself
 
 
+@pytest.mark.slow
 def test_a_config_that_breaks_at_run_time_fails_with_the_reason(runner, make_config, small_config, tmp_path):
     broken = make_config(DIVERGING, name="diverging")
     report = tmp_path / "smoke.xml"
@@ -55,6 +56,7 @@ def test_a_config_that_breaks_at_run_time_fails_with_the_reason(runner, make_con
     assert failure.attrib["type"] == "SmokeFailure" and failure.attrib["message"].startswith("loss: training did not")
 
 
+@pytest.mark.slow
 def test_a_run_whose_loss_is_no_longer_a_number_fails_at_train(tmp_path, make_config):
     broken = make_config({"training.learning_rate": 1e6, "training.optimizer": "sgd", "loss": "mean_squared_error",
                           "training.batch_size": None, "training.dtype": "float32",  # overflows within the 5 epochs
@@ -63,6 +65,7 @@ def test_a_run_whose_loss_is_no_longer_a_number_fails_at_train(tmp_path, make_co
     assert not result.passed and result.stage == "train" and "training diverged at epoch" in result.message
 
 
+@pytest.mark.slow
 def test_an_invalid_or_missing_config_exits_2_and_the_others_still_run(runner, make_config, small_config, tmp_path):
     invalid = make_config({"training.epochs": 0}, name="invalid")
     result = runner.invoke(main, ["smoke", str(invalid), str(tmp_path / "nope.yaml"), str(small_config), "-j", "1",
@@ -76,6 +79,7 @@ def test_an_invalid_or_missing_config_exits_2_and_the_others_still_run(runner, m
     assert third["passed"] and third["run_dir"] is None and printed["kept"] is None
 
 
+@pytest.mark.slow
 def test_keep_keeps_the_run_folders(runner, small_config, tmp_path):
     result = runner.invoke(main, ["smoke", str(small_config), "--keep", "--json", "--output-dir", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
@@ -132,6 +136,7 @@ def test_a_worker_that_dies_fails_its_config_instead_of_hanging(monkeypatch, sma
     assert not results[0].passed and "the process running it died" in results[0].message
 
 
+@pytest.mark.slow
 def test_runs_side_by_side_give_the_results_in_order(runner, make_config, small_config, tmp_path):
     broken = make_config(DIVERGING, name="diverging")
     result = runner.invoke(main, ["smoke", str(broken), str(small_config), "-j", "2", "--json"])

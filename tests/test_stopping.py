@@ -127,6 +127,7 @@ def _by_hand(make_config, epochs: int) -> Path:
     return experiment.train(config, "h", f"by-hand-{epochs}").run_dir
 
 
+@pytest.mark.slow
 def test_the_run_stops_early_and_says_so(stopped):
     metrics = json.loads((stopped / runs.METRICS).read_text())
     assert metrics["status"] == "completed" and metrics["monitor"] == "val_loss"
@@ -136,6 +137,7 @@ def test_the_run_stops_early_and_says_so(stopped):
     assert (stopped / runs.LAST_MODEL).is_file()
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_exactly_the_best_epochs_weights(stopped, make_config, monkeypatch):
     _no_pictures(monkeypatch)
     metrics = json.loads((stopped / runs.METRICS).read_text())
@@ -148,6 +150,7 @@ def test_early_stopping_restores_exactly_the_best_epochs_weights(stopped, make_c
     assert json.loads((best / runs.METRICS).read_text())["roc_auc"] == metrics["roc_auc"]
 
 
+@pytest.mark.slow
 def test_without_restore_best_model_npz_holds_the_last_weights(make_config, monkeypatch):
     _no_pictures(monkeypatch)
     changes = {**OVERFITTING, "training.early_stopping": {"patience": 8, "restore_best": False}}
@@ -171,6 +174,7 @@ def test_history_has_validation_scores_every_epoch_and_the_test_split_once(stopp
     assert metrics["val_loss"] == history.loc[history["epoch"] == metrics["best_epoch"], "val_loss"].iloc[0]
 
 
+@pytest.mark.slow
 def test_the_loss_curve_marks_the_best_epoch(stopped, monkeypatch):
     labels: list[str] = []
     original = plots.loss_curve
@@ -215,6 +219,7 @@ class Crash(Exception):
     """The process dying at the end of an epoch, after its checkpoint."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", [
     {"type": "step", "step_size": 4, "gamma": 0.5},
     {"type": "cosine", "min_lr": 0.001, "warmup_epochs": 3},

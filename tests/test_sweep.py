@@ -131,6 +131,7 @@ def test_an_inline_base_config_and_its_errors_point_into_the_sweep_file(tmp_path
     assert [p.config["seed"] for p in plan.points] == [1, 2] and plan.base is None
 
 
+@pytest.mark.slow
 def test_a_bad_sweep_file_is_reported_whole_with_lines_and_nothing_is_made(runner, tmp_path, small_config):
     path = tmp_path / "bad.yaml"
     path.write_text(f"base: {small_config.name}\ngrid:\n  training.learning_rate: 0.1\n  'bad key': [1]\n"
@@ -145,6 +146,7 @@ def test_a_bad_sweep_file_is_reported_whole_with_lines_and_nothing_is_made(runne
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # starts worker processes while it reads the sweep, and waits for them to end
 def test_an_invalid_point_stops_the_sweep_before_any_run(runner, tmp_path, small_config):
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, -1.0],
                                                      "model.layers[0].units": [4, 8]}, seeds=[0, 1])
@@ -396,6 +398,7 @@ def _lost_on_dask(tmp_path: Path, small_config: Path, address: str) -> dict[str,
     return {row.point.name: row.status for row in summary.rows.values()}
 
 
+@pytest.mark.slow
 def test_a_scheduler_that_cannot_be_reached_is_one_message(runner, tmp_path, small_config, monkeypatch):
     pytest.importorskip("distributed", reason="Dask is not installed")
     monkeypatch.setattr(sweeps, "CONNECT_SECONDS", 1.0)
@@ -449,6 +452,7 @@ def test_seed_options_that_do_not_go_together(runner, small_config, args, needle
     assert result.exit_code == 2 and needle in result.stderr
 
 
+@pytest.mark.slow
 def test_train_records_how_it_was_asked_for(runner, small_config, tmp_path):
     result = runner.invoke(main, ["train", str(small_config), "--quiet", "--json", "--seed", "4",
                                   "--set", "training.epochs=2"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from threadpoolctl import threadpool_info
 
 from nnfw_cli import threads
@@ -37,6 +38,7 @@ def test_limited_sets_blas_threads_inside_and_restores_them_after():
     assert _blas_threads() == before
 
 
+@pytest.mark.slow
 def test_a_run_trains_with_the_threads_it_chose_and_records_them(make_config):
     from nnfw_cli import experiment
     from nnfw_cli.config import load_config
@@ -51,6 +53,7 @@ def test_a_run_trains_with_the_threads_it_chose_and_records_them(make_config):
         load_config(make_config({"training.threads": 1})))  # a resumed run may take another count
 
 
+@pytest.mark.slow
 def test_commands_that_score_a_saved_model_limit_blas_threads_for_its_width(runner, run_dir):
     from threadpoolctl import threadpool_limits
 

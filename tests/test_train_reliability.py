@@ -105,6 +105,7 @@ def _assert_same_run(run_dir: Path, whole: Path) -> None:
 # -- 1. a checkpoint holds the whole history up to it -----------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crash_epoch", [3, 5, 9, 11])
 def test_resuming_after_a_kill_equals_the_uninterrupted_run(make_config, uninterrupted, crash_epoch, no_pictures):
     crashed = _crash_at(make_config(RESUMABLE), crash_epoch)
@@ -115,6 +116,7 @@ def test_resuming_after_a_kill_equals_the_uninterrupted_run(make_config, uninter
     _assert_same_run(crashed, uninterrupted)
 
 
+@pytest.mark.slow
 def test_killed_twice_and_resumed_twice_equals_the_uninterrupted_run(make_config, uninterrupted, no_pictures):
     crashed = _crash_at(make_config(RESUMABLE), 4)
     _resume_crashing_at(crashed, 10)
@@ -122,6 +124,7 @@ def test_killed_twice_and_resumed_twice_equals_the_uninterrupted_run(make_config
     _assert_same_run(crashed, uninterrupted)
 
 
+@pytest.mark.slow
 def test_a_completed_run_is_not_resumed(runner, make_config, no_pictures):
     crashed = _crash_at(make_config(RESUMABLE), 7)
     left_over = crashed.parent / "checkpoint-at-6.npz"
@@ -136,6 +139,7 @@ def test_a_completed_run_is_not_resumed(runner, make_config, no_pictures):
     assert (crashed / "history.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_diverged_run_keeps_no_checkpoint(runner, make_config, no_pictures):
     config = make_config({"loss": "mean_squared_error", "training.optimizer": "sgd", "training.learning_rate": 1e6,
                           "training.batch_size": None, "training.epochs": 60, "training.checkpoint_every": 1,
@@ -154,6 +158,7 @@ def test_a_diverged_run_keeps_no_checkpoint(runner, make_config, no_pictures):
 # -- 2. one process at a time -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_second_resume_of_a_run_in_training_is_refused(runner, make_config, uninterrupted, no_pictures):
     crashed = _crash_at(make_config(RESUMABLE), 4)
     inside, leave = threading.Event(), threading.Event()
@@ -222,6 +227,7 @@ def test_a_checkpoint_copied_from_another_run_is_refused(runner, make_config, no
 # -- 4. --resume through a link ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_resume_through_latest_says_which_run_it_is(runner, make_config, tmp_path, no_pictures):
     crashed = _crash_at(make_config(RESUMABLE), 4)
     runs.mark_latest(crashed)
@@ -338,6 +344,7 @@ def _signal_at(monkeypatch, where: str, epoch: int, times: int) -> None:
         monkeypatch.setattr(experiment, "draw_loss_curve", draw_and_signal)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["epoch", "pictures"])
 def test_a_second_ctrl_c_stops_at_once_with_exit_130(runner, make_config, tmp_path, monkeypatch, signal_guard, where):
     _signal_at(monkeypatch, where, 4, 2 if where == "epoch" else 1)
@@ -353,6 +360,7 @@ def test_a_second_ctrl_c_stops_at_once_with_exit_130(runner, make_config, tmp_pa
         assert experiment.resume(cut).metrics["epochs"] == 12
 
 
+@pytest.mark.slow
 def test_an_ignored_ctrl_c_stays_ignored(runner, make_config, monkeypatch, no_pictures):
     """A script's `nnfw train ... &` runs with SIGINT ignored: the script's Ctrl-C is not for it."""
     _signal_at(monkeypatch, "epoch", 2, 1)
@@ -403,6 +411,7 @@ def test_a_closed_stdout_ends_quietly(make_config, tmp_path):
 # -- 8. progress lines ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_progress_shows_the_latest_test_auc_with_its_epoch(runner, make_config, no_pictures):
     result = runner.invoke(main, ["train", str(make_config({"training.epochs": 20, "training.eval_every": 7}))])
     assert result.exit_code == 0, result.stderr
@@ -416,6 +425,7 @@ def test_progress_shows_the_latest_test_auc_with_its_epoch(runner, make_config, 
 # -- 9. memory bounded whatever the config ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_snapshots_are_capped_and_spread_evenly(make_config, monkeypatch, no_pictures):
     monkeypatch.setattr(experiment, "MAX_SNAPSHOTS", 12)
     config = make_config({"training.epochs": 100, "training.snapshot_every": 1})
@@ -425,6 +435,7 @@ def test_snapshots_are_capped_and_spread_evenly(make_config, monkeypatch, no_pic
     assert len(set(np.diff(epochs[2:-1]))) == 1  # evenly spread between the first and the last
 
 
+@pytest.mark.slow
 def test_default_snapshots_start_at_the_initial_weights_and_see_the_first_epochs(make_config, no_pictures):
     run = experiment.train(load_config(make_config({"training.epochs": 400})), "s", "s")
     snapshots = runs.read_snapshots(run.run_dir)[0]

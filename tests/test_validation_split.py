@@ -122,6 +122,7 @@ CHOOSING = {"data.validation_fraction": 0.25, "training.epochs": 12, "training.c
             "training.early_stopping": {"patience": 3}, "training.lr_schedule": {"type": "plateau", "patience": 2}}
 
 
+@pytest.mark.slow
 def test_with_a_validation_split_the_test_split_is_not_read_before_the_end(make_config, monkeypatch):
     reads: list[bool] = []
     _guard(monkeypatch, reads)
@@ -130,6 +131,7 @@ def test_with_a_validation_split_the_test_split_is_not_read_before_the_end(make_
     assert not any(reads), "the test split was read while the model trained"
 
 
+@pytest.mark.slow
 def test_without_a_validation_split_the_test_split_is_scored_as_it_trains(make_config, monkeypatch):
     reads: list[bool] = []
     _guard(monkeypatch, reads)
@@ -139,6 +141,7 @@ def test_without_a_validation_split_the_test_split_is_scored_as_it_trains(make_c
                                                                      "test_accuracy", "lr"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_with_a_validation_split_leaves_the_test_split_unread(make_config, monkeypatch, tmp_path):
     reads: list[bool] = []
     _guard(monkeypatch, reads)
@@ -160,6 +163,7 @@ def test_an_interrupted_run_with_a_validation_split_leaves_the_test_split_unread
 # -- what the run folder says ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_metrics_json_says_which_split_each_number_is_of(make_config):
     run = experiment.train(load_config(make_config(CHOOSING)), "c", "c")
     metrics = json.loads((run.run_dir / runs.METRICS).read_text())
@@ -170,6 +174,7 @@ def test_metrics_json_says_which_split_each_number_is_of(make_config):
     assert "validation_fraction: 0.25" in config and "early_stopping:" in config
 
 
+@pytest.mark.slow
 def test_eval_scores_the_same_test_split_as_training_did(runner, make_config):
     from nnfw_cli.cli import main
 

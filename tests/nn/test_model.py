@@ -690,6 +690,7 @@ def test_a_callback_can_stop_training():
     assert len(again) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 20_000])
 def test_predict_in_chunks_equals_predict_at_once(n: int) -> None:
     rng = np.random.default_rng(n)
