@@ -254,11 +254,17 @@ def warm_up(dpi: int = 100) -> None:
 
 
 def _free(fig: Figure) -> None:
-    """Release a figure: close it in pyplot if pyplot knows it, and drop its artists."""
+    """Release a figure: close it in pyplot if pyplot knows it, and drop its axes and artists.
+
+    Not ``fig.clear()``: it resets every axes to a new blank one (ticks, spines, labels) before
+    dropping it, about as much work as making the axes in the first place.
+    """
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close(fig)
-    fig.clear()
+    for ax in tuple(fig.axes):
+        fig.delaxes(ax)
+    fig.artists, fig.lines, fig.patches, fig.texts, fig.images, fig.legends = [], [], [], [], [], []
 
 
 # -- loss curve -------------------------------------------------------------------------------
