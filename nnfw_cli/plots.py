@@ -144,6 +144,22 @@ def _fit_tick_labels(fig: Figure, axis: Any, side: str) -> None:
         fig.subplots_adjust(right=1 - need)
 
 
+def _title(ax: Axes, title: str, twins: Sequence[Axes] = (), **kwargs: Any) -> None:
+    """``ax.set_title``, the title kept where matplotlib places it by default, just above the axes.
+
+    Placed automatically, a title is moved at every draw clear of ticks on top (no picture has
+    them) and of a y axis's offset ("1e6"): it measures every tick label of the y axes of ``ax``,
+    its ``twins`` and its insets first, about as long as drawing them. Only a y axis that shows an
+    offset keeps the automatic placement.
+    """
+    offset = False
+    for axes in (ax, *twins, *ax.child_axes):
+        formatter = axes.yaxis.get_major_formatter()
+        formatter.format_ticks(axes.yaxis.get_majorticklocs())
+        offset = offset or bool(formatter.get_offset())
+    ax.set_title(title, y=None if offset else 1.0, **kwargs)
+
+
 def _bottom_legend(fig: Figure, handles: list[Any], labels: list[str], ncol: int, title: str | None = None) -> None:
     """A frameless legend centred along the bottom edge of the figure, below the axes' labels."""
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False, title=title)
@@ -297,7 +313,9 @@ def loss_curve(history: pd.DataFrame, title: str = "", best_epoch: int | None = 
         _mark_divergence(ax, epochs, frame)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.35", linestyle="-.", linewidth=1.2, label=f"best epoch ({best_epoch})")
-        _loss_axes(ax, epochs, losses, title)
+        _loss_axes(ax, epochs, losses)
+        if title:
+            _title(ax, title, [auc_ax] if auc_ax is not None else [])
         if lr_ax is not None:
             _plot_rates(lr_ax, ax, epochs, rates)
             _fit_tick_labels(fig, lr_ax.yaxis, "left")
@@ -425,7 +443,7 @@ def _two_or_five(value: float, position: int) -> str:
     return f"{value:g}" if any(math.isclose(mantissa, m, rel_tol=1e-6) for m in (2.0, 5.0)) else ""
 
 
-def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray], title: str) -> None:
+def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray]) -> None:
     """Labels, grid, integer epoch ticks and a log scale for the loss in every run, so that two
     runs' pictures compare (a linear one only for a loss with values at or below zero, which a log
     scale cannot show). A loss within a decade gets plain ticks, which powers of ten would leave bare."""
@@ -455,8 +473,6 @@ def _loss_axes(ax: Axes, epochs: np.ndarray, losses: list[np.ndarray], title: st
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.grid(True, which="major")
-    if title:
-        ax.set_title(title)
 
 
 def _combined_legend(fig: Figure, axes: list[Axes]) -> None:
@@ -555,7 +571,7 @@ def decision_boundary(
             fig, ax, _, _ = _boundary_figure(xx, yy, proba.reshape(xx.shape), X_train, y_train, X_test, y_test,
                                              title_lines=_title_lines(title), class_names=class_names,
                                              feature_names=feature_names)
-        ax.set_title(title)
+        _title(ax, title)
     return fig
 
 
@@ -858,7 +874,7 @@ def _roc_axes(ax: Axes, title: str, legend: bool = True) -> None:
     if legend:
         ax.legend(loc="lower right")
     if title:
-        ax.set_title(title)
+        _title(ax, title)
 
 
 def _roc_curves(y_true: np.ndarray, scores: np.ndarray, title: str, class_names: Sequence[str] | None) -> Figure:
@@ -972,7 +988,7 @@ def confusion_matrix(counts: np.ndarray, class_names: Sequence[str] | None = Non
         _confusion_panel(axes[0], counts / max(counts.max(), 1), [_count_text(n) for n in counts.ravel()], cell)
         _confusion_panel(axes[1], shares, [_share_text(s, k) for s in shares.ravel()], cell)
         for ax, panel_title in zip(axes, ("counts", "share of each true class")):
-            ax.set_title(panel_title)
+            _title(ax, panel_title)
             ax.set_xticks(range(k), names, rotation=45 if turn else 0, ha="right" if turn else "center",
                           rotation_mode="anchor")
             ax.set_xlabel("predicted class")
@@ -1105,7 +1121,7 @@ def boundary_animation(
                         artist.remove()
                     image.set_data(proba)
                     contour = _half_contour(ax, bar, xx, yy, proba)
-                    ax.set_title(_frame_title(title, snapshot, auc_label))
+                    _title(ax, _frame_title(title, snapshot, auc_label))
                     writer.grab_frame()
         finally:
             _free(fig)
@@ -1298,7 +1314,7 @@ def _unit_maps(fig: Figure, values: np.ndarray, xx: np.ndarray, yy: np.ndarray, 
         ax = fig.add_axes((x / width, y / height, size / width, size / height))
         dead = _unit_map(ax, values[:, unit].reshape(xx.shape), xx, yy, kind)
         name = f"{unit + 1}" if kind != "output" else f"P(class {unit if n_units > 1 else 1})"
-        ax.set_title(f"{name} · dead" if dead else name, fontsize=7, pad=2, color="0.5" if dead else "black")
+        _title(ax, f"{name} · dead" if dead else name, fontsize=7, pad=2, color="0.5" if dead else "black")
         axes.append(ax)
     return axes
 
