@@ -160,6 +160,26 @@ def _title(ax: Axes, title: str, twins: Sequence[Axes] = (), **kwargs: Any) -> N
     ax.set_title(title, y=None if offset else 1.0, **kwargs)
 
 
+def _ticks_in_view(axis: Any) -> None:
+    """Fix the ticks of ``axis``, whose view is final, to those it shows.
+
+    A log axis's locators give a decade or more beyond each end of the view (eight minor ticks a
+    decade), and matplotlib makes a tick of five artists for every location, shown or not.
+    """
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    low, high = axis.get_transform().transform(sorted(axis.get_view_interval()))
+    slack = 1e-9 * (high - low)
+    for locator, fix in ((axis.get_major_locator(), axis.set_major_locator),
+                         (axis.get_minor_locator(), axis.set_minor_locator)):
+        if isinstance(locator, NullLocator):
+            continue
+        locs = np.asarray(locator(), dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = axis.get_transform().transform(locs)
+        fix(FixedLocator(locs[(at >= low - slack) & (at <= high + slack)]))
+
+
 def _bottom_legend(fig: Figure, handles: list[Any], labels: list[str], ncol: int, title: str | None = None) -> None:
     """A frameless legend centred along the bottom edge of the figure, below the axes' labels."""
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False, title=title)
@@ -314,6 +334,8 @@ def loss_curve(history: pd.DataFrame, title: str = "", best_epoch: int | None = 
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.35", linestyle="-.", linewidth=1.2, label=f"best epoch ({best_epoch})")
         _loss_axes(ax, epochs, losses)
+        if ax.get_yscale() == "log":  # every line is drawn: the loss axis's view is final
+            _ticks_in_view(ax.yaxis)
         if title:
             _title(ax, title, [auc_ax] if auc_ax is not None else [])
         if lr_ax is not None:
@@ -348,6 +370,7 @@ def _plot_rates(ax: Axes, loss_ax: Axes, epochs: np.ndarray, rates: np.ndarray) 
     finite = rates[ok]
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
         ax.set_yscale("log")
+        _ticks_in_view(ax.yaxis)
     else:
         ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
         ax.set_ylim(bottom=0)
