@@ -1017,7 +1017,7 @@ def confusion_matrix(counts: np.ndarray, class_names: Sequence[str] | None = Non
             ax.set_xlabel("predicted class")
         axes[0].set_yticks(range(k), names)
         axes[0].set_ylabel("true class")
-        axes[1].tick_params(labelleft=False)
+        axes[1].set_yticks([])  # the rows are named once, on the left panel
         if title:
             fig.suptitle(title, y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig
@@ -1048,7 +1048,7 @@ def _confusion_figure(names: Sequence[str], title: str) -> tuple[float, bool, li
     left += (W - width) / 2  # centred in what rounding and the least width added
     box = (side / W, side / H)
     first = fig.add_axes((left / W, bottom / H, *box))
-    second = fig.add_axes(((left + side + gap) / W, bottom / H, *box), sharey=first)
+    second = fig.add_axes(((left + side + gap) / W, bottom / H, *box))
     return cell, turn, [first, second], title
 
 
@@ -1064,6 +1064,7 @@ def _text_width(texts: Sequence[str], points: float) -> float:
 def _confusion_panel(ax: Axes, shade: np.ndarray, texts: list[str], cell: float) -> None:
     """One panel: cells shaded by ``shade`` (0-1, NaN blank), each with its text."""
     import matplotlib
+    from matplotlib.collections import LineCollection
 
     k = len(shade)
     cmap = matplotlib.colormaps["Blues"].with_extremes(bad="0.94")
@@ -1072,10 +1073,13 @@ def _confusion_panel(ax: Axes, shade: np.ndarray, texts: list[str], cell: float)
     for (row, col), value, text in zip(np.ndindex(k, k), shade.ravel(), texts):
         color = "white" if value > 0.55 else ("0.6" if text in ("0", "") else "0.1")
         ax.text(col, row, text, ha="center", va="center", fontsize=size, color=color)
-    ax.set_xticks(np.arange(k + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(k + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="white", linewidth=1.0)
-    ax.tick_params(which="minor", length=0)
+    # White lines between the cells, as a grid would draw them, in one artist: a grid on minor
+    # ticks at the cells' edges makes a tick of five artists for each line
+    edges = np.arange(k + 1) - 0.5
+    low, high = edges[0], edges[-1]
+    lines = [[(low, e), (high, e)] for e in edges] + [[(e, low), (e, high)] for e in edges]
+    ax.add_collection(LineCollection(lines, colors="white", linewidths=1.0, alpha=matplotlib.rcParams["grid.alpha"],
+                                     zorder=1.5), autolim=False)
     ax.tick_params(which="major", length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
