@@ -95,6 +95,15 @@ def test_loss_curve_log_scale_unless_the_loss_reaches_zero() -> None:
     assert plots.loss_curve(negative).axes[0].get_yscale() == "linear"
 
 
+def test_loss_curve_log_axis_ticks_only_those_in_view() -> None:
+    fig = plots.loss_curve(pd.DataFrame({"epoch": [1, 2], "train_loss": [1e-2, 1e-6]}))
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    major, minor = ax.yaxis.get_majorticklocs(), ax.yaxis.get_minorticklocs()
+    assert all(low <= loc <= high for loc in [*major, *minor])
+    assert len(major) >= 4 and len(minor) >= 8 * 4  # every power of ten in view, and 2 to 9 times each
+
+
 def test_loss_curve_single_epoch(tmp_path: Path) -> None:
     frame = pd.DataFrame([{"epoch": 1, "train_loss": 0.69, "val_loss": 0.7, "val_roc_auc": 0.81}])
     fig = plots.loss_curve(frame, title="one epoch")
@@ -147,6 +156,24 @@ def test_a_picture_every_run_draws_is_drawn_once_as_it_is_saved(picture, blobs, 
     monkeypatch.setattr(Figure, "draw", lambda self, renderer, _draw=Figure.draw: draws.append(self) or _draw(self, renderer))
     plots.save_figure(figure, tmp_path / "picture.png", dpi=40)
     assert draws == [figure]
+
+
+@pytest.mark.parametrize("shift", [0.0, 1e6], ids=["plain", "offset"])
+def test_a_title_sits_above_the_axes_clear_of_a_y_axis_offset(rng: np.random.Generator, shift: float) -> None:
+    """A title stays just above its axes, unless the y axis shows an offset ("+1e6") it must clear."""
+    X = rng.normal(size=(200, 2)) + [0.0, shift]
+    y = (X[:, 0] > 0).astype(int)
+    fig = plots.decision_boundary(np.full(900, 0.3), plots.boundary_grid(X, 30), X, y, X[:0], y[:0],
+                                  "a long title of many words " * 4)
+    fig.canvas.draw()
+    renderer, ax = fig.canvas.get_renderer(), fig.axes[0]
+    title = ax.title.get_window_extent(renderer)
+    assert title.y0 >= ax.get_window_extent(renderer).y1 and title.y1 <= fig.bbox.y1
+    assert bool(ax.yaxis.offsetText.get_text()) == (shift > 0)
+    if shift:
+        assert not title.overlaps(ax.yaxis.offsetText.get_window_extent(renderer))
+    else:
+        assert ax.title.get_position()[1] == 1.0
 
 
 def test_boundary_grid_covers_the_data_with_margins(blobs) -> None:

@@ -101,6 +101,20 @@ def test_confusion_matrix_for_each_k(tmp_path: Path, rng: np.random.Generator, k
     _saved_png(fig, tmp_path / "confusion.png")
 
 
+def test_confusion_matrix_cells_are_parted_by_lines_and_the_rows_named_once() -> None:
+    from matplotlib.collections import LineCollection
+
+    k = 4
+    fig = plots.confusion_matrix(np.eye(k, dtype=int) * 5)
+    edges = np.arange(k + 1) - 0.5
+    expected = sorted([((-0.5, e), (k - 0.5, e)) for e in edges] + [((e, -0.5), (e, k - 0.5)) for e in edges])
+    for ax in fig.axes:
+        (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+        assert sorted(tuple(map(tuple, segment)) for segment in lines.get_segments()) == expected
+        assert len(ax.xaxis.get_minorticklocs()) == len(ax.yaxis.get_minorticklocs()) == 0
+    assert len(fig.axes[0].get_yticks()) == k and len(fig.axes[1].get_yticks()) == 0
+
+
 def test_confusion_matrix_shares_are_of_each_row() -> None:
     fig = plots.confusion_matrix([[3, 1, 0], [0, 0, 0], [1, 1, 2]])  # class 1 absent from the data
     left, right = fig.axes
