@@ -483,8 +483,8 @@ _PREPARED = False
 
 def _prepare_worker() -> None:
     """Once per worker process: BLAS gets one thread (a sweep runs one run per core), and
-    scikit-learn skips checking the arguments nnfw passes it (about 10 ms a call to roc_auc_score,
-    a tenth of a small run; the numbers are the same)."""
+    scikit-learn skips checking the arguments nnfw passes it (its metrics check them at every
+    call, a small run's test split at every epoch; the numbers are the same)."""
     global _PREPARED
     if not _PREPARED:
         import sklearn

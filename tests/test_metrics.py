@@ -37,6 +37,19 @@ def test_roc_auc_is_scikit_learns_on_the_probabilities(binary):
     assert roc_auc(y, two_columns) == pytest.approx(expected, abs=1e-15)
 
 
+@pytest.mark.parametrize("labels", [(0, 1), (0.0, 1.0), (False, True), (1, 2), (-1, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_class_roc_auc_equals_roc_auc_score_exactly(labels, dtype):
+    rng = np.random.default_rng(len(str(labels)) + np.dtype(dtype).itemsize)
+    for n in [2, 3, 5, 17, 60, 301, 2000]:
+        y = np.array(labels)[rng.integers(0, 2, n)]
+        y[:2] = labels  # both classes present
+        for digits in (None, 1, 2):  # continuous scores, and scores with many ties
+            scores = rng.random(n).astype(dtype)
+            scores = scores if digits is None else np.round(scores, digits).astype(dtype)
+            assert roc_auc(y, scores[:, None]) == float(sk.roc_auc_score(y, scores)), (labels, n, digits)
+
+
 def test_roc_auc_is_from_probabilities_not_from_labels(binary):
     y, proba = binary
     scores = classification_metrics(y, proba)
