@@ -11,7 +11,8 @@ thread unless one product of a training step is large enough for threads to pay
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+import sys
+from typing import Any, Iterator, Sequence
 
 # Multiply-adds of the largest matrix product of a step from which threads may help: below it, one
 # thread was as fast or faster on every product measured (benchmarks/bench.py --cases threads).
@@ -19,11 +20,24 @@ MIN_PARALLEL_WORK = 5 * 10**7
 SCORING_ROWS = 8192  # rows a saved model scores at a time (experiment.MAX_BATCH)
 
 
+_found: tuple[int, Any] | None = None  # (len(sys.modules) then, the controller)
+
+
+def _controller() -> Any:
+    """threadpoolctl's handle on the BLAS libraries of this process. Finding them reads the list
+    of every shared library loaded, which costs a small run as much as its training, so it is
+    done again only when modules were imported since (one may bring a BLAS of its own)."""
+    from threadpoolctl import ThreadpoolController
+
+    global _found
+    if _found is None or _found[0] != len(sys.modules):
+        _found = (len(sys.modules), ThreadpoolController())
+    return _found[1]
+
+
 def default_threads() -> int:
     """The threads numpy's BLAS uses when left alone (1 if it reports none)."""
-    from threadpoolctl import threadpool_info
-
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    counts = [pool["num_threads"] for pool in _controller().info() if pool.get("user_api") == "blas"]
     return max(counts, default=1)
 
 
@@ -44,17 +58,13 @@ def choose(requested: int | None, widths: Sequence[int], rows: int) -> int:
 @contextlib.contextmanager
 def limited(threads: int) -> Iterator[None]:
     """BLAS limited to ``threads`` threads inside the block; the setting before is restored after."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with _controller().limit(limits=threads, user_api="blas"):
         yield
 
 
 def limit_for_scoring(widths: Sequence[int]) -> int:
     """For the rest of this process (a command that scores a saved model): the count ``choose``
     gives for batches of SCORING_ROWS rows through layers of ``widths``; returns it."""
-    from threadpoolctl import threadpool_limits
-
     count = choose(None, widths, SCORING_ROWS)
-    threadpool_limits(limits=count, user_api="blas")
+    _controller().limit(limits=count, user_api="blas")
     return count

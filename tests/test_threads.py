@@ -67,3 +67,13 @@ def test_commands_that_score_a_saved_model_limit_blas_threads_for_its_width(runn
             assert set(_blas_threads()) == {1}  # a small model: one thread
     finally:
         threadpool_limits(limits=max(before), user_api="blas")
+
+
+def test_the_blas_libraries_are_found_again_only_after_an_import(monkeypatch):
+    first = threads._controller()
+    assert threads._controller() is first  # a run after a run: nothing new to look for
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "nnfw_test_brings_a_blas", types.ModuleType("nnfw_test_brings_a_blas"))
+    assert threads._controller() is not first  # an import may have loaded another BLAS
