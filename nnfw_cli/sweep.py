@@ -605,13 +605,13 @@ class LocalRunner:
         if self.warming.is_alive():
             self.warming.join()  # its processes are started: ended below with the others
         if cancel:
-            # the pool's own processes (Python 3.14 has terminate_workers for this)
-            processes = list((getattr(self.executor, "_processes", None) or {}).values())
-            self.executor.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
+            # the pool's own processes (Python 3.14 has terminate_workers for this); the pool then
+            # finds them gone and ends its own thread, which the shutdown below waits for, so that
+            # nothing of the pool is left when the command ends
+            for process in list((getattr(self.executor, "_processes", None) or {}).values()):
                 with contextlib.suppress(OSError, AttributeError, ValueError):
                     process.terminate()
-        self.executor.shutdown(wait=True)
+        self.executor.shutdown(wait=True, cancel_futures=cancel)
 
 
 class DaskRunner:

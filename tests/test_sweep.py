@@ -158,6 +158,17 @@ def test_an_invalid_point_stops_the_sweep_before_any_run(runner, tmp_path, small
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # starts a whole nnfw process, whose workers start while it reads the sweep
+def test_an_invalid_sweep_run_as_a_command_prints_its_error_and_nothing_else(tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, -1.0]}, seeds=[0])
+    done = subprocess.run([sys.executable, "-m", "nnfw_cli", "sweep", str(path), "--output-dir", str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"Error: {path}: 1 of 2 runs are not valid configs; nothing was run")
+    assert "Warning" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 # -- running --------------------------------------------------------------------------------------
 
 DIVERGES = {"loss": "mean_squared_error", "training.optimizer": "sgd", "training.learning_rate": 1e6,
@@ -350,6 +361,7 @@ def test_ctrl_c_lets_the_runs_in_progress_finish_and_says_how_to_resume(tmp_path
     rest = process.communicate(timeout=120)[1]
     assert process.returncode == 130, "".join(lines) + rest
     assert "no more runs start" in rest and "Resume with: nnfw sweep --resume" in rest and "Traceback" not in rest
+    assert "Warning" not in rest  # the pool leaves nothing behind (a resource tracker warns of leaked semaphores)
     rows = _summary(next((tmp_path / "out").iterdir()))
     done = [row for row in rows if row["status"] == "completed"]
     assert 1 <= len(done) <= 2 and all(row["status"] == "pending" for row in rows if row not in done)
