@@ -561,12 +561,11 @@ class LocalRunner:
 
     kind = "local"
 
-    def __init__(self, workers: int, pictures: bool = False, warm: bool = True) -> None:
-        """Start the pool; with ``warm``, its processes at once, from a thread of their own: starting
-        one waits until the first has imported nnfw (seconds), and meanwhile the client reads and
-        validates the sweep."""
+    def __init__(self, workers: int, pictures: bool = False) -> None:
+        """Make the pool; its processes start with the first runs. Where they fork from a
+        forkserver, that one starts at once and imports nnfw (seconds) while the client reads
+        and validates the sweep: a sweep found wrong then starts no worker, and waits for none."""
         import multiprocessing
-        import threading
 
         self.workers = workers
         methods = multiprocessing.get_all_start_methods()
@@ -574,16 +573,11 @@ class LocalRunner:
         # client's copied, no import per worker); spawn where there is none (Windows, macOS < 3.14 too)
         self.context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if self.context.get_start_method() == "forkserver":
-            self.context.set_forkserver_preload(PRELOAD + (["matplotlib.pyplot"] if pictures else []))
-        self.executor = self._start()
-        self.warming = threading.Thread(target=self._warm, args=(self.executor,), name="nnfw-pool-start", daemon=True)
-        if warm:
-            self.warming.start()
+            from multiprocessing import forkserver
 
-    def _warm(self, executor: cf.Executor) -> None:
-        with contextlib.suppress(RuntimeError, cf.BrokenExecutor):  # closed meanwhile: nothing to start
-            for _ in range(self.workers):
-                executor.submit(_prepare_worker)
+            self.context.set_forkserver_preload(PRELOAD + (["matplotlib.pyplot"] if pictures else []))
+            forkserver.ensure_running()  # ends by itself once this process has ended
+        self.executor = self._start()
 
     def _start(self) -> cf.Executor:
         return cf.ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_init,
@@ -602,8 +596,6 @@ class LocalRunner:
 
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down; with ``cancel``, at once: runs in progress are ended with their processes."""
-        if self.warming.is_alive():
-            self.warming.join()  # its processes are started: ended below with the others
         if cancel:
             # the pool's own processes (Python 3.14 has terminate_workers for this); the pool then
             # finds them gone and ends its own thread, which the shutdown below waits for, so that

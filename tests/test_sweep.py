@@ -146,7 +146,7 @@ def test_a_bad_sweep_file_is_reported_whole_with_lines_and_nothing_is_made(runne
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow  # starts worker processes while it reads the sweep, and waits for them to end
+@pytest.mark.slow  # starts the process the workers fork from (it imports nnfw) while it reads the sweep
 def test_an_invalid_point_stops_the_sweep_before_any_run(runner, tmp_path, small_config):
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, -1.0],
                                                      "model.layers[0].units": [4, 8]}, seeds=[0, 1])
@@ -158,7 +158,7 @@ def test_an_invalid_point_stops_the_sweep_before_any_run(runner, tmp_path, small
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow  # starts a whole nnfw process, whose workers start while it reads the sweep
+@pytest.mark.slow  # starts a whole nnfw process, and the one its workers would fork from
 def test_an_invalid_sweep_run_as_a_command_prints_its_error_and_nothing_else(tmp_path, small_config):
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, -1.0]}, seeds=[0])
     done = subprocess.run([sys.executable, "-m", "nnfw_cli", "sweep", str(path), "--output-dir", str(tmp_path / "out")],
