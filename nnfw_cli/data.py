@@ -142,11 +142,49 @@ def split(
 
 def split_rows(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The train and test positions of a stratified, seeded split of the labels ``y``: those
-    scikit-learn's ``train_test_split(..., stratify=y, random_state=seed)`` takes its parts at."""
-    from sklearn.model_selection import StratifiedShuffleSplit
+    scikit-learn's ``train_test_split(..., stratify=y, random_state=seed)`` takes its parts at.
 
-    splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-    return next(splitter.split(y, y))  # its X is only counted
+    This is scikit-learn's ``StratifiedShuffleSplit``, draw for draw, with its positions kept in
+    arrays: scikit-learn's gathers them in a Python list, one object per row, which costs more
+    than making the data. A split it would refuse is left to it, for its message.
+    """
+    from math import ceil
+
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    n_test = ceil(test_fraction * len(y))
+    n_train = len(y) - n_test
+    if counts.min() < 2 or min(n_train, n_test) < len(classes):
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+        return next(splitter.split(y, y))  # raises ValueError; its X is only counted
+    rng = np.random.RandomState(seed)
+    in_train = _approximate_mode(counts, n_train, rng)
+    in_test = _approximate_mode(counts - in_train, n_test, rng)
+    by_class = np.split(np.argsort(inverse, kind="stable"), np.cumsum(counts)[:-1])
+    train, test = [], []
+    for rows, count, a, b in zip(by_class, counts, in_train, in_test):
+        rows = rows.take(rng.permutation(count))
+        train.append(rows[:a])
+        test.append(rows[a:a + b])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of ``n_draws`` rows each class gives: its share rounded down, then one more for
+    the classes with the largest remainders, ties broken at random (scikit-learn's rule)."""
+    continuous = counts / counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need = int(n_draws - floored.sum())
+    remainder = continuous - floored
+    for value in np.sort(np.unique(remainder))[::-1] if need > 0 else ():
+        (tied,) = np.where(remainder == value)
+        add = min(len(tied), need)
+        floored[rng.choice(tied, size=add, replace=False)] += 1
+        need -= add
+        if need == 0:
+            break
+    return floored.astype(int)
 
 
 def split_validation(X: np.ndarray, y: np.ndarray, validation_fraction: float,

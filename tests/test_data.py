@@ -185,6 +185,28 @@ def test_split_takes_the_rows_scikit_learns_train_test_split_takes(case, n):
                     np.testing.assert_array_equal(a, b)
 
 
+def test_split_positions_are_stratified_shuffle_splits_even_when_classes_tie():
+    """Equal classes leave equal remainders, which scikit-learn's split shares out at random."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        k, size = int(rng.integers(2, 8)), int(rng.integers(2, 40))
+        y = np.repeat(np.arange(k), size) if rng.random() < 0.7 else rng.integers(0, k, k * size)
+        y = y[rng.permutation(len(y))]
+        test_fraction, seed = float(rng.uniform(0.05, 0.95)), int(rng.integers(2**31))
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+        try:
+            theirs = next(splitter.split(y, y))
+        except ValueError:
+            with pytest.raises(ValueError):
+                data.split_rows(y, test_fraction, seed)
+            continue
+        for a, b in zip(data.split_rows(y, test_fraction, seed), theirs):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("case", ["even", "rare", "three"])
 def test_a_split_in_runs_of_rows_takes_the_rows_each_runs_train_test_split_takes(case, monkeypatch):
     from sklearn.model_selection import train_test_split
