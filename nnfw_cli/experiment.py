@@ -412,6 +412,7 @@ class Session:
         # the decision boundary spans the train and test points: the snapshots' box when they span both
         self.box = box if two_d and not self.data.has_validation else None
         self.test_output: np.ndarray | None = None  # the network's output on the test split, once scored
+        self.last_scored: tuple[int, tuple[float, np.ndarray]] | None = None  # see score_held_out
         self.features = plane[2] if two_d else None  # plane points -> model inputs
         self.expectations = gates.parse_all(config.expect, "expect")
         if self.expectations:  # the metrics a run of this model on this data will have, before it trains
@@ -422,11 +423,14 @@ class Session:
         """The split scored during training: ``val`` (the validation split) if there is one, else ``test``."""
         return "val" if self.data.has_validation else "test"
 
-    def score_held_out(self) -> dict[str, float]:
-        """``val_loss``, ``val_roc_auc``, ``val_accuracy`` now (``test_*`` without a validation split)."""
-        if self.data.has_validation:
-            return held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val")
-        return held_out_scores(self.model, self.data.X_test, self.data.y_test, self.loss, "test")
+    def score_held_out(self, epoch: int) -> dict[str, float]:
+        """``val_loss``, ``val_roc_auc``, ``val_accuracy`` after ``epoch`` (``test_*`` without a
+        validation split). The scoring is kept as ``last_scored``, ``(epoch, score(...))``: after
+        the last epoch, the run's metrics come from the same weights, unless they change."""
+        X, y = (self.data.X_val, self.data.y_val) if self.data.has_validation else (self.data.X_test, self.data.y_test)
+        scored = score(self.model, X, y, self.loss)
+        self.last_scored = (epoch, scored)
+        return held_out_scores(self.model, X, y, self.loss, self.held_out, scored)
 
     @property
     def keeps_best(self) -> bool:
@@ -540,15 +544,19 @@ class Session:
         metrics: dict[str, Any] = {}
         validation = self.data.has_validation
         self.test_output = None
+        # the held-out split was scored after the last epoch: the same weights score the same
+        last = self.last_scored[1] if self.last_scored is not None and self.last_scored[0] == held == len(self.history) \
+            else None
         if diverged_at is None and not (validation and status == "interrupted"):
-            scored = score(self.model, self.data.X_test, self.data.y_test, self.loss)
+            scored = last if last is not None and not validation else \
+                score(self.model, self.data.X_test, self.data.y_test, self.loss)
             metrics = final_metrics(self.model, self.data, self.loss, scored)
             self.test_output = scored[1]  # the confusion matrix is drawn from it
             metrics["split"] = "test"
             if validation and held:  # the test split's scores also go on the history row of the epoch they are of
                 self.history[held - 1].update({f"test_{key}": metrics[key] for key in ("loss", "roc_auc", "accuracy")})
         if diverged_at is None and validation:
-            metrics.update(held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val"))
+            metrics.update(held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val", last))
             metrics["n_validation"] = len(self.data.y_val)
         metrics.update(status=status, epochs=len(self.history), data_seconds=round(self.data_seconds, 4),
                        train_seconds=round(self.seconds, 4), threads=self.threads)
@@ -784,11 +792,13 @@ def make_watcher(config: Config, validation: bool) -> Watcher | None:
     return Watcher("val_loss") if validation else None
 
 
-def held_out_scores(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, prefix: str) -> dict[str, float]:
-    """``{prefix}_loss``, ``{prefix}_roc_auc`` and ``{prefix}_accuracy`` of ``model`` on ``(X, y)``."""
+def held_out_scores(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss, prefix: str,
+                    scored: tuple[float, np.ndarray] | None = None) -> dict[str, float]:
+    """``{prefix}_loss``, ``{prefix}_roc_auc`` and ``{prefix}_accuracy`` of ``model`` on ``(X, y)``;
+    ``scored`` is ``score(model, X, y, loss)`` when it is known already."""
     from .metrics import predicted_labels, roc_auc
 
-    value, output = score(model, X, y, loss)
+    value, output = score(model, X, y, loss) if scored is None else scored
     return {f"{prefix}_loss": value, f"{prefix}_roc_auc": roc_auc(y, output),
             f"{prefix}_accuracy": float(np.mean(predicted_labels(output) == y))}
 
@@ -894,7 +904,7 @@ class _Tracker:
             self.diverged, model.stop_training = epoch, True
         else:
             if epoch % self.eval_every == 0 or epoch in (1, self.epochs):
-                logs.update(session.score_held_out())
+                logs.update(session.score_held_out(epoch))
             if epoch in self.snapshot_epochs:
                 session.snapshot(logs)
         session.history.append(logs)
