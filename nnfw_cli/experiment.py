@@ -412,7 +412,7 @@ class Session:
         # the decision boundary spans the train and test points: the snapshots' box when they span both
         self.box = box if two_d and not self.data.has_validation else None
         self.test_output: np.ndarray | None = None  # the network's output on the test split, once scored
-        self.last_scored: tuple[int, tuple[float, np.ndarray]] | None = None  # see score_held_out
+        self.last_scored: tuple[int, tuple[float, np.ndarray], dict[str, float]] | None = None  # see score_held_out
         self.features = plane[2] if two_d else None  # plane points -> model inputs
         self.expectations = gates.parse_all(config.expect, "expect")
         if self.expectations:  # the metrics a run of this model on this data will have, before it trains
@@ -425,12 +425,13 @@ class Session:
 
     def score_held_out(self, epoch: int) -> dict[str, float]:
         """``val_loss``, ``val_roc_auc``, ``val_accuracy`` after ``epoch`` (``test_*`` without a
-        validation split). The scoring is kept as ``last_scored``, ``(epoch, score(...))``: after
-        the last epoch, the run's metrics come from the same weights, unless they change."""
+        validation split). The scoring is kept as ``last_scored``, ``(epoch, score(...), scores)``:
+        after the last epoch, the run's metrics come from the same weights, unless they change."""
         X, y = (self.data.X_val, self.data.y_val) if self.data.has_validation else (self.data.X_test, self.data.y_test)
         scored = score(self.model, X, y, self.loss)
-        self.last_scored = (epoch, scored)
-        return held_out_scores(self.model, X, y, self.loss, self.held_out, scored)
+        scores = held_out_scores(self.model, X, y, self.loss, self.held_out, scored)
+        self.last_scored = (epoch, scored, scores)
+        return scores
 
     @property
     def keeps_best(self) -> bool:
@@ -545,18 +546,19 @@ class Session:
         validation = self.data.has_validation
         self.test_output = None
         # the held-out split was scored after the last epoch: the same weights score the same
-        last = self.last_scored[1] if self.last_scored is not None and self.last_scored[0] == held == len(self.history) \
+        last = self.last_scored if self.last_scored is not None and self.last_scored[0] == held == len(self.history) \
             else None
         if diverged_at is None and not (validation and status == "interrupted"):
-            scored = last if last is not None and not validation else \
-                score(self.model, self.data.X_test, self.data.y_test, self.loss)
-            metrics = final_metrics(self.model, self.data, self.loss, scored)
+            reused = last is not None and not validation
+            scored = last[1] if reused else score(self.model, self.data.X_test, self.data.y_test, self.loss)
+            metrics = final_metrics(self.model, self.data, self.loss, scored, last[2]["test_roc_auc"] if reused else None)
             self.test_output = scored[1]  # the confusion matrix is drawn from it
             metrics["split"] = "test"
             if validation and held:  # the test split's scores also go on the history row of the epoch they are of
                 self.history[held - 1].update({f"test_{key}": metrics[key] for key in ("loss", "roc_auc", "accuracy")})
         if diverged_at is None and validation:
-            metrics.update(held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val", last))
+            metrics.update(last[2] if last is not None else
+                           held_out_scores(self.model, self.data.X_val, self.data.y_val, self.loss, "val"))
             metrics["n_validation"] = len(self.data.y_val)
         metrics.update(status=status, epochs=len(self.history), data_seconds=round(self.data_seconds, 4),
                        train_seconds=round(self.seconds, 4), threads=self.threads)
@@ -971,13 +973,14 @@ def score(model: Model, X: np.ndarray, y: np.ndarray, loss: Loss) -> tuple[float
 # -- results ----------------------------------------------------------------------------------
 
 
-def final_metrics(model: Model, data: Split, loss: Loss,
-                  scored: tuple[float, np.ndarray] | None = None) -> dict[str, Any]:
+def final_metrics(model: Model, data: Split, loss: Loss, scored: tuple[float, np.ndarray] | None = None,
+                  auc: float | None = None) -> dict[str, Any]:
     """ROC AUC first, then the other metrics, on the held-out split.
 
     Two classes: ``roc_auc``, ``roc_auc_thresholded``, ``accuracy``; more: every metric of
     ``metrics.multiclass_metrics`` (per class, the confusion matrix), by class name. ``scored``
-    is the test split's ``score(model, data.X_test, data.y_test, loss)`` when it is known already.
+    is the test split's ``score(model, data.X_test, data.y_test, loss)`` when it is known already,
+    ``auc`` its two-class ROC AUC.
     """
     from .metrics import classification_metrics, multiclass_metrics
 
@@ -985,7 +988,7 @@ def final_metrics(model: Model, data: Split, loss: Loss,
     if data.n_classes > 2:
         metrics: dict[str, Any] = multiclass_metrics(data.y_test, output, data.class_names)
     else:
-        metrics = classification_metrics(data.y_test, output)
+        metrics = classification_metrics(data.y_test, output, auc)
     metrics["loss"] = loss_value
     metrics["n_train"], metrics["n_test"] = len(data.y_train), len(data.y_test)
     return metrics

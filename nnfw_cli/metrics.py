@@ -42,17 +42,16 @@ def roc_auc(y_true: np.ndarray, output: np.ndarray) -> float:
     return float(auc(fpr, tpr))
 
 
-def classification_metrics(y_true: np.ndarray, output: np.ndarray) -> dict[str, float]:
-    """``roc_auc`` (from probabilities), ``roc_auc_thresholded`` (from 0/1 labels, as the article
-    computed it, for comparison only) and ``accuracy``."""
-    from sklearn.metrics import accuracy_score
-
+def classification_metrics(y_true: np.ndarray, output: np.ndarray, auc: float | None = None) -> dict[str, float]:
+    """``roc_auc`` (from probabilities; ``auc`` when it is known already), ``roc_auc_thresholded``
+    (from 0/1 labels, as the article computed it, for comparison only) and ``accuracy`` (the
+    share of rows whose class is predicted: ``accuracy_score``'s number, without its checks)."""
     labels = predicted_labels(output)
     two_class = np.asarray(output).ndim == 1 or np.asarray(output).shape[1] <= 2
     return {
-        "roc_auc": roc_auc(y_true, output),
+        "roc_auc": roc_auc(y_true, output) if auc is None else auc,
         "roc_auc_thresholded": roc_auc(y_true, labels.astype(float)) if two_class else float("nan"),
-        "accuracy": float(accuracy_score(y_true, labels)),
+        "accuracy": float(np.mean(labels == np.asarray(y_true).ravel())),
     }
 
 
