@@ -48,6 +48,15 @@ def test_resolved_config_round_trips():
     assert again == config
 
 
+def test_a_long_quoted_string_in_the_resolved_config_reads_back_as_it_was():
+    """YAML breaks a long double-quoted string over lines; escapes and spaces survive the breaks."""
+    folder = "sortie/" + "é\t\u2028 \\ \"quoted\" #x:  " * 8 + "end "
+    config = validate({"output": {"dir": folder}})
+    dumped = dump_yaml(config)
+    assert len(dumped.split("dir:", 1)[1].splitlines()) > 1  # broken over lines
+    assert validate(yaml.safe_load(dumped)) == config and config.output.dir == folder
+
+
 def _problems(tmp_path, text, overrides=()):
     path = tmp_path / "c.yaml"
     path.write_text(text)
