@@ -377,7 +377,7 @@ class Session:
         self.streams = Streams.from_seed(config.seed)
         check_data_memory(config)
         import pandas  # noqa: F401  (imported here, so that data_seconds counts the data, not the imports)
-        import sklearn.datasets, sklearn.model_selection  # noqa: F401, E401
+        import sklearn.datasets  # noqa: F401
 
         started = time.perf_counter()
         self.data = load_data(config)

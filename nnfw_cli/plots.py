@@ -281,10 +281,12 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
 
 def warm_up(dpi: int = 100) -> None:
     """Draw a small picture into memory and throw it away: the first picture of a process loads
-    the fonts and the PNG writer (a second or so), which a process can do while it would wait."""
+    the fonts and the PNG writer (a second or so), which a process can do while it would wait.
+    Its second panel has a log axis: matplotlib builds its math-text parser for the labels."""
     import io
 
     figure = confusion_matrix(np.eye(2, dtype=int), ["a", "b"], "warm-up")
+    figure.axes[-1].set_xscale("log")
     figure.savefig(io.BytesIO(), format="png", dpi=dpi)
     _free(figure)
 

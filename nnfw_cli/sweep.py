@@ -552,7 +552,6 @@ def _end_with(client: int, every: float = 1.0) -> None:
 
 # What a worker preloads once (forkserver), so that no run pays for these imports.
 PRELOAD = ["nnfw_cli.experiment", "nnfw_cli.metrics", "nnfw_cli.features", "pandas", "sklearn.metrics",
-           "sklearn.model_selection",
            "sklearn.datasets", "threadpoolctl"]
 
 
