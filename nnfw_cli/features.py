@@ -237,8 +237,11 @@ def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
 
     if column.dtype.kind in "fiu":
         values = column.to_numpy(dtype=np.float64)
-    else:
-        values = pd.to_numeric(column.astype(str).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    else:  # cells as written: a number with spaces around it reads as itself; stripping them all is slow
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        again = np.isnan(values)  # not a number as it is: perhaps once stripped (a no-break space, say)
+        if again.any():
+            values[again] = pd.to_numeric(column[again].astype(str).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         line = column.index[int(np.flatnonzero(bad)[0])]

@@ -280,6 +280,20 @@ def test_apply_matches_columns_by_name_in_any_order_and_ignores_extras(tmp_path)
         apply(split_.transform, table.drop(columns="island"))
 
 
+def test_numbers_written_with_spaces_around_them_read_as_the_numbers(tmp_path):
+    """Cells as written (``nnfw predict`` and ``eval`` read them so): spaces, tabs and no-break
+    spaces around a number leave the number; a cell that is no number is named with its line."""
+    transform = fit(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 8.0]]), ["a", "b"], standardize=True)
+    clean = apply(transform, np.array([[1.5, -2.0], [1000.0, 0.25], [-0.0, 7.0], [3.0, 1e-3]]))
+    written = pd.DataFrame({"a": [" 1.5", "1e3\t", "\u00a0-0 ", "3"], "b": ["-2", " .25 ", "7.\u00a0", "+1e-3"]},
+                           index=[2, 3, 4, 5])
+    written.attrs["lines"] = True
+    np.testing.assert_array_equal(apply(transform, written, "points.csv"), clean)
+    written.loc[4, "b"] = " 7,5 "
+    with pytest.raises(DataError, match="points.csv: line 4, column 'b': ' 7,5 ' is not a finite number"):
+        apply(transform, written, "points.csv")
+
+
 def test_a_transform_round_trips_through_json(tmp_path):
     split_ = load_split(_csv(tmp_path, PENGUINS, missing="mean"), 0)
     again = Transform.from_dict(json.loads(json.dumps(split_.transform.to_dict())))
