@@ -816,6 +816,10 @@ def sweep(sweep_file: Path | None, resume: Path | None, workers: int | None, sch
     sweep goes on (exit 1 at the end). Ctrl-C starts no more runs and lets those in progress finish;
     a second Ctrl-C stops at once. --resume runs what is left. The sweep file is described in the README.
     """
+    if scheduler is None:  # local workers: their forkserver imports nnfw while this process imports the rest
+        from .pool import worker_context
+
+        worker_context(bool(pictures))
     from . import sweep as sweeps
 
     if (sweep_file is None) == (resume is None):

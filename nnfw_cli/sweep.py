@@ -550,11 +550,6 @@ def _end_with(client: int, every: float = 1.0) -> None:
     os._exit(1)
 
 
-# What a worker preloads once (forkserver), so that no run pays for these imports.
-PRELOAD = ["nnfw_cli.experiment", "nnfw_cli.metrics", "nnfw_cli.features", "pandas", "sklearn.metrics",
-           "sklearn.datasets", "threadpoolctl"]
-
-
 class LocalRunner:
     """A pool of local worker processes (``concurrent.futures.ProcessPoolExecutor``)."""
 
@@ -562,20 +557,12 @@ class LocalRunner:
 
     def __init__(self, workers: int, pictures: bool = False) -> None:
         """Make the pool; its processes start with the first runs. Where they fork from a
-        forkserver, that one starts at once and imports nnfw (seconds) while the client reads
-        and validates the sweep: a sweep found wrong then starts no worker, and waits for none."""
-        import multiprocessing
+        forkserver (``pool.worker_context``), that one is started now if it is not yet: a sweep
+        found wrong then starts no worker, and waits for none."""
+        from .pool import worker_context
 
         self.workers = workers
-        methods = multiprocessing.get_all_start_methods()
-        # forkserver: workers fork from a clean process that imported nnfw once (no threads of the
-        # client's copied, no import per worker); spawn where there is none (Windows, macOS < 3.14 too)
-        self.context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if self.context.get_start_method() == "forkserver":
-            from multiprocessing import forkserver
-
-            self.context.set_forkserver_preload(PRELOAD + (["matplotlib.pyplot"] if pictures else []))
-            forkserver.ensure_running()  # ends by itself once this process has ended
+        self.context = worker_context(pictures)
         self.executor = self._start()
 
     def _start(self) -> cf.Executor:

@@ -478,3 +478,26 @@ def test_train_records_how_it_was_asked_for(runner, small_config, tmp_path):
     assert provenance["overrides"] == ["training.epochs=2"] and provenance["seed"] == 4
     assert provenance["nnfw"] == __version__ and provenance["numpy"] == numpy.__version__
     assert provenance["python"] == ".".join(map(str, sys.version_info[:3]))
+
+
+@pytest.mark.slow
+def test_the_workers_forkserver_preloads_every_module_a_run_imports(small_config):
+    """A worker forks with what ``pool.PRELOAD`` imported: a run then imports no module of nnfw,
+    scikit-learn, SciPy or matplotlib of its own (each would cost every worker its first run)."""
+    script = f"""
+import sys
+from nnfw_cli.pool import PRELOAD
+for name in PRELOAD:
+    __import__(name)
+before = set(sys.modules)
+from nnfw_cli import sweep
+from nnfw_cli.config import load_config
+config = load_config({str(small_config)!r}).model_dump(mode="json")
+result = sweep.run_task(sweep.Task("a", "r", config, {{}}, False))
+assert result.status == "completed", result.error
+print(sorted(name for name in set(sys.modules) - before
+             if name.split(".")[0] in ("nnfw_cli", "sklearn", "scipy", "matplotlib")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
