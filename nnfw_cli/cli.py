@@ -1027,4 +1027,7 @@ def run() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: there is nothing left to deliver
             stream.flush()
+    from .pool import stop_forkserver
+
+    stop_forkserver()  # what a normal exit would have ended and removed
     os._exit(code)

@@ -8,7 +8,12 @@ so while the client imports the sweep's code and reads and validates the sweep.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import shutil
+import signal
+import sys
 from multiprocessing.context import BaseContext
 
 # What the forkserver imports once, so that no worker and no run pays for these imports.
@@ -28,3 +33,25 @@ def worker_context(pictures: bool = False) -> BaseContext:
     context.set_forkserver_preload(PRELOAD + (["matplotlib.pyplot"] if pictures else []))
     forkserver.ensure_running()
     return context
+
+
+def stop_forkserver() -> None:
+    """End the forkserver this process started, if it did, and remove the folder of its socket:
+    for a process about to end with ``os._exit``, which runs no clean-up of multiprocessing's.
+
+    Else the forkserver would outlive the command by half a second tearing down its imports (or
+    by seconds finishing them, after a sweep file found wrong), holding the command's stdout and
+    stderr open meanwhile: a pipe reading them would wait. And every sweep would leave an empty
+    ``pymp-*`` folder in the temporary folder. Its workers have ended by now (or end by themselves
+    when this process has, ``sweep._worker_init``).
+    """
+    module = sys.modules.get("multiprocessing.forkserver")
+    pid = getattr(getattr(module, "_forkserver", None), "_forkserver_pid", None)
+    if not pid:
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    from multiprocessing import util
+
+    shutil.rmtree(util.get_temp_dir(), ignore_errors=True)  # the one multiprocessing made for the socket

@@ -501,3 +501,36 @@ print(sorted(name for name in set(sys.modules) - before
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _forkservers_marked(marker: str) -> list[str]:
+    """The live forkserver processes whose environment holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"forkserver" in (entry / "cmdline").read_bytes() \
+                    and marker.encode() in (entry / "environ").read_bytes():
+                found.append(entry.name)
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize("valid", [True, False], ids=["sweep", "sweep-found-wrong"])
+def test_the_command_ends_its_forkserver_and_leaves_no_temporary_folder(tmp_path, small_config, valid):
+    """The forkserver would otherwise outlive ``nnfw sweep`` (finishing or tearing down its
+    imports) with the command's stdout and stderr open, and its socket's folder would stay."""
+    grid = {"training.learning_rate": [0.01, 0.02] if valid else [0.01, -1.0]}
+    sweep_file = _sweep_file(tmp_path, small_config, grid=grid)
+    temporary, marker = tmp_path / "tmp", f"nnfw-test-{os.getpid()}-{tmp_path.name}"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "NNFW_TEST_MARKER": marker}
+    command = [sys.executable, "-m", "nnfw_cli", "sweep", str(sweep_file), "--workers", "1",
+               "--output-dir", str(tmp_path / "out")]
+    with open(tmp_path / "stdout", "w") as out, open(tmp_path / "stderr", "w") as err:  # not pipes: no waiting for them
+        done = subprocess.run(command, env=env, stdout=out, stderr=err, timeout=120)
+    assert done.returncode == (0 if valid else 2), (tmp_path / "stderr").read_text()
+    assert _forkservers_marked(marker) == []  # checked at once: the command has just ended
+    assert list(temporary.glob("pymp-*")) == []
