@@ -162,12 +162,17 @@ def split_rows(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarr
     in_train = _approximate_mode(counts, n_train, rng)
     in_test = _approximate_mode(counts - in_train, n_test, rng)
     by_class = np.split(np.argsort(inverse, kind="stable"), np.cumsum(counts)[:-1])
-    train, test = [], []
+    del inverse  # each work array goes once used: they are as long as y
+    parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
     for rows, count, a, b in zip(by_class, counts, in_train, in_test):
         rows = rows.take(rng.permutation(count))
-        train.append(rows[:a])
-        test.append(rows[a:a + b])
-    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+        parts[0].append(rows[:a])
+        parts[1].append(rows[a:a + b])
+    del by_class, rows
+    train, test = np.concatenate(parts[0]), np.concatenate(parts[1])
+    rng.shuffle(train)  # in place, as permutation() shuffles its copy
+    rng.shuffle(test)
+    return train, test
 
 
 def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
