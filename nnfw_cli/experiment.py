@@ -428,6 +428,7 @@ class Session:
         validation split). The scoring is kept as ``last_scored``, ``(epoch, score(...), scores)``:
         after the last epoch, the run's metrics come from the same weights, unless they change."""
         X, y = (self.data.X_val, self.data.y_val) if self.data.has_validation else (self.data.X_test, self.data.y_test)
+        self.last_scored = None  # its output goes before the new one is made: one in memory at a time
         scored = score(self.model, X, y, self.loss)
         scores = held_out_scores(self.model, X, y, self.loss, self.held_out, scored)
         self.last_scored = (epoch, scored, scores)
