@@ -41,9 +41,9 @@ def stop_forkserver() -> None:
 
     Else the forkserver would outlive the command by half a second tearing down its imports (or
     by seconds finishing them, after a sweep file found wrong), holding the command's stdout and
-    stderr open meanwhile: a pipe reading them would wait. And every sweep would leave an empty
-    ``pymp-*`` folder in the temporary folder. Its workers have ended by now (or end by themselves
-    when this process has, ``sweep._worker_init``).
+    stderr open meanwhile: a pipe reading them would wait. And every sweep would leave a
+    ``pymp-*`` folder, holding the dead socket, in the temporary folder. Its workers have ended by
+    now (or end by themselves when this process has, ``sweep._worker_init``).
     """
     module = sys.modules.get("multiprocessing.forkserver")
     pid = getattr(getattr(module, "_forkserver", None), "_forkserver_pid", None)
