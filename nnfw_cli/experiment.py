@@ -1015,12 +1015,24 @@ def write_results(run_dir: Path, config: Config, model: Model, data: Split, hist
         frame.to_csv(tmp, index=False)
     if not pictures:
         return
-    draw_loss_curve(run_dir, config, model, frame, best_epoch=metrics.get("best_epoch"), dpi=dpi)
-    if "roc_auc" in metrics:
-        auc = metrics.get("roc_auc")
-        auc = math.nan if auc is None else auc
+    from . import plots  # noqa: F401 (imported once, before a fork, not by two processes)
+    from .beside import beside
+
+    auc = metrics.get("roc_auc")
+    auc = math.nan if auc is None else auc
+
+    def here() -> None:
+        draw_loss_curve(run_dir, config, model, frame, best_epoch=metrics.get("best_epoch"), dpi=dpi)
+        if "roc_auc" in metrics:
+            draw_confusion_matrix(run_dir, config, model, data, auc, dpi=dpi, output=test_output)
+
+    def there() -> None:  # about as long to draw as the two pictures above, on another core
         draw_decision_boundary(run_dir, config, model, data, auc, dpi=dpi, box=box)
-        draw_confusion_matrix(run_dir, config, model, data, auc, dpi=dpi, output=test_output)
+
+    if "roc_auc" in metrics and data.plane(test=False) is not None:
+        beside(here, there, clean=lambda: runs.remove_stale_temporaries(run_dir))
+    else:
+        here()
 
 
 def history_columns(validation: bool) -> list[str]:

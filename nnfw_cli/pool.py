@@ -17,8 +17,8 @@ import sys
 from multiprocessing.context import BaseContext
 
 # What the forkserver imports once, so that no worker and no run pays for these imports.
-PRELOAD = ["nnfw_cli.experiment", "nnfw_cli.metrics", "nnfw_cli.features", "nnfw_cli.nn._step", "nnfw_cli.sweep",
-           "pandas", "sklearn.metrics", "sklearn.datasets", "threadpoolctl"]
+PRELOAD = ["nnfw_cli.experiment", "nnfw_cli.beside", "nnfw_cli.metrics", "nnfw_cli.features", "nnfw_cli.nn._step",
+           "nnfw_cli.sweep", "pandas", "sklearn.metrics", "sklearn.datasets", "threadpoolctl"]
 
 
 def worker_context(pictures: bool = False) -> BaseContext:

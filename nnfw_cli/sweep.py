@@ -482,15 +482,19 @@ _PREPARED = False
 
 
 def _prepare_worker() -> None:
-    """Once per worker process: BLAS gets one thread (a sweep runs one run per core), and
-    scikit-learn skips checking the arguments nnfw passes it (its metrics check them at every
-    call, a small run's test split at every epoch; the numbers are the same)."""
+    """Once per worker process: BLAS gets one thread and a run's pictures are drawn one after
+    the other (a sweep runs one run per core), and scikit-learn skips checking the arguments nnfw
+    passes it (its metrics check them at every call, a small run's test split at every epoch;
+    the numbers are the same)."""
     global _PREPARED
     if not _PREPARED:
         import sklearn
         from threadpoolctl import threadpool_limits
 
+        from . import beside
+
         threadpool_limits(limits=1)
+        beside.ENABLED = False
         sklearn.set_config(skip_parameter_validation=True)
         _PREPARED = True
 
