@@ -1015,7 +1015,7 @@ def write_results(run_dir: Path, config: Config, model: Model, data: Split, hist
         frame.to_csv(tmp, index=False)
     if not pictures:
         return
-    from . import plots  # noqa: F401 (imported once, before a fork, not by two processes)
+    from . import plots
     from .beside import beside
 
     auc = metrics.get("roc_auc")
@@ -1030,6 +1030,7 @@ def write_results(run_dir: Path, config: Config, model: Model, data: Split, hist
         draw_decision_boundary(run_dir, config, model, data, auc, dpi=dpi, box=box)
 
     if "roc_auc" in metrics and data.plane(test=False) is not None:
+        plots.import_drawing()  # once, not in both processes
         beside(here, there, clean=lambda: runs.remove_stale_temporaries(run_dir))
     else:
         here()

@@ -74,6 +74,16 @@ def _style() -> Iterator[None]:
         yield
 
 
+def import_drawing() -> None:
+    """Import what drawing a picture and writing it as PNG need, which this module imports only
+    when first drawing: once, before a fork, rather than in each process that draws."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    from PIL import Image
+
+    Image.preinit()  # the image formats Pillow loads as it saves its first image
+
+
 def _new_figure(width: float, height: float, margins: tuple[float, float, float, float] | None = None) -> Figure:
     """A pyplot-free figure with an Agg canvas and constrained (tight) layout, or, given ``margins``
     (left, right, bottom, top, in inches), a subplot placed by hand within them.
