@@ -9,6 +9,7 @@ Files written into a run folder are written with its lock held (``runs.lock``).
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass
@@ -543,12 +544,72 @@ def write_table(tables: Iterable[Any], output: Path, input_path: Path, overwrite
 
 def write_parts(tables: Iterable[Any], handle: Any) -> int:
     """Write ``tables``, parts of one table, as one CSV (the header once) to the open text file
-    ``handle``; returns the number of rows."""
+    ``handle``; returns the number of rows.
+
+    The bytes are those of pandas' ``to_csv(index=False)``: minimal quoting (a cell holding the
+    separator, a quote or a line break is quoted, its quotes doubled), missing cells empty, floats
+    in numpy's shortest form. A table of the kinds of column predictions have (text cells kept
+    as written, probabilities, labels) is written here, a line per row joined from its cells,
+    several times faster than pandas, which checks each column for missing cells in small chunks.
+    """
+    import csv
+
     rows = 0
     for part, table in enumerate(tables):
-        table.to_csv(handle, index=False, header=not part)
+        cells = [_csv_cells(table.iloc[:, i]) for i in range(table.shape[1])] if table.shape[1] > 1 else [None]
+        if any(column is None for column in cells):  # another kind of column, or a single one (an empty row is '""')
+            table.to_csv(handle, index=False, header=not part)
+        else:
+            if not part:
+                csv.writer(handle, lineterminator=os.linesep).writerow(list(table.columns))
+            for start in range(0, len(table), 10_000):  # a block of lines at a time
+                lines = [",".join(row) for row in zip(*(column[start : start + 10_000] for column in cells))]
+                handle.write(os.linesep.join(lines) + os.linesep if lines else "")
         rows += len(table)
     return rows
+
+
+@functools.cache
+def _quoted() -> tuple[str, ...]:
+    """The characters that make this Python's csv module quote a cell, as ``to_csv`` writes:
+    the separator and the quote, and line breaks (which ones varies with the Python version)."""
+    import csv
+    import io
+
+    found = []
+    for char in map(chr, range(128)):  # it compares cells with its ASCII dialect characters only
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator=os.linesep).writerow([f"a{char}b", "c"])
+        if buffer.getvalue().startswith('"'):
+            found.append(char)
+    return tuple(found)
+
+
+def _csv_cells(column: Any) -> np.ndarray | None:
+    """The cells of ``column`` as text, as ``to_csv`` writes them, for the kinds of column a
+    prediction table has (text, floating point, integers, booleans); None for any other."""
+    import pandas as pd
+
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) or dtype == object:
+        cells = column.to_numpy(dtype=object, copy=True)
+        cells[column.isna().to_numpy()] = ""
+    elif isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = column.to_numpy()
+        cells = values.astype(str).astype(object)  # numpy's shortest repr, float32's own
+        cells[np.isnan(values)] = ""
+    elif isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return column.to_numpy().astype(str).astype(object)
+    else:
+        return None
+    try:
+        whole = "\0".join(cells)  # one search per column: most columns quote no cell
+    except TypeError:  # a cell that is not text (an object column of numbers): pandas knows how
+        return None
+    if any(char in whole for char in _quoted()):
+        quoted = [i for i, cell in enumerate(cells) if any(char in cell for char in _quoted())]
+        cells[quoted] = ['"' + cells[i].replace('"', '""') + '"' for i in quoted]
+    return cells
 
 
 def _output_file(output: Path, input_path: Path, overwrite: bool) -> Path:

@@ -299,3 +299,59 @@ def test_a_special_input_is_refused_before_it_is_opened(run, tmp_path, make):
         helper.join()
     _refused(result, str(path), "not a regular file")
     assert time.monotonic() - started < 5
+
+
+# -- the CSV written: pandas' bytes ------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from nnfw_cli import saved  # noqa: E402
+
+_TEXT = st.text(alphabet=st.sampled_from(list('ab1.-e ,"\r\n\t;é€\x00')), max_size=6)
+_COLUMNS = st.sampled_from(["string", "object", "float64", "float32", "int64", "bool", "labels", "datetime"])
+
+
+def _column(kind: str, draw: st.DrawFn, n: int) -> pd.Series:
+    if kind in ("string", "object"):
+        cells = draw(st.lists(st.one_of(_TEXT, st.none()), min_size=n, max_size=n))
+        return pd.Series(cells, dtype="string" if kind == "string" else object)
+    if kind.startswith("float"):
+        values = draw(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32 if kind == "float32" else 64),
+                               min_size=n, max_size=n))
+        return pd.Series(np.array(values, dtype=kind))
+    if kind == "int64":
+        return pd.Series(np.array(draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=n, max_size=n)), dtype=np.int64))
+    if kind == "bool":
+        return pd.Series(np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool))
+    if kind == "labels":  # 'predicted' of a run with class names, or an object column of numbers
+        return pd.Series(draw(st.lists(st.one_of(_TEXT, st.integers(0, 3)), min_size=n, max_size=n)), dtype=object)
+    return pd.Series(pd.to_datetime(draw(st.lists(st.integers(0, 2 * 10**9), min_size=n, max_size=n)), unit="s"))
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> list[pd.DataFrame]:
+    kinds = draw(st.lists(_COLUMNS, min_size=1, max_size=5))
+    names = draw(st.lists(_TEXT, min_size=len(kinds), max_size=len(kinds)))
+    parts = []
+    for n in draw(st.lists(st.integers(0, 6), min_size=1, max_size=3)):
+        table = pd.concat([_column(kind, draw, n) for kind in kinds], axis=1)
+        table.columns = names
+        parts.append(table)
+    return parts
+
+
+@pytest.mark.slow
+@settings(deadline=None, database=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=_tables())
+def test_the_predictions_file_has_the_bytes_pandas_writes(tmp_path_factory, parts):
+    """write_parts writes text, float, integer and boolean columns itself: byte for byte what
+    ``to_csv`` writes, quotes, missing cells, float32 and special values included."""
+    folder = tmp_path_factory.mktemp("csv")
+    with open(folder / "ours.csv", "w", newline="", encoding="utf-8") as handle:
+        rows = saved.write_parts(iter(parts), handle)
+    with open(folder / "pandas.csv", "w", newline="", encoding="utf-8") as handle:
+        for i, part in enumerate(parts):
+            part.to_csv(handle, index=False, header=not i)
+    assert rows == sum(len(part) for part in parts)
+    assert (folder / "ours.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
