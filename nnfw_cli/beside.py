@@ -37,11 +37,11 @@ def usable() -> bool:
 def beside(here: Callable[[], Any], there: Callable[[], Any], clean: Callable[[], Any] = lambda: None) -> None:
     """Run ``here`` in this process and ``there`` in a forked child at the same time.
 
-    Returns once both are done. If the child did not finish ``there`` (it raised, crashed, or
-    gave no answer within PATIENCE seconds after ``here`` ended), ``there`` runs again here, and
-    raises here what it raises. If ``here`` raises (a signal that stops the command included),
-    the child is ended at once, ``clean`` removes what it may have left, and the exception goes
-    on. Where the work cannot be split (``usable``), ``here`` then ``there`` run in this process.
+    Returns once both are done. If the child did not finish ``there`` (it raised, crashed, was
+    killed, or gave no answer within PATIENCE seconds after ``here`` ended), ``clean`` removes
+    what it may have left and ``there`` runs again here, raising here what it raises. If
+    ``here`` raises (a signal that stops the command included), the child is ended at once,
+    ``clean`` called, and the exception goes on. Where the work cannot be split (``usable``), ``here`` then ``there`` run in this process.
     """
     if not usable():
         here()
@@ -71,6 +71,7 @@ def beside(here: Callable[[], Any], there: Callable[[], Any], clean: Callable[[]
         raise
     _end(pid, read_end)  # it has ended by itself, unless it is still at work after PATIENCE
     if not done:
+        clean()  # a file it was writing when it died
         there()
 
 

@@ -55,25 +55,30 @@ def test_there_runs_in_a_child_at_the_same_time_as_here(tmp_path):
 @needs_two_cores
 @pytest.mark.parametrize("fault", ["raises", "exits", "killed", "hangs"])
 def test_what_the_child_did_not_finish_is_done_here(tmp_path, monkeypatch, fault):
+    """And what it was writing is removed (``clean``), before it is written again here."""
     monkeypatch.setattr(beside, "PATIENCE", 0.5)
     parent, done_here = os.getpid(), []
+    output = tmp_path / "out"
+    output.mkdir()
 
     def there():
         if os.getpid() == parent:
-            done_here.append(True)
+            done_here.append(sorted(p.name for p in output.iterdir()))
             return
-        _say(tmp_path / "child", str(os.getpid()))
-        if fault == "raises":
-            raise ValueError("a fault in the child")
-        if fault == "exits":
-            os._exit(3)
-        if fault == "killed":
-            os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(60)
+        with runs.atomic_path(output / "picture.png") as tmp:
+            tmp.write_text("half a picture")
+            _say(tmp_path / "child", str(os.getpid()))
+            if fault == "raises":
+                raise ValueError("a fault in the child")
+            if fault == "exits":
+                os._exit(3)
+            if fault == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(60)
 
     start = time.monotonic()
-    beside.beside(lambda: None, there)
-    assert done_here == [True]
+    beside.beside(lambda: None, there, clean=lambda: runs.remove_stale_temporaries(output))
+    assert done_here == [[]]  # nothing left by the child when the work is done again
     assert _gone(int(_wait_for(tmp_path / "child")))
     assert time.monotonic() - start < 30
 
