@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +66,17 @@ def test_same_runs_leaves_out_the_seconds_a_state_file_keeps_and_sees_any_other_
     record(tmp_path / "changed", 0.52, 1.25)
     assert same_runs.compare(tmp_path / "before", tmp_path / "after") == 0
     assert same_runs.compare(tmp_path / "before", tmp_path / "changed") == 1
+
+
+@pytest.mark.slow
+def test_the_million_row_benchmark_reports_each_checkout_against_its_training_time(tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(ROOT / "nnfw_cli", other / "nnfw_cli")  # another checkout's code: here, the same
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "million.py"), "--runs", "1", "--samples", "2000",
+                           "--other", str(other)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [str(ROOT), str(other)]
+    assert all(re.search(r"median training [\d.]+ s, everything else [\d.]+ s: [\d.]+x the training", line)
+               for line in lines)
+    assert done.stderr.count("run 1: imports") == 2
