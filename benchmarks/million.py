@@ -43,7 +43,8 @@ with contextlib.redirect_stdout(out):
             raise
 done = time.perf_counter()
 metrics = json.loads(out.getvalue())["metrics"]
-print(json.dumps({"imports": imported - start, "run": done - imported, "train": metrics["train_seconds"]}))
+print(json.dumps({"imports": imported - start, "run": done - imported, "train": metrics["train_seconds"],
+                  "code": nnfw_cli.__file__}))
 """
 
 
@@ -53,10 +54,13 @@ def one_run(code: Path, samples: int = 1_000_000) -> dict:
     try:
         done = subprocess.run([sys.executable, "-c", ONE_RUN, str(ROOT / "configs" / "circles.yaml"), folder, *ARGS,
                                "--set", f"data.n_samples={samples}"],
-                              env=dict(os.environ, PYTHONPATH=str(code)), capture_output=True, text=True, check=True)
+                              env=dict(os.environ, PYTHONPATH=str(code)), cwd=folder,  # not this folder's nnfw
+                              capture_output=True, text=True, check=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     times = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(times["code"]).resolve().parent.parent != code:
+        sys.exit(f"{code}: the run imported nnfw from {times['code']}, not from this checkout")
     times["else"] = times["run"] - times["train"]
     times["ratio"] = times["else"] / times["train"]
     return times

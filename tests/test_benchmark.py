@@ -80,3 +80,14 @@ def test_the_million_row_benchmark_reports_each_checkout_against_its_training_ti
     assert all(re.search(r"median training [\d.]+ s, everything else [\d.]+ s: [\d.]+x the training", line)
                for line in lines)
     assert done.stderr.count("run 1: imports") == 2
+
+
+@pytest.mark.slow
+def test_the_million_row_benchmark_runs_the_code_of_the_checkout_it_names(tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(ROOT / "nnfw_cli", other / "nnfw_cli")
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import million; "
+                           "print(million.one_run(million.Path(sys.argv[2]), 2000)['code'])",
+                           str(ROOT / "benchmarks"), str(other)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == other / "nnfw_cli" / "__init__.py"
