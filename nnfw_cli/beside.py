@@ -41,26 +41,15 @@ def beside(here: Callable[[], Any], there: Callable[[], Any], clean: Callable[[]
     killed, or gave no answer within PATIENCE seconds after ``here`` ended), ``clean`` removes
     what it may have left and ``there`` runs again here, raising here what it raises. If
     ``here`` raises (a signal that stops the command included), the child is ended at once,
-    ``clean`` called, and the exception goes on. Where the work cannot be split (``usable``), ``here`` then ``there`` run in this process.
+    ``clean`` called, and the exception goes on. Where the work cannot be split (``usable``),
+    ``here`` then ``there`` run in this process.
     """
-    if not usable():
+    child = _fork(there) if usable() else None
+    if child is None:
         here()
         there()
         return
-    read_end, write_end = os.pipe()
-    try:
-        with warnings.catch_warnings():  # Python 3.12+ warns of the BLAS library's threads: they hold no lock of ours
-            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-            pid = os.fork()
-    except OSError:  # no memory or no process left for a child: one after the other, then
-        os.close(read_end)
-        os.close(write_end)
-        here()
-        there()
-        return
-    if pid == 0:
-        _child(there, read_end, write_end)
-    os.close(write_end)
+    pid, read_end = child
     try:
         here()
         ready, _, _ = select.select([read_end], [], [], PATIENCE)
@@ -73,6 +62,24 @@ def beside(here: Callable[[], Any], there: Callable[[], Any], clean: Callable[[]
     if not done:
         clean()  # a file it was writing when it died
         there()
+
+
+def _fork(there: Callable[[], Any]) -> tuple[int, int] | None:
+    """A child that runs ``there``: its pid and the end of a pipe on which it says it is done;
+    None if no child can be made (no memory, no process left)."""
+    read_end, write_end = os.pipe()
+    try:
+        with warnings.catch_warnings():  # Python 3.12+ warns of the BLAS library's threads: they hold no lock of ours
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:
+        _child(there, read_end, write_end)
+    os.close(write_end)
+    return pid, read_end
 
 
 def _child(there: Callable[[], Any], read_end: int, write_end: int) -> None:

@@ -72,8 +72,8 @@ def test_same_runs_leaves_out_the_seconds_a_state_file_keeps_and_sees_any_other_
 def test_the_million_row_benchmark_reports_each_checkout_against_its_training_time(tmp_path):
     other = tmp_path / "other"
     shutil.copytree(ROOT / "nnfw_cli", other / "nnfw_cli")  # another checkout's code: here, the same
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "million.py"), "--runs", "1", "--samples", "2000",
-                           "--other", str(other)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "million.py"), "--runs", "1",
+                           "--samples", "2000", "--other", str(other)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == [str(ROOT), str(other)]

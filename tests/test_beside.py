@@ -145,6 +145,16 @@ def test_one_after_the_other_where_the_work_cannot_be_split(monkeypatch):
     assert order == [("here", os.getpid()), ("there", os.getpid())]
 
 
+def test_one_after_the_other_where_no_child_can_be_made(monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    order = []
+    beside.beside(lambda: order.append("here"), lambda: order.append("there"))
+    assert order == ["here", "there"]
+
+
 def test_no_fork_while_another_thread_of_python_runs(monkeypatch):
     """A thread could hold a lock at the fork, for ever in the child."""
     release = threading.Event()

@@ -321,7 +321,8 @@ def _column(kind: str, draw: st.DrawFn, n: int) -> pd.Series:
                                min_size=n, max_size=n))
         return pd.Series(np.array(values, dtype=kind))
     if kind == "int64":
-        return pd.Series(np.array(draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=n, max_size=n)), dtype=np.int64))
+        values = draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=n, max_size=n))
+        return pd.Series(np.array(values, dtype=np.int64))
     if kind == "bool":
         return pd.Series(np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool))
     if kind == "labels":  # 'predicted' of a run with class names, or an object column of numbers
