@@ -91,3 +91,20 @@ def test_the_million_row_benchmark_runs_the_code_of_the_checkout_it_names(tmp_pa
                            str(ROOT / "benchmarks"), str(other)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()) == other / "nnfw_cli" / "__init__.py"
+
+
+@pytest.mark.slow  # a third of a second: 48 configs validated
+def test_the_sweep_benchmark_times_the_example_sweep_at_the_epochs_asked_for(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import sweeps as sweep_bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from nnfw_cli.sweep import load_sweep
+
+    example = load_sweep(sweep_bench.scaling_sweep(tmp_path))
+    longer = load_sweep(sweep_bench.scaling_sweep(tmp_path, 60))
+    assert len(example.points) == len(longer.points) == 24
+    assert {p.config["training"]["epochs"] for p in example.points} == {20}
+    assert {p.config["training"]["epochs"] for p in longer.points} == {60}
+    assert [p.overrides for p in longer.points] == [p.overrides for p in example.points]
