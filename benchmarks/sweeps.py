@@ -135,7 +135,8 @@ def report(results: dict, probe: dict | None) -> str:
                      f"{probe['work_share_each']:.0%} of a lone one's work")
     if "scaling" in results:
         s = results["scaling"]
-        lines += [f"- scaling, 24-run circles sweep ({s['epochs']} epochs a run): 1 worker {s['median_1']:.2f} s, 2 workers {s['median_2']:.2f} s "
+        lines += [f"- scaling, 24-run circles sweep ({s['epochs']} epochs a run): 1 worker {s['median_1']:.2f} s, "
+                  f"2 workers {s['median_2']:.2f} s "
                   f"(medians of {len(s['walls'][1])}): 2 workers take {s['ratio']:.2f}× the time of 1 "
                   f"(target ≤ 0.65×: {'met' if s['ratio'] <= 0.65 else 'not met'}); best ROC AUC {s['best_roc_auc']:.4f}",
                   f"  - the runs' own time in the workers, summed (median): 1 worker "

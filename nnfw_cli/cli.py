@@ -1010,7 +1010,8 @@ def run() -> None:
     Why it is safe: every file a command writes is written, closed and renamed into place before
     ``main`` returns, and nnfw registers no ``atexit`` handler; anything that needs one (a process
     pool, a Dask client) must be closed before its command returns. The one thing multiprocessing
-    would still end at exit, the forkserver of a sweep's workers, is ended here (``pool.stop_forkserver``). What is kept: stdout and
+    would still end at exit, the forkserver of a sweep's workers, is ended here
+    (``pool.stop_forkserver``). What is kept: stdout and
     stderr are flushed (a closed pipe is ignored), and the exit code is the one ``main`` chose
     (0; 2 for bad input; 1 for a failed run; 128 + n after signal n); ``sys.exit("message")``
     prints the message and exits with 1, as Python does. tests/test_console_script.py checks

@@ -552,7 +552,8 @@ class Session:
         if diverged_at is None and not (validation and status == "interrupted"):
             reused = last is not None and not validation
             scored = last[1] if reused else score(self.model, self.data.X_test, self.data.y_test, self.loss)
-            metrics = final_metrics(self.model, self.data, self.loss, scored, last[2]["test_roc_auc"] if reused else None)
+            auc = last[2]["test_roc_auc"] if reused else None
+            metrics = final_metrics(self.model, self.data, self.loss, scored, auc)
             self.test_output = scored[1]  # the confusion matrix is drawn from it
             metrics["split"] = "test"
             if validation and held:  # the test split's scores also go on the history row of the epoch they are of

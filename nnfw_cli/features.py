@@ -241,7 +241,8 @@ def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, copy=True)
         again = np.isnan(values)  # not a number as it is: perhaps once stripped (a no-break space, say)
         if again.any():
-            values[again] = pd.to_numeric(column[again].astype(str).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+            stripped = column[again].astype(str).str.strip()
+            values[again] = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         line = column.index[int(np.flatnonzero(bad)[0])]

@@ -606,8 +606,9 @@ def _csv_cells(column: Any) -> np.ndarray | None:
         whole = "\0".join(cells)  # one search per column: most columns quote no cell
     except TypeError:  # a cell that is not text (an object column of numbers): pandas knows how
         return None
-    if any(char in whole for char in _quoted()):
-        quoted = [i for i, cell in enumerate(cells) if any(char in cell for char in _quoted())]
+    special = _quoted()
+    if any(char in whole for char in special):
+        quoted = [i for i, cell in enumerate(cells) if any(char in cell for char in special)]
         cells[quoted] = ['"' + cells[i].replace('"', '""') + '"' for i in quoted]
     return cells
 
