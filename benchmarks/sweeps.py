@@ -3,7 +3,7 @@ beyond its own training.
 
     python benchmarks/sweeps.py                      # both cases, about 2-3 minutes on 2 cores
     python benchmarks/sweeps.py --cases scaling      # the 24-run circles sweep, 1 worker then 2 (alternated)
-    python benchmarks/sweeps.py --cases scaling --epochs 60   # its runs at circles' own 60 epochs
+    python benchmarks/sweeps.py --cases scaling --epochs 20   # its runs trained 20 epochs instead of circles' 60
     python benchmarks/sweeps.py --cases overhead     # 100 small runs on 1 worker
     python benchmarks/sweeps.py --json               # the figures as JSON on stdout; the tables go to stderr
 
@@ -90,6 +90,13 @@ def scaling_sweep(work: Path, epochs: int | None = None) -> Path:
     return copy
 
 
+def epochs_of(sweep: Path) -> int:
+    """The epochs each run of ``sweep`` trains."""
+    from nnfw_cli.sweep import load_sweep
+
+    return load_sweep(sweep).points[0].config["training"]["epochs"]
+
+
 def scaling(repeats: int, work: Path, epochs: int | None = None) -> dict:
     sweep = scaling_sweep(work, epochs)
     walls: dict[int, list[float]] = {1: [], 2: []}
@@ -105,7 +112,7 @@ def scaling(repeats: int, work: Path, epochs: int | None = None) -> dict:
                   f"(the runs' own time in the workers, summed: {busy[workers][-1]:.2f} s)", file=sys.stderr)
     one, two = statistics.median(walls[1]), statistics.median(walls[2])
     return {"walls": walls, "run_seconds": busy, "median_1": one, "median_2": two, "ratio": two / one,
-            "best_roc_auc": best, "runs": 24, "epochs": epochs or 20}
+            "best_roc_auc": best, "runs": 24, "epochs": epochs_of(sweep)}
 
 
 def overhead(work: Path) -> dict:
@@ -164,7 +171,7 @@ def main() -> None:
     parser.add_argument("--cases", default="scaling,overhead")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, help="scaling: the example sweep's runs trained this many epochs "
-                                                   "instead of its 20 (circles' own: 60)")
+                                                   "instead of circles' own 60")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-probe", action="store_true")
     options = parser.parse_args()

@@ -103,8 +103,8 @@ def test_the_sweep_benchmark_times_the_example_sweep_at_the_epochs_asked_for(tmp
     from nnfw_cli.sweep import load_sweep
 
     example = load_sweep(sweep_bench.scaling_sweep(tmp_path))
-    longer = load_sweep(sweep_bench.scaling_sweep(tmp_path, 60))
-    assert len(example.points) == len(longer.points) == 24
-    assert {p.config["training"]["epochs"] for p in example.points} == {20}
-    assert {p.config["training"]["epochs"] for p in longer.points} == {60}
-    assert [p.overrides for p in longer.points] == [p.overrides for p in example.points]
+    shorter = load_sweep(sweep_bench.scaling_sweep(tmp_path, 20))
+    assert len(example.points) == len(shorter.points) == 24
+    assert {p.config["training"]["epochs"] for p in example.points} == {60}
+    assert {p.config["training"]["epochs"] for p in shorter.points} == {20}
+    assert [p.overrides for p in shorter.points] == [p.overrides for p in example.points]
