@@ -279,26 +279,42 @@ PICTURES = ("loss", "boundary", "roc")
 
 
 def redraw(saved: SavedRun, what: tuple[str, ...] = PICTURES, fmt: str = "png", dpi: int = 150) -> list[Path]:
-    """Redraw the run's pictures from its files alone; returns the files written."""
+    """Redraw the run's pictures from its files alone; returns the files written.
+
+    The decision boundary is drawn in a forked child while this process draws the others
+    (``beside``), as ``nnfw train`` does: the same files, and the same errors, as one after the other.
+    """
     from .metrics import roc_auc
 
-    config, model, suffix = saved.config, saved.model, f".{fmt}"
-    written: list[Path] = []
-    with runs.lock(saved.run_dir):
-        if "loss" in what:
-            history = named_history(runs.read_history(saved.run_dir), config)
-            written.append(draw_loss_curve(saved.run_dir, config, model, history, suffix, dpi,
-                                           best_epoch=_recorded(saved.run_dir, "best_epoch")))
+    config, model, suffix, run_dir = saved.config, saved.model, f".{fmt}", saved.run_dir
+    written: dict[str, Path | None] = {}
+    with runs.lock(run_dir):
+        data = output = None
         if "boundary" in what or "roc" in what:
             data = saved.data()
             output = model.predict(data.X_test, batch_size=batch_size(model, data.X_test.shape[1]))
-            if "boundary" in what:
-                path = draw_decision_boundary(saved.run_dir, config, model, data, roc_auc(data.y_test, output),
-                                              suffix, dpi)
-                written += [path] if path else []
+
+        def others() -> None:
+            if "loss" in what:
+                history = named_history(runs.read_history(run_dir), config)
+                written["loss"] = draw_loss_curve(run_dir, config, model, history, suffix, dpi,
+                                                  best_epoch=_recorded(run_dir, "best_epoch"))
             if "roc" in what:
-                written.append(draw_roc_curve(saved, data.y_test, output, f"roc_curve{suffix}", dpi))
-    return written
+                written["roc"] = draw_roc_curve(saved, data.y_test, output, f"roc_curve{suffix}", dpi)
+
+        def boundary() -> None:
+            draw_decision_boundary(run_dir, config, model, data, roc_auc(data.y_test, output), suffix, dpi)
+
+        if "boundary" in what and data.plane() is not None:
+            from . import plots
+            from .beside import beside
+
+            plots.import_drawing()  # once, not in both processes
+            beside(others, boundary, clean=lambda: runs.remove_stale_temporaries(run_dir))
+            written["boundary"] = run_dir / f"decision_boundary{suffix}"
+        else:
+            others()
+    return [written[name] for name in PICTURES if written.get(name) is not None]
 
 
 def named_history(frame: Any, config: Config) -> Any:

@@ -190,3 +190,30 @@ def test_a_run_draws_its_decision_boundary_in_a_child_and_the_same_pictures(make
     for picture in ("loss_curve.png", "decision_boundary.png", "confusion_matrix.png"):
         assert (aside / picture).read_bytes() == (here / picture).read_bytes(), picture
     assert not list(aside.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+@needs_two_cores
+def test_nnfw_plot_draws_the_decision_boundary_in_a_child_and_the_same_pictures(make_config, monkeypatch, tmp_path):
+    from nnfw_cli import saved
+
+    run_dir = experiment.train(load_config(make_config({"output.dir": str(tmp_path)})), name="r",
+                               pictures=False).run_dir
+    drawers = tmp_path / "drawers"
+    drawers.mkdir()
+    draw = saved.draw_decision_boundary
+
+    def recorded(*args, **kwargs):
+        (drawers / str(os.getpid())).write_text("")
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(saved, "draw_decision_boundary", recorded)
+    written = saved.redraw(saved.SavedRun.open(run_dir))
+    assert [int(p.name) != os.getpid() for p in drawers.iterdir()] == [True]
+    assert [p.name for p in written] == ["loss_curve.png", "decision_boundary.png", "roc_curve.png"]
+    aside = {p.name: p.read_bytes() for p in written}
+    monkeypatch.setattr(beside, "ENABLED", False)
+    alone = saved.redraw(saved.SavedRun.open(run_dir))
+    assert [p.name for p in alone] == list(aside)
+    assert {p.name: p.read_bytes() for p in alone} == aside
+    assert not list(run_dir.glob(".*.tmp"))
