@@ -872,7 +872,8 @@ class Summary:
             by_group.setdefault(row.point.group, []).append(row)
         groups = [Group(rows, self.plan.metric) for rows in by_group.values()]
         sign = -1 if self.plan.mode == "max" else 1
-        return sorted(groups, key=lambda g: (g.mean is None, sign * (g.mean or 0.0), g.rows[0].point.index))
+        return sorted(groups, key=lambda g: (g.mean is None, sign * (g.mean or 0.0),
+                                             math.inf if g.loss is None else g.loss, g.rows[0].point.index))
 
 
 def _free_folder(root: Path, name: str) -> Path:
@@ -906,9 +907,13 @@ def _number(text: str) -> float | int | None:
         return None
 
 
+TIE_BREAK = "loss"  # points with the same mean of the sweep's metric rank by their mean loss, lowest first
+
+
 @dataclass
 class Group:
-    """A point of the sweep and its runs (one per seed): the metric's mean, standard deviation, min and max."""
+    """A point of the sweep and its runs (one per seed): the metric's mean, standard deviation, min
+    and max, and the mean loss (``TIE_BREAK``) that ranks points with the same mean."""
 
     rows: list[Row]
     metric: str
@@ -920,6 +925,9 @@ class Group:
         self.std = statistics.stdev(self.values) if len(self.values) > 1 else None
         self.low = min(self.values) if self.values else None
         self.high = max(self.values) if self.values else None
+        losses = [row.value(TIE_BREAK) for row in self.rows if row.status == "completed"]
+        losses = [v for v in losses if v is not None]
+        self.loss = statistics.fmean(losses) if losses and self.metric != TIE_BREAK else None
 
     @property
     def overrides(self) -> dict[str, Any]:
@@ -1010,11 +1018,17 @@ def best_lines(summary: Summary, picture: Path | None, top: int = 5) -> list[str
     seeds = max((len(group.rows) for group in groups), default=1)
     spread = f" (mean ± std over {seeds} seeds)" if seeds > 1 else ""
     word = "highest" if plan.mode == "max" else "lowest"
-    lines.append(f"best points by {plan.metric}, {word} first{spread}:" if groups else "no point completed")
-    for rank, group in enumerate(groups[:top], start=1):
+    shown = groups[:top]
+    same = Counter(group.mean for group in groups)
+    tied = any(same[group.mean] > 1 and group.loss is not None for group in shown)
+    ties = f"; equal ones by their mean {TIE_BREAK}, lowest first" if tied else ""
+    lines.append(f"best points by {plan.metric}, {word} first{spread}{ties}:" if groups else "no point completed")
+    for rank, group in enumerate(shown, start=1):
         value = _number_text(group.mean)
         if seeds > 1:
             value += f" ± {_number_text(group.std)}  (min {_number_text(group.low)}, {len(group.values)} runs)"
+        if tied:
+            value += f"  {TIE_BREAK} {_number_text(group.loss, '.4g'):<9}"
         lines.append(f"  {rank}. {value}  {' '.join(group.rows[0].point.settings()[:len(group.overrides)]) or 'base'}")
     return lines
 
@@ -1063,5 +1077,5 @@ def json_report(summary: Summary, picture: Path | None) -> dict[str, Any]:
                   "collapsed": row.collapsed(), "metrics": row.metrics, "error": row.error or None} for row in rows],
         "stats": metric_stats(rows, [name for name in SHOWN if name in names]),
         "best": [{"overrides": group.overrides, "mean": group.mean, "std": group.std, "min": group.low,
-                  "max": group.high, "n": len(group.values)} for group in summary.groups() if group.mean is not None],
+                  "max": group.high, "n": len(group.values), TIE_BREAK: group.loss} for group in summary.groups() if group.mean is not None],
     })

@@ -91,6 +91,39 @@ def test_a_grid_is_every_combination_at_every_seed(tmp_path, small_config):
     assert [p.name for p in plan.points[:3]] == ["p000-seed0", "p000-seed1", "p001-seed0"]
 
 
+def _ranked(tmp_path: Path, small_config: Path, scores: dict[float, list[tuple[float, float]]], **fields):
+    """A summary of a learning-rate sweep at seeds 0 and 1 whose runs scored ``scores[lr]``, a
+    ``(roc_auc, loss)`` per seed; its best_lines."""
+    plan = sweeps.load_sweep(_sweep_file(tmp_path, small_config, grid={"training.learning_rate": list(scores)},
+                                         seeds=[0, 1], **fields))
+    summary = sweeps.Summary(plan, tmp_path)
+    for point in plan.points:
+        auc, loss = scores[point.overrides["training.learning_rate"]][point.seed]
+        row = summary.rows[point.id]
+        row.status, row.metrics = "completed", {"roc_auc": auc, "loss": loss}
+    return summary, sweeps.best_lines(summary, None)
+
+
+def test_points_with_the_same_mean_rank_by_their_mean_loss(tmp_path, small_config):
+    summary, lines = _ranked(tmp_path, small_config, {0.001: [(0.9, 0.3), (0.9, 0.3)],
+                                                      0.01: [(1.0, 0.02), (1.0, 0.04)],
+                                                      0.1: [(1.0, 0.001), (1.0, 0.003)]})
+    assert [g.overrides["training.learning_rate"] for g in summary.groups()] == [0.1, 0.01, 0.001]
+    assert "equal ones by their mean loss, lowest first" in lines[2]
+    assert "loss 0.002 " in lines[3] and "training.learning_rate=0.1" in lines[3]
+    assert "loss 0.03 " in lines[4] and "training.learning_rate=0.01" in lines[4]
+
+
+def test_without_equal_means_the_best_points_show_no_loss(tmp_path, small_config):
+    summary, lines = _ranked(tmp_path, small_config, {0.001: [(0.9, 0.001), (0.9, 0.001)],
+                                                      0.01: [(0.95, 0.5), (0.97, 0.5)]})
+    assert [g.overrides["training.learning_rate"] for g in summary.groups()] == [0.01, 0.001]
+    assert "loss" not in "\n".join(lines[2:])
+    summary, lines = _ranked(tmp_path, small_config, {0.001: [(0.2, 0.0), (0.2, 0.0)], 0.01: [(0.3, 0.0), (0.3, 0.0)]},
+                             metric="loss", mode="min")  # the loss itself: nothing to break ties with
+    assert "equal ones" not in lines[2]
+
+
 def test_random_draws_stay_in_their_ranges_and_are_the_same_each_time(tmp_path, small_config):
     space = {"training.learning_rate": {"low": 1.0e-4, "high": 0.3, "log": True},
              "model.layers[0].units": {"low": 2, "high": 64},
