@@ -1077,5 +1077,6 @@ def json_report(summary: Summary, picture: Path | None) -> dict[str, Any]:
                   "collapsed": row.collapsed(), "metrics": row.metrics, "error": row.error or None} for row in rows],
         "stats": metric_stats(rows, [name for name in SHOWN if name in names]),
         "best": [{"overrides": group.overrides, "mean": group.mean, "std": group.std, "min": group.low,
-                  "max": group.high, "n": len(group.values), TIE_BREAK: group.loss} for group in summary.groups() if group.mean is not None],
+                  "max": group.high, "n": len(group.values), TIE_BREAK: group.loss}
+                 for group in summary.groups() if group.mean is not None],
     })
