@@ -170,18 +170,23 @@ def test_no_fork_while_another_thread_of_python_runs(monkeypatch):
         thread.join()
 
 
-@pytest.mark.slow
-@needs_two_cores
-def test_a_run_draws_its_decision_boundary_in_a_child_and_the_same_pictures(make_config, monkeypatch, tmp_path):
-    drawers = tmp_path / "drawers"
+def _record_drawers(module, monkeypatch, drawers: Path) -> None:
+    """Make ``module.draw_decision_boundary`` leave a file named after the process that calls it."""
     drawers.mkdir()
-    draw = experiment.draw_decision_boundary
+    draw = module.draw_decision_boundary
 
     def recorded(*args, **kwargs):
         (drawers / str(os.getpid())).write_text("")
         return draw(*args, **kwargs)
 
-    monkeypatch.setattr(experiment, "draw_decision_boundary", recorded)
+    monkeypatch.setattr(module, "draw_decision_boundary", recorded)
+
+
+@pytest.mark.slow
+@needs_two_cores
+def test_a_run_draws_its_decision_boundary_in_a_child_and_the_same_pictures(make_config, monkeypatch, tmp_path):
+    drawers = tmp_path / "drawers"
+    _record_drawers(experiment, monkeypatch, drawers)
     aside = experiment.train(load_config(make_config({"output.dir": str(tmp_path / "a")})), name="r").run_dir
     assert [int(p.name) != os.getpid() for p in drawers.iterdir()] == [True]
     monkeypatch.setattr(beside, "ENABLED", False)
@@ -200,14 +205,7 @@ def test_nnfw_plot_draws_the_decision_boundary_in_a_child_and_the_same_pictures(
     run_dir = experiment.train(load_config(make_config({"output.dir": str(tmp_path)})), name="r",
                                pictures=False).run_dir
     drawers = tmp_path / "drawers"
-    drawers.mkdir()
-    draw = saved.draw_decision_boundary
-
-    def recorded(*args, **kwargs):
-        (drawers / str(os.getpid())).write_text("")
-        return draw(*args, **kwargs)
-
-    monkeypatch.setattr(saved, "draw_decision_boundary", recorded)
+    _record_drawers(saved, monkeypatch, drawers)
     written = saved.redraw(saved.SavedRun.open(run_dir))
     assert [int(p.name) != os.getpid() for p in drawers.iterdir()] == [True]
     assert [p.name for p in written] == ["loss_curve.png", "decision_boundary.png", "roc_curve.png"]
