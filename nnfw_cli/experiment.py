@@ -608,7 +608,10 @@ class Session:
     def _save_state(self, path: Path, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         """A checkpoint file: ``arrays`` and ``state`` with the history up to its epoch and the config."""
         state = {**state, "history": self.history[: state["epoch"]], "seconds": self.elapsed(), "parent": self.parent,
-                 "provenance": self.provenance, "config": self.fingerprint, "config_sha256": _digest(self.fingerprint), "nnfw_version": __version__}
+                 "provenance": self.provenance, "config": self.fingerprint, "config_sha256": _digest(self.fingerprint),
+                 "nnfw_version": __version__}
+        if self.data.sha256 is not None:  # a data file: resuming checks that it is still the same
+            state["data_sha256"] = self.data.sha256
         runs.save_arrays(path, {**arrays, "state": np.array(json.dumps(state))})
 
     def _remove_checkpoint(self) -> None:
@@ -627,6 +630,7 @@ class Session:
             state = json.loads(str(arrays["state"]))
             if parent is None:
                 self._check_config(state)
+                self._check_data(state)
             weights = _prefixed(arrays, "model.")
             self.model.set_weights({key: value.astype(self.model.dtype) for key, value in weights.items()})
             if not fresh_optimizer:
@@ -733,6 +737,14 @@ class Session:
                             f"{optimizer.get('type')}: add --fresh-optimizer to start its state afresh")
         if problems:
             raise RunError("\n".join(f"{parent}: {problem}" for problem in problems))
+
+    def _check_data(self, state: dict) -> None:
+        """Refuse a checkpoint of a run whose data file has changed since: it would train on other rows."""
+        recorded = state.get("data_sha256")
+        if recorded is not None and recorded != self.data.sha256:
+            raise ValueError(f"{self.config.data.path} has changed since the run began (sha256 "
+                             f"{str(recorded)[:12]}... then, {str(self.data.sha256)[:12]}... now), and the run "
+                             "would go on with other rows. Put the file back as it was, or train a new run")
 
     def _check_config(self, state: dict) -> None:
         """Refuse a checkpoint written for another config: copied from another run, or config.yaml edited since.

@@ -62,7 +62,16 @@ class SavedRun:
         return cls(path, config, model, note, transform)
 
     def data(self) -> Split:
-        return load_data(self.config)
+        """The run's data made again from its config, split as it was; a data file that has changed
+        since the run was trained (not the sha256 its metrics.json recorded) is refused."""
+        split = load_data(self.config)
+        recorded = _recorded(self.run_dir, "data_sha256", str)
+        if recorded is not None and split.sha256 != recorded:
+            path = self.config.data.path
+            raise DataError(f"{path}: the file has changed since {self.run_dir} was trained (sha256 {recorded[:12]}... "
+                            f"then, {str(split.sha256)[:12]}... now): its rows and split would not be the run's. Put "
+                            f"it back as it was, or score it as it is now with: nnfw eval {self.run_dir} --data {path}")
+        return split
 
     @property
     def n_features(self) -> int:
@@ -325,14 +334,15 @@ def named_history(frame: Any, config: Config) -> Any:
     return frame.rename(columns={name: f"test_{name[4:]}" for name in frame.columns if name.startswith("val_")})
 
 
-def _recorded(run_dir: Path, key: str) -> Any:
-    """``key`` of the run's metrics.json, or None when it is not there (or the file cannot be read)."""
+def _recorded(run_dir: Path, key: str, kind: type = int) -> Any:
+    """``key`` of the run's metrics.json if it is a ``kind``, or None when it is not there (or the
+    file cannot be read)."""
     try:
         metrics = runs.read_json(run_dir / runs.METRICS)
     except RunError:
         return None
     value = metrics.get(key) if isinstance(metrics, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def animate(saved: SavedRun, fps: int = 8, dpi: int = 100) -> Path:

@@ -175,3 +175,51 @@ def test_predict_reads_a_large_file_a_part_at_a_time_and_writes_what_one_part_wo
     assert not (tmp_path / "bad.csv").exists()
     printed = CliRunner().invoke(main, ["predict", str(run), str(points)])
     assert printed.exit_code != 0 and printed.stdout == ""  # nothing printed of the parts before it
+
+
+def _edited(path: Path) -> bytes:
+    """Change one number of the CSV at ``path`` (its second line's first cell); returns the bytes it had."""
+    before = path.read_bytes()
+    lines = before.decode().split("\n")
+    first, rest = lines[1].split(",", 1)
+    lines[1] = f"{float(first) + 0.5},{rest}"
+    path.write_text("\n".join(lines))
+    return before
+
+
+@pytest.mark.slow
+def test_a_run_whose_data_file_changed_is_not_scored_or_drawn_as_if_it_had_not(tmp_path):
+    data = tmp_path / "wine.csv"
+    data.write_bytes(WINE.read_bytes())
+    run = _train(tmp_path, "wine_csv", f"data.path={json.dumps(str(data))}")
+    before = _edited(data)
+    for command in (["eval", str(run)], ["plot", str(run)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert f"{data}: the file has changed since {run} was trained" in result.output, result.output
+        assert f"nnfw eval {run} --data {data}" in result.output and "Traceback" not in result.output
+    assert CliRunner().invoke(main, ["eval", str(run), "--data", str(data)]).exit_code == 0
+    data.write_bytes(before)
+    assert CliRunner().invoke(main, ["eval", str(run)]).exit_code == 0
+
+
+@pytest.mark.slow
+def test_resume_refuses_a_data_file_changed_since_the_run_began(tmp_path):
+    from nnfw_cli import experiment
+    from nnfw_cli.config import load_config
+    from nnfw_cli.errors import TrainingInterrupted
+
+    data = tmp_path / "wine.csv"
+    data.write_bytes(WINE.read_bytes())
+    config = tmp_path / "wine.yaml"
+    config.write_text((CONFIGS / "wine_csv.yaml").read_text().replace("data/wine_cultivars.csv", str(data)))
+    with pytest.raises(TrainingInterrupted):
+        experiment.train(load_config(config, [f"output.dir={json.dumps(str(tmp_path))}"]), "wine", "cut", None,
+                         experiment.StopRequest(signum=2))
+    before = _edited(data)
+    refused = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "cut"), "--quiet"])
+    assert refused.exit_code != 0 and f"{data} has changed since the run began" in refused.output, refused.output
+    assert "Traceback" not in refused.output
+    data.write_bytes(before)
+    resumed = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "cut"), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
