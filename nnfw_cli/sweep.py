@@ -805,6 +805,7 @@ class Summary:
         self.plan, self.sweep_dir = plan, Path(sweep_dir)
         self.rows = {point.id: Row(point) for point in plan.points}
         self.metrics: list[str] = []
+        self.data_files: dict[str, str] = {}  # a data file's path -> the SHA-256 the sweep's runs read
 
     @classmethod
     def read(cls, plan: Plan, sweep_dir: Path) -> "Summary":
@@ -829,6 +830,9 @@ class Summary:
             if row.status in FINISHED and (not row.run or runs.read_status(summary.sweep_dir / RUNS / row.run)
                                            not in FINISHED):  # its folder gone, or its metrics.json unreadable
                 row.status = "pending"
+            if row.status in FINISHED:
+                with contextlib.suppress(RunError):
+                    summary._same_data(row.point, runs.read_json(summary.sweep_dir / RUNS / row.run / runs.METRICS))
         return summary
 
     def record(self, point: Point, result: Result) -> Row:
@@ -838,6 +842,9 @@ class Summary:
         row.metrics = {key: value for key, value in result.metrics.items()
                        if isinstance(value, (int, float)) and not isinstance(value, bool) or value is None}
         self.metrics += [name for name in row.metrics if name not in self.metrics]
+        other = self._same_data(point, result.metrics) if row.status in FINISHED else None
+        if other is not None:
+            row.status, row.error = "failed", other
         if result.files:
             folder = _free_folder(self.sweep_dir / RUNS, point.name)
             for name, data in result.files.items():
@@ -846,6 +853,21 @@ class Summary:
             row.run = folder.name
         self.write()
         return row
+
+    def _same_data(self, point: Point, metrics: Any) -> str | None:
+        """Note the SHA-256 of the data file a finished run read; if the sweep's runs read another
+        version of that file before (it differs between Dask workers, or it changed during the
+        sweep), what to say instead of the run's results."""
+        path = point.config.get("data", {}).get("path")
+        sha = metrics.get("data_sha256") if isinstance(metrics, dict) else None
+        if not isinstance(path, str) or not isinstance(sha, str):
+            return None
+        seen = self.data_files.setdefault(path, sha)
+        if seen == sha:
+            return None
+        return (f"{path}: this run read a version of it (sha256 {sha[:12]}...) other than the sweep's earlier runs "
+                f"({seen[:12]}...): the file differs between workers, or changed during the sweep, and the results "
+                "would not compare; the run's folder is kept")
 
     def write(self) -> None:
         keys = self.plan.keys

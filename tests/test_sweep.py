@@ -363,6 +363,46 @@ def always_dies(task):
     return sweeps.run_task(task)
 
 
+def edits_the_data_first(task):
+    """A run that finds a row added to its data file before it reads it (the file changed during
+    the sweep, or a Dask worker has another copy of it)."""
+    if task.name != "seed-0":
+        path = Path(task.config["data"]["path"])
+        if not path.read_text().endswith("0.55,0.55,1\n"):
+            path.write_text(path.read_text() + "0.55,0.55,1\n")
+    return sweeps.run_task(task)
+
+
+@pytest.mark.slow  # starts worker processes
+def test_runs_that_read_another_version_of_the_data_file_are_recorded_as_failed(tmp_path):
+    good, _ = _bad_csv(tmp_path)
+    original = good.read_bytes()
+    base = {"data": {"dataset": "csv", "target": "label", "path": str(good)},
+            "training": {"epochs": 2, "batch_size": 8},
+            "model": {"layers": [{"type": "linear", "units": 4}, "relu", {"type": "linear", "units": 1}, "sigmoid"]}}
+    path = tmp_path / "csv.yaml"
+    path.write_text(yaml.safe_dump({"name": "csv", "base": base, "seeds": [0, 1, 2]}))
+    plan = sweeps.load_sweep(path)
+    folder = sweeps.create_sweep_dir(plan, tmp_path / "out", path)
+    with _local(1) as pool:
+        summary = sweeps.run_plan(plan, folder, pool, lambda *args: None, function=edits_the_data_first)
+    rows = {row.point.name: row for row in summary.rows.values()}
+    assert [rows[name].status for name in ("seed-0", "seed-1", "seed-2")] == ["completed", "failed", "failed"]
+    for name in ("seed-1", "seed-2"):
+        assert f"{good}: this run read a version of it" in rows[name].error
+        assert "other than the sweep's earlier runs" in rows[name].error
+        assert (folder / "runs" / rows[name].run / "metrics.json").is_file()  # kept
+    assert [row["status"] for row in _summary(folder)] == ["completed", "failed", "failed"]
+    # resumed with the file still changed: the finished run's version is still the one to match
+    with _local(1) as pool:
+        again = sweeps.run_plan(plan, folder, pool, lambda *args: None)
+    assert [row.status for row in again.rows.values()] == ["completed", "failed", "failed"]
+    good.write_bytes(original)
+    with _local(1) as pool:
+        again = sweeps.run_plan(plan, folder, pool, lambda *args: None)
+    assert [row.status for row in again.rows.values()] == ["completed"] * 3
+
+
 @pytest.mark.slow  # starts worker processes
 @pytest.mark.parametrize("function, status", [(dies_once, "completed"), (always_dies, "failed")])
 def test_a_lost_worker_is_retried_once_then_recorded_as_failed(tmp_path, small_config, function, status):
