@@ -373,7 +373,7 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
                         table[mixed] = pd.read_csv(handle, usecols=mixed, dtype=str, **options)[mixed]
                 # A row with fewer cells than the header reads as missing cells, one with more than the
                 # first row has as a warning: the rows are then checked one by one, for the message naming the line.
-                if not checked and (warned or table.isna().to_numpy().any()):
+                if not checked and (warned or _may_be_short(table)):
                     _check_rows_of(path, handle, delimiter)
                     checked = True
                 table.columns = [str(name).strip() for name in table.columns]
@@ -436,11 +436,28 @@ def _parsed(handle: Any, options: dict[str, Any], rows: int | None) -> Iterator[
             return
 
 
+def _may_be_short(table: Any) -> bool:
+    """Whether a row of ``table`` may have had fewer cells than the header: pandas fills a short
+    row's missing cells, its last ones, with NaN. Where no row's last cell is empty, every row
+    had every cell, whatever other cells are empty."""
+    return bool(table.iloc[:, -1].isna().any())
+
+
 def _check_rows_of(path: str, handle: Any, delimiter: str) -> None:
-    """``_check_ragged`` on the whole open file, then back where the handle was."""
+    """``_check_ragged`` on the whole open file, read as a stream, then back where the handle was."""
+    import io
+
     position = handle.tell()
     handle.seek(0)
-    _check_ragged(path, _decode(path, handle.read()), delimiter)
+    lines = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    try:
+        _check_ragged(path, lines, delimiter)
+    except UnicodeDecodeError:
+        handle.seek(0)
+        _decode(path, handle.read())  # the message names the byte
+        raise
+    finally:
+        lines.detach()
     handle.seek(position)
 
 
@@ -489,14 +506,14 @@ def _sniff(text: str) -> str:
         return ","
 
 
-def _check_ragged(path: str, text: str, delimiter: str) -> None:
-    """A DataError naming the first row with more or fewer cells than the header has columns."""
+def _check_ragged(path: str, lines: Iterable[str], delimiter: str) -> None:
+    """A DataError naming the first row with more or fewer cells than the header has columns;
+    ``lines``: the file's text, a line at a time, newlines kept (a file opened with newline="")."""
     import csv
-    import io
 
     from .errors import DataError
 
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         width = len(next(reader))
         for row in reader:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nnfw_cli.config import DataConfig, validate
 from nnfw_cli.data import MAX_DATA_BYTES, load_split, make_dataset, read_table, split
@@ -412,3 +414,34 @@ def test_apply_leaves_an_array_it_is_given_as_it_was_unless_it_may_overwrite_it(
     table = pd.DataFrame(kept, columns=["x1", "x2"])
     np.testing.assert_array_equal(apply(transform, table), expected)  # a table's numbers: the same again
     np.testing.assert_array_equal(table.to_numpy(), kept)
+
+
+@st.composite
+def _tables_with_empty_cells(draw):
+    """CSV text of 4 columns whose cells may be empty anywhere, and the line of a row left short
+    (fewer cells than the header), or None."""
+    rows = draw(st.lists(st.lists(st.one_of(st.just(""), st.integers(0, 99).map(str)), min_size=4, max_size=4),
+                         min_size=1, max_size=12))
+    short = draw(st.one_of(st.none(), st.integers(0, len(rows) - 1)))
+    lines = [",".join(row) for row in rows]
+    if short is not None:
+        lines[short] = ",".join(rows[short][: draw(st.integers(1, 3))])
+        short = short if lines[short] else None  # one empty cell is a blank line, which is skipped
+    return "a,b,c,d\n" + "\n".join(lines) + "\n", None if short is None else short + 2
+
+
+@given(_tables_with_empty_cells())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_short_row_is_found_wherever_other_cells_are_empty(tmp_path, case):
+    text, short_line = case
+    path = tmp_path / "table.csv"
+    path.write_text(text)
+    if short_line is None:
+        if any(line.strip(",") for line in text.splitlines()[1:]):
+            assert len(read_table(str(path), numbers=True).columns) == 4
+        else:  # rows of empty cells only are left out as blank lines
+            with pytest.raises(DataError, match="only a header row"):
+                read_table(str(path), numbers=True)
+        return
+    with pytest.raises(DataError, match=f"line {short_line} has [123] cells"):
+        read_table(str(path), numbers=True)
