@@ -827,12 +827,14 @@ class Summary:
             row.status, row.error, row.run = line.get("status") or "pending", line.get("error") or "", line.get("run") or ""
             row.metrics = {name: _number(line[name]) for name in names if line[name] not in ("", None)}
             row.seconds = _number(line.get("seconds") or "")
-            if row.status in FINISHED and (not row.run or runs.read_status(summary.sweep_dir / RUNS / row.run)
-                                           not in FINISHED):  # its folder gone, or its metrics.json unreadable
-                row.status = "pending"
             if row.status in FINISHED:
+                metrics = None
                 with contextlib.suppress(RunError):
-                    summary._same_data(row.point, runs.read_json(summary.sweep_dir / RUNS / row.run / runs.METRICS))
+                    metrics = runs.read_json(summary.sweep_dir / RUNS / row.run / runs.METRICS) if row.run else None
+                if not isinstance(metrics, dict) or metrics.get("status") not in FINISHED:
+                    row.status = "pending"  # its folder gone, or its metrics.json unreadable
+                else:
+                    summary._same_data(row.point, metrics)
         return summary
 
     def record(self, point: Point, result: Result) -> Row:
