@@ -252,8 +252,12 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+DATA_VERSION = "data file sha256"  # a difference of its own: one data path, files of other contents
+
+
 def differences(found: list[Compared]) -> dict[str, list[Any]]:
-    """The config settings (output.dir aside) whose values are not the same in every run."""
+    """The config settings (output.dir aside) whose values are not the same in every run, and the
+    data file's SHA-256 (first 12 digits) where the runs read files of different contents."""
     flats = [flatten(run.config) for run in found]
     keys = list(dict.fromkeys(key for flat in flats for key in flat))
     missing = object()
@@ -264,6 +268,9 @@ def differences(found: list[Compared]) -> dict[str, list[Any]]:
         values = [flat.get(key, missing) for flat in flats]
         if any(v != values[0] or type(v) is not type(values[0]) for v in values):
             out[key] = [None if v is missing else v for v in values]
+    hashes = [run.metrics.get("data_sha256") for run in found]
+    if any(h != hashes[0] for h in hashes):
+        out[DATA_VERSION] = [h[:12] if isinstance(h, str) else None for h in hashes]
     return out
 
 
@@ -290,7 +297,8 @@ def compare_lines(found: list[Compared]) -> list[str]:
         return lines
     lines.append("config differences:")
     keys = list(diff)
-    texts = {key: [yaml_value(value) if value is not None else "-" for value in diff[key]] for key in keys}
+    texts = {key: ["-" if value is None else value if key == DATA_VERSION else yaml_value(value)
+                   for value in diff[key]] for key in keys}
     widths = {key: max(len(key), *(len(t) for t in texts[key])) for key in keys}
     lines.append("  " + f"{'run':<{width}}" + "".join(f"  {key:>{widths[key]}}" for key in keys))
     for i, run in enumerate(found):

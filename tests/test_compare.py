@@ -93,6 +93,16 @@ def test_compare_takes_a_sweep_folder_for_its_runs(runner, two_runs, tmp_path):
     assert compare.differences(found) == {"training.learning_rate": [0.05, 0.02]}
 
 
+def test_runs_that_read_different_contents_of_one_data_file_differ_by_its_sha256():
+    config = {"data": {"dataset": "csv", "path": "/data/wine.csv"}, "training": {"learning_rate": 0.01}}
+    found = [compare.Compared(name, Path(name), config, {"data_sha256": sha})
+             for name, sha in (("a", "64659f23a899" * 5), ("b", "64659f23a899" * 5), ("c", "1" * 64))]
+    assert compare.differences(found) == {compare.DATA_VERSION: ["64659f23a899", "64659f23a899", "1" * 12]}
+    assert compare.differences(found[:2]) == {}
+    lines = compare.compare_lines(found)
+    assert "config differences:" in lines and lines[-1].split() == ["c", "1" * 12]
+
+
 @pytest.mark.slow
 def test_compare_needs_two_runs(runner, two_runs):
     result = runner.invoke(main, ["compare", str(two_runs / "r")])
