@@ -10,6 +10,7 @@ Every problem is found before anything runs and reported at once, each as
 
 from __future__ import annotations
 
+import copy
 import difflib
 import inspect
 import math
@@ -482,8 +483,22 @@ def from_data(raw: Any, overrides: tuple[str, ...] | list[str] = (), source: str
         found = "a list" if isinstance(raw, list) else f"the single value {_show(raw)}"
         raise ConfigError(f"{source}: a config must be a YAML mapping of keys to values, not {found}")
     defaults = Config().resolved() if overrides else {}
-    set_paths = [apply_override(raw, item, defaults) for item in overrides]
-    return validate(raw, source=source, root=root, overridden=set_paths, base=base)
+    set_paths, problems = [], []
+    for item in overrides:  # every override that cannot be applied is reported, with what the others leave wrong
+        before = copy.deepcopy(raw)
+        try:
+            set_paths.append(apply_override(raw, item, defaults))
+        except ConfigError as exc:
+            raw.clear()
+            raw.update(before)  # as it was: a path followed part of the way adds nothing
+            problems += exc.problems
+    if not problems:
+        return validate(raw, source=source, root=root, overridden=set_paths, base=base)
+    try:
+        validate(raw, source=source, root=root, overridden=set_paths, base=base)
+    except ConfigError as exc:
+        problems += exc.problems
+    raise ConfigError(problems)
 
 
 def _parse(path: Path, text: str) -> tuple[Any, yaml.Node | None]:

@@ -147,6 +147,16 @@ def test_bad_overrides(tmp_path, override, expected):
     assert any(expected in p for p in problems), problems
 
 
+def test_every_bad_override_is_reported_with_what_the_others_leave_wrong(tmp_path):
+    problems = _problems(tmp_path, "seed: 1\n", ["model.layers[9].units=3", "foo.bar[0]=1", "training.epoch=3",
+                                                  "training.learning_rate=-1", "training.epochs=7"])
+    assert len(problems) == 4, problems
+    assert problems[0] == "--set model.layers[9].units=3: model.layers[9] does not exist (the list has 6 entries)"
+    assert problems[1] == "--set foo.bar[0]=1: foo.bar is not a list"  # and no `foo` left behind, half made
+    assert any("training.epoch: unknown key; did you mean 'epochs'?" in p for p in problems[2:]), problems
+    assert any("training.learning_rate" in p and "-1" in p for p in problems[2:]), problems
+
+
 def test_schema_comes_from_the_validating_models():
     schema = Config.model_json_schema()
     assert set(schema["properties"]) == {"seed", "data", "model", "loss", "training", "output", "expect", "parent"}
