@@ -621,20 +621,6 @@ def read_json(path: Path) -> Any:
 # -- reading a run back -----------------------------------------------------------------------
 
 
-def _holds_runs(folder: Path) -> str:
-    """For a folder named where a run was expected: how to name a run, when it holds some (a
-    sweep's or seed group's folder, or a folder of runs such as outputs/); else nothing."""
-    if (folder / CONFIG).exists():
-        return ""
-    if (folder / "points.json").is_file():
-        return f": it is a sweep's folder; name one of its runs, in {folder / 'runs'} (`nnfw runs {folder}` lists them)"
-    try:
-        holds = any((child / CONFIG).is_file() for child in folder.iterdir())
-    except OSError:
-        return ""
-    return f": it holds run folders; name one of them (`nnfw runs {folder}` lists them)" if holds else ""
-
-
 def require(run_dir: Path, name: str) -> Path:
     """``run_dir/name``, which must be a regular file; otherwise a RunError saying what it is."""
     path = run_dir / name
@@ -643,7 +629,7 @@ def require(run_dir: Path, name: str) -> Path:
     except FileNotFoundError:
         if path.is_symlink():
             raise RunError(f"{path}: a link to {os.readlink(path)}, which does not exist") from None
-        raise RunError(f"{path}: missing; {run_dir} is not a complete run folder{_holds_runs(run_dir)}") from None
+        raise RunError(f"{path}: missing; {run_dir} is not a complete run folder") from None
     except OSError as exc:
         raise RunError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     problem = _what(info.st_mode)

@@ -9,6 +9,7 @@ Files written into a run folder are written with its lock held (``runs.lock``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import stat
@@ -52,6 +53,7 @@ class SavedRun:
     def open(cls, run_dir: str | Path | None, output_dir: str | Path = "outputs") -> "SavedRun":
         """The run ``run_dir`` (a link is followed), or with None the newest under ``output_dir``."""
         path, note = runs.choose_run(run_dir, output_dir)
+        _refuse_a_folder_of_runs(path)
         runs.require(path, runs.HISTORY)  # every run writes one: a folder without it is not a whole run
         config, model = runs.read_config(path), runs.read_model(path)
         transform = read_transform(path)
@@ -332,6 +334,23 @@ def named_history(frame: Any, config: Config) -> Any:
     if config.data.validation_fraction or "test_loss" in frame.columns or "test_roc_auc" in frame.columns:
         return frame
     return frame.rename(columns={name: f"test_{name[4:]}" for name in frame.columns if name.startswith("val_")})
+
+
+def _refuse_a_folder_of_runs(path: Path) -> None:
+    """A RunError saying how to name a run, for a sweep's folder (or seed group's) or a folder of
+    runs (outputs/) named as a run."""
+    from .compare import is_group, is_run
+
+    if is_run(path):
+        return
+    if is_group(path):
+        from .sweep import RUNS
+
+        raise RunError(f"{path}: a sweep's folder, not a run; name one of its runs, in {path / RUNS} "
+                       f"(`nnfw runs {path}` lists them)")
+    with contextlib.suppress(OSError):
+        if any(is_run(child) for child in path.iterdir()):
+            raise RunError(f"{path}: a folder of runs, not a run; name one of them (`nnfw runs {path}` lists them)")
 
 
 def _recorded(run_dir: Path, key: str, kind: type = int) -> Any:

@@ -717,13 +717,13 @@ def test_eval_of_a_squared_error_run_with_a_linear_output(runner, tmp_path):
 @pytest.mark.parametrize("command", ["eval", "plot"])
 def test_a_folder_of_runs_named_as_a_run_says_how_to_name_one(runner, finished_outputs, tmp_path, command):
     result = _invoke(runner, [command, str(finished_outputs)])
-    _assert_bad_input(result, f"{finished_outputs} is not a complete run folder: it holds run folders",
+    _assert_bad_input(result, f"{finished_outputs}: a folder of runs, not a run; name one of them",
                       f"`nnfw runs {finished_outputs}` lists them")
     sweep = tmp_path / "sweep-20260101-000000"
     (sweep / "runs").mkdir(parents=True)
     (sweep / "points.json").write_text("{}")
     result = _invoke(runner, [command, str(sweep)])
-    _assert_bad_input(result, "it is a sweep's folder; name one of its runs, in " + str(sweep / "runs"))
+    _assert_bad_input(result, f"{sweep}: a sweep's folder, not a run; name one of its runs, in {sweep / 'runs'}")
     result = _invoke(runner, [command, str(sweep / "runs")])  # nothing in it: a folder like any other
     _assert_bad_input(result, f"{sweep / 'runs'} is not a complete run folder")
-    assert "holds run folders" not in result.stderr
+    assert "folder of runs" not in result.stderr
