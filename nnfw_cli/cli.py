@@ -286,7 +286,9 @@ def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: f
     Writes eval.json into the run (later evaluations get names that say which data they used)
     and roc_curve.png. RUN defaults to the newest run (under --output-dir). Fresh data is made
     and scored a million samples at a time, at most 10,000,000 samples. --expect gates the
-    scores of this evaluation (its eval.json's numbers): one not met exits with 3.
+    scores of this evaluation (its eval.json's numbers): one not met exits with 3. A run's CSV
+    file changed since it was trained is refused for its held-out split (other rows would be
+    scored); --data scores the file as it is now.
     """
     from . import runs
     from . import saved as saved_runs
