@@ -35,6 +35,13 @@ def worker_context(pictures: bool = False) -> BaseContext:
     return context
 
 
+def forkserver_folder() -> str | None:
+    """The folder of the socket of the forkserver this process started, if it did."""
+    module = sys.modules.get("multiprocessing.forkserver")
+    address = getattr(getattr(module, "_forkserver", None), "_forkserver_address", None)
+    return os.path.dirname(address) if isinstance(address, str) else None
+
+
 def stop_forkserver() -> None:
     """End the forkserver this process started, if it did, and remove the folder of its socket:
     for a process about to end with ``os._exit``, which runs no clean-up of multiprocessing's.

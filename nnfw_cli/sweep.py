@@ -22,6 +22,7 @@ import itertools
 import math
 import os
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -536,21 +537,25 @@ def run_task(task: Task) -> Result:
     return Result(task.id, status, runs.json_safe(metrics), files, error, time.perf_counter() - started)
 
 
-def _worker_init(client: int) -> None:
+def _worker_init(client: int, folder: str | None = None) -> None:
     """A local worker: Ctrl-C is the client's to handle (it lets runs in progress finish); one BLAS
     thread; and it ends itself if the client process ``client`` is gone (killed with kill -9): a pool's
-    worker otherwise waits for work forever, as it holds both ends of its own queue."""
+    worker otherwise waits for work forever, as it holds both ends of its own queue. ``folder``,
+    the client's multiprocessing folder (the forkserver's socket), is then removed: the client
+    cannot do it any more."""
     import signal
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_end_with, args=(client,), name="nnfw-client-watch", daemon=True).start()
+    threading.Thread(target=_end_with, args=(client, folder), name="nnfw-client-watch", daemon=True).start()
     _prepare_worker()
 
 
-def _end_with(client: int, every: float = 1.0) -> None:
+def _end_with(client: int, folder: str | None = None, every: float = 1.0) -> None:
     while runs.process_alive(client):
         time.sleep(every)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
     os._exit(1)
 
 
@@ -570,8 +575,10 @@ class LocalRunner:
         self.executor = self._start()
 
     def _start(self) -> cf.Executor:
+        from .pool import forkserver_folder
+
         return cf.ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_init,
-                                      initargs=(os.getpid(),))
+                                      initargs=(os.getpid(), forkserver_folder()))
 
     def window(self, remaining: int) -> int:
         return self.workers  # no more in flight than workers: a broken pool implicates only runs in progress

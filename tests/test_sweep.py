@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -559,6 +560,7 @@ def test_the_workers_forkserver_preloads_every_module_a_run_imports(small_config
     scikit-learn, SciPy or matplotlib of its own (each would cost every worker its first run)."""
     script = f"""
 import sys
+import time
 from nnfw_cli.pool import PRELOAD
 for name in PRELOAD:
     __import__(name)
@@ -607,3 +609,33 @@ def test_the_command_ends_its_forkserver_and_leaves_no_temporary_folder(tmp_path
     assert done.returncode == (0 if valid else 2), (tmp_path / "stderr").read_text()
     assert _forkservers_marked(marker) == []  # checked at once: the command has just ended
     assert list(temporary.glob("pymp-*")) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads processes from /proc")
+def test_a_client_killed_with_kill_9_leaves_no_worker_forkserver_or_temporary_folder(tmp_path, small_config):
+    """Nothing of the client runs after SIGKILL: its workers see it gone, remove the folder of the
+    forkserver's socket and end; the forkserver ends as its client's pipe closes."""
+    sweep_file = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.02, 0.03, 0.04]},
+                             seeds=[0, 1, 2], set={"training.epochs": 40})
+    temporary, marker = tmp_path / "tmp", f"nnfw-test-{os.getpid()}-{tmp_path.name}"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "NNFW_TEST_MARKER": marker}
+    command = [sys.executable, "-m", "nnfw_cli", "sweep", str(sweep_file), "--workers", "2",
+               "--output-dir", str(tmp_path / "out")]
+    with open(tmp_path / "stderr", "w") as err:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 120
+            while "[ 1/12]" not in (tmp_path / "stderr").read_text():
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr").read_text()
+                time.sleep(0.05)
+            assert list(temporary.glob("pymp-*")) != []  # the forkserver's socket, while the sweep runs
+            process.kill()
+        finally:
+            process.kill()
+            process.wait()
+    deadline = time.monotonic() + 20
+    while (list(temporary.glob("pymp-*")) or _forkservers_marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(temporary.glob("pymp-*")) == [] and _forkservers_marked(marker) == []
