@@ -59,6 +59,6 @@ def stop_forkserver() -> None:
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    from multiprocessing import util
-
-    shutil.rmtree(util.get_temp_dir(), ignore_errors=True)  # the one multiprocessing made for the socket
+    folder = forkserver_folder()  # the one multiprocessing made for the socket
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -67,7 +67,7 @@ class SavedRun:
         """The run's data made again from its config, split as it was; a data file that has changed
         since the run was trained (not the sha256 its metrics.json recorded) is refused."""
         split = load_data(self.config)
-        recorded = _recorded(self.run_dir, "data_sha256", str)
+        recorded = _recorded(self.run_dir, "data_sha256", str) if split.sha256 is not None else None
         if recorded is not None and split.sha256 != recorded:
             path = self.config.data.path
             raise DataError(f"{path}: the file has changed since {self.run_dir} was trained (sha256 {recorded[:12]}... "
