@@ -819,7 +819,7 @@ def sweep(sweep_file: Path | None, resume: Path | None, workers: int | None, sch
     a second Ctrl-C stops at once. --resume runs what is left. The sweep file is described in the README.
     """
     if scheduler is None:  # local workers: their forkserver imports nnfw while this process imports the rest
-        from .pool import worker_context
+        from .pool import worker_context  # (the ``nnfw`` command has started it already: _entry)
 
         worker_context(bool(pictures))
     from . import sweep as sweeps

@@ -119,3 +119,20 @@ def test_ctrl_c_while_the_cli_is_imported_ends_quietly():
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert done.returncode == -signal.SIGINT, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.mark.parametrize("args, pictures", [
+    (["sweep", "s.yaml"], False), (["sweep", "s.yaml", "--pictures"], True),
+    (["sweep", "s.yaml", "--pictures", "--no-pictures"], False), (["sweep", "--resume", "d", "--workers=2"], False),
+    (["train", "c.yaml", "--seeds", "0-3"], True), (["train", "c.yaml", "--seeds=0-3", "--workers", "2"], True),
+    (["sweep", "s.yaml", "--scheduler", "tcp://h:8786"], None), (["sweep", "s.yaml", "--scheduler=tcp://h:8786"], None),
+    (["sweep", "--help"], None), (["train", "c.yaml", "--seeds", "0-3", "-h"], None), (["train", "c.yaml"], None),
+    (["eval", "sweep"], None), ([], None), (["--version"], None)])
+def test_the_commands_that_run_on_local_workers_start_their_forkserver_before_the_cli_is_imported(
+        monkeypatch, args, pictures):
+    from nnfw_cli import _entry, pool
+
+    started = []
+    monkeypatch.setattr(pool, "worker_context", started.append)
+    _entry._start_workers(args)
+    assert started == ([] if pictures is None else [pictures])
