@@ -421,20 +421,56 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     title = (f"{plan.name}: {plan.metric} ({'higher' if plan.mode == 'max' else 'lower'} is better), "
              f"{len(rows)} runs" + (f"; {others} not completed, not shown" if others else ""))
     with plots._style():
-        fig = plots._new_figure(4.6 * columns, 3.6 * lines + 0.4)
-        fig.suptitle(title, fontsize=11)
-        axes = fig.subplots(lines, columns, squeeze=False).ravel()
+        width, height = SWEEP_PANEL
+        fig = plots._new_figure(width * columns, height * lines + SWEEP_TITLE, (0.0, 0.0, 0.0, 0.0))
+        fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig.get_figheight(), va="top")
+        axes = [fig.add_subplot(lines, columns, n + 1) for n in range(panels)]
         for ax, key in zip(axes, keys):
             other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
             if plan.keys:
                 _metric_by(ax, rows, key, plan.metric, other)
             else:
                 _seed_spread(ax, rows, plan.metric)
+        for n, ax in enumerate(axes[:len(keys)]):
+            _place(fig, ax, n % columns, n // columns, _labels_width(ax.yaxis, plots.DIGIT_EM))
         if heat:
-            _heat_map(fig, axes[len(keys)], rows, keys, plan.metric, plan.mode)
-        for ax in axes[panels:]:
-            ax.set_visible(False)
+            _heat_map(fig, axes[-1], rows, keys, plan.metric, plan.mode, (len(keys) % columns, len(keys) // columns))
         return plots.save_figure(fig, summary.sweep_dir / PICTURE, dpi)
+
+
+SWEEP_PANEL = (4.6, 3.6)  # inches of each panel of sweep.png, with its labels
+SWEEP_TITLE = 0.3         # inches above the panels for the sweep's title
+SWEEP_ROOM = (0.2, 0.62, 0.25)  # inches of a panel kept right of its axes, below (x labels), above
+HEAT_MAP_TOP = 0.45             # inches above a heat map, for its title
+
+
+def _labels_width(axis: Any, em: float) -> float:
+    """Inches the tick labels of the y ``axis`` (and its offset, "1e-5", if any) take beside it, at
+    ``em`` ems a character."""
+    formatter = axis.get_major_formatter()
+    labels = [*formatter.format_ticks(axis.get_majorticklocs()), formatter.get_offset()]
+    return max(map(len, labels)) * em * 9 / 72  # STYLE's ytick.labelsize, in points
+
+
+def _place(fig: Any, ax: "Axes", column: int, line: int, labels: float, right: float = SWEEP_ROOM[0],
+           top: float = SWEEP_ROOM[2]) -> None:
+    """Put ``ax`` in its panel of sweep.png, with room around it for its labels (``labels``
+    inches for its y tick labels; ``right`` and ``top`` inches beside and above it). The room is
+    estimated from the labels' characters: constrained layout would measure every text, about
+    as long as drawing the picture."""
+    from . import plots
+
+    width, height = SWEEP_PANEL
+    left, bottom = plots.LABEL_ROOM + labels, SWEEP_ROOM[1]
+    figure_width, figure_height = fig.get_figwidth(), fig.get_figheight()
+    x0, y0 = column * width + left, figure_height - SWEEP_TITLE - (line + 1) * height + bottom
+    ax.set_position((x0 / figure_width, y0 / figure_height, (width - left - right) / figure_width,
+                     (height - bottom - top) / figure_height))
+    for label, inches in ((ax.xaxis.label, width - left - right), (ax.yaxis.label, height - bottom - top)):
+        chars = int(inches * 72 / (10 * plots.CHAR_WIDTH))  # STYLE's axes.labelsize, in points
+        text = label.get_text()
+        if len(text) > chars:  # a setting's name longer than its axis: its end is the telling part
+            label.set_text("…" + text[len(text) - chars + 1:])
 
 
 def _value_of(row: Any, key: str) -> Any:
@@ -522,10 +558,13 @@ def _short(text: str, limit: int = 14) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: str, mode: str) -> None:
-    """The mean metric of each pair of the two keys' values; runs without either key are left out."""
+def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: str, mode: str,
+              panel: tuple[int, int]) -> None:
+    """The mean metric of each pair of the two keys' values, with its colour bar, in ``panel``
+    (column, line) of sweep.png; runs without either key are left out."""
     import numpy as np
 
+    from . import plots
     from .sweep import yaml_value
 
     first, second = (_ordered(_distinct(rows, key)) for key in keys)
@@ -545,13 +584,36 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
     ax.set_title(f"mean {metric}", fontsize=10)
     finite = grid[np.isfinite(grid)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    cell = _cell_format(finite)
     for j in range(len(second)):
         for i in range(len(first)):
             if np.isfinite(grid[j, i]):
                 light = (grid[j, i] > middle) == (mode == "max")
-                ax.text(i, j, f"{grid[j, i]:.4f}", ha="center", va="center", fontsize=8,
+                ax.text(i, j, format(grid[j, i], cell), ha="center", va="center", fontsize=8,
                         color="black" if light else "white")
-    fig.colorbar(image, ax=ax, shrink=0.85)
+    # placed twice: the room right of the map is its colour bar's, whose labels are known once it is drawn
+    gap, thickness = plots.COLOUR_BAR
+    labels = _labels_width(ax.yaxis, plots.CHAR_WIDTH)
+
+    def beside() -> tuple[float, float, float, float]:
+        box, width = ax.get_position(), fig.get_figwidth()
+        return box.x1 + gap / width, box.y0, thickness / width, box.height
+
+    _place(fig, ax, *panel, labels, top=HEAT_MAP_TOP)
+    bar = fig.colorbar(image, cax=fig.add_axes(beside()))
+    bar.ax.yaxis.offsetText.set(x=0.0, horizontalalignment="left")  # a "1e-5" over the bar's labels, not the map
+    room = gap + thickness + plots.LABEL_ROOM / 2 + _labels_width(bar.ax.yaxis, plots.DIGIT_EM)
+    _place(fig, ax, *panel, labels, right=room, top=HEAT_MAP_TOP)
+    bar.ax.set_position(beside())
+
+
+def _cell_format(values: Any) -> str:
+    """How a heat map writes its cells: four decimals (an AUC, an accuracy, most losses), or four
+    significant digits for values too small or too large for those."""
+    import numpy as np
+
+    sizes = np.abs(values[values != 0])
+    return ".4f" if not sizes.size or (sizes.min() >= 0.01 and sizes.max() < 1e5) else ".4g"
 
 
 def _ordered(values: list[Any]) -> list[Any]:

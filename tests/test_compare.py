@@ -125,3 +125,82 @@ def test_the_sweep_picture_draws_a_heat_map_for_two_keys(tmp_path, two_runs):
     assert picture == tmp_path / "sweep.png" and picture.read_bytes()[:4] == b"\x89PNG"
     empty = sweeps.Summary(plan, tmp_path / "none")
     assert compare.draw_sweep(empty) is None
+
+
+def _summary_of(folder: Path, values: dict[str, list], metric: str = "roc_auc", mode: str = "max",
+                seeds: int = 2, scale: float = 1.0) -> "sweeps.Summary":
+    """A finished sweep over every combination of ``values`` (no key: a seed group), made by hand."""
+    import itertools
+
+    keys = list(values)
+    points = [sweeps.Point(index=i, group=i // seeds, overrides=dict(zip(keys, combo)), seed=i % seeds, id=f"id{i}",
+                           name=f"p{i}", config={"seed": i % seeds})
+              for i, combo in enumerate(c for c in itertools.product(*values.values()) for _ in range(seeds))]
+    plan = sweeps.Plan("layout", "sweep" if keys else "seeds", keys, metric, mode, False, points)
+    summary = sweeps.Summary(plan, folder)
+    for i, point in enumerate(points):
+        summary.rows[point.id].status = "completed"
+        summary.rows[point.id].metrics = {metric: scale * (0.9 + i / 997)}
+    return summary
+
+
+LAYOUTS = {
+    "one numeric key": ({"training.learning_rate": [0.001, 0.01, 0.1, 0.3]}, {}),
+    "a seed group": ({}, {"seeds": 10}),
+    "two keys and their heat map": ({"training.learning_rate": [0.001, 0.003, 0.01, 0.03],
+                                     "model.layers[0].units": [2, 4, 8]}, {}),
+    "long names and values": ({"model.layers[1].activation_function_name": ["leaky_relu_with_a_long_name", "tanh"],
+                               "data.a_really_long_setting_name_indeed": ["categorical_value_one", "b", "c"]}, {}),
+    "a tiny loss": ({"training.learning_rate": [0.001, 0.01], "model.layers[0].units": [2, 4, 8]},
+                    {"metric": "loss", "mode": "min", "scale": 1e-5}),
+    "a huge loss": ({"training.learning_rate": [0.001, 0.01], "model.layers[0].units": [2, 4, 8]},
+                    {"metric": "loss", "mode": "min", "scale": 1e5}),
+    "four keys on two lines": ({"a": [1, 2], "b": [3, 4], "c": ["x", "y"], "d": [0.5, 0.25]}, {"seeds": 1}),
+}
+
+
+@pytest.mark.parametrize("case", LAYOUTS)
+def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_panels(tmp_path, monkeypatch, case):
+    """sweep.png is laid out by hand, its margins estimated from the labels' characters: drawn, no
+    panel's ticks, labels, title or legend may leave the picture or reach into another panel."""
+    from nnfw_cli import plots
+
+    values, options = LAYOUTS[case]
+    summary = _summary_of(tmp_path, values, **options)
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=150: figures.append(fig) or Path(path))
+    assert compare.draw_sweep(summary) == tmp_path / "sweep.png"
+    (fig,) = figures
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+    title = fig._suptitle.get_window_extent(renderer)
+    assert len(fig.axes) == max(len(values), 1) + (len(values) == 2) * 2  # a heat map has its colour bar
+    for box in [*boxes, title]:
+        assert box.x0 >= -0.5 and box.y0 >= -0.5 and box.x1 <= fig.bbox.x1 + 0.5 and box.y1 <= fig.bbox.y1 + 0.5, box
+    for i, box in enumerate(boxes):
+        assert not box.overlaps(title)
+        for other in boxes[i + 1:]:
+            assert not box.overlaps(other), (box, other)
+
+
+@pytest.mark.parametrize("case", ["two keys and their heat map", "a tiny loss", "a huge loss"])
+def test_each_cell_of_the_heat_map_writes_its_mean_to_four_digits(tmp_path, monkeypatch, case):
+    import numpy as np
+
+    from nnfw_cli import plots
+
+    values, options = LAYOUTS[case]
+    summary = _summary_of(tmp_path, values, **options)
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=150: figures.append(fig) or Path(path))
+    compare.draw_sweep(summary)
+    heat = figures[0].axes[2]
+    cells = {(round(text.get_position()[0]), round(text.get_position()[1])): float(text.get_text())
+             for text in heat.texts}
+    (first, first_values), (second, second_values) = values.items()
+    assert len(cells) == len(first_values) * len(second_values)
+    for (i, j), written in cells.items():
+        means = [row.metrics[summary.plan.metric] for row in summary.rows.values()
+                 if row.point.overrides == {first: first_values[i], second: second_values[j]}]
+        assert written == pytest.approx(np.mean(means), rel=5e-4)
