@@ -134,5 +134,33 @@ def test_the_commands_that_run_on_local_workers_start_their_forkserver_before_th
 
     started = []
     monkeypatch.setattr(pool, "worker_context", started.append)
-    _entry._start_workers(args)
+    _entry._start(_entry._workers(args))
     assert started == ([] if pictures is None else [pictures])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_sweep_stopped_while_the_cli_is_imported_ends_its_forkserver_and_leaves_no_folder(tmp_path, signum):
+    """The forkserver starts before the CLI is imported; a signal then still leaves nothing behind."""
+    import signal
+
+    script = (
+        "import builtins, os, signal, sys\n"
+        "real = builtins.__import__\n"
+        "def spy(name, *args, **kwargs):\n"
+        "    if name == 'click':\n"
+        f"        os.kill(os.getpid(), signal.{signum})\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = spy\n"
+        "sys.argv = ['nnfw', 'sweep', 'sweep.yaml']\n"
+        "from nnfw_cli._entry import run\n"
+        "run()\n"
+    )
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "TMPDIR": str(temporary)},
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert done.returncode == -getattr(signal, signum), (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert list(temporary.iterdir()) == []
