@@ -403,7 +403,8 @@ def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 1
 def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     """sweep.png: the sweep's metric against each swept setting (each run a dot, each value's mean
     a line), and a heat map of the mean when two settings are swept; for a seed group, the metric
-    of each seed. None if no run has the metric yet."""
+    of each seed, and beside it their held-out loss (a ROC AUC of 1.0 on every seed hides how far
+    each run got). None if no run has the metric yet."""
     from . import plots
     from .sweep import PICTURE, pictures_ready
 
@@ -412,8 +413,10 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     rows = [row for row in summary.rows.values() if row.status == "completed" and row.value(plan.metric) is not None]
     if not rows:
         return None
-    keys = plan.keys or ["seed"]
+    keys = plan.keys
     heat = len(keys) == 2 and all(len(_distinct(rows, key)) <= HEAT_MAP_VALUES for key in keys)
+    if not keys:  # a seed group: the metrics shown, each against the seed
+        keys = [plan.metric] + ["loss"] * (plan.metric != "loss" and all(row.value("loss") is not None for row in rows))
     panels = len(keys) + heat
     columns = min(panels, 3)
     lines = math.ceil(panels / columns)
@@ -426,11 +429,11 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
         fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig.get_figheight(), va="top")
         axes = [fig.add_subplot(lines, columns, n + 1) for n in range(panels)]
         for ax, key in zip(axes, keys):
-            other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
             if plan.keys:
+                other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
                 _metric_by(ax, rows, key, plan.metric, other)
             else:
-                _seed_spread(ax, rows, plan.metric)
+                _seed_spread(ax, rows, key)
         for n, ax in enumerate(axes[:len(keys)]):
             _place(fig, ax, n % columns, n // columns, _labels_width(ax.yaxis, plots.DIGIT_EM))
         if heat:
@@ -536,13 +539,15 @@ def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
     """The metric of each seed (a dot; red if the run collapsed), their mean and mean ± std."""
     import statistics
 
+    import numpy as np
+
     rows = sorted(rows, key=lambda row: _value_of(row, "seed"))
     values = [row.value(metric) for row in rows]
-    mean = statistics.fmean(values)
+    mean, digits = statistics.fmean(values), _cell_format(np.asarray(values))
     if len(values) > 1:
         std = statistics.stdev(values)
-        ax.axhspan(mean - std, mean + std, color="C0", alpha=0.12, label=f"mean ± std ({std:.4f})")
-    ax.axhline(mean, color="C0", linewidth=1.4, label=f"mean {mean:.4f}")
+        ax.axhspan(mean - std, mean + std, color="C0", alpha=0.12, label=f"mean ± std ({std:{digits}})")
+    ax.axhline(mean, color="C0", linewidth=1.4, label=f"mean {mean:{digits}}")
     colors = ["C3" if row.collapsed() else "0.2" for row in rows]
     ax.scatter(range(len(rows)), values, s=28, color=colors, zorder=3)
     if any(row.collapsed() for row in rows):
@@ -551,7 +556,13 @@ def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
     ax.set_xlabel("seed")
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
-    ax.legend(loc="best", fontsize=8)
+    # the legend in room of its own above the dots: wherever else, the band of mean ± std is under it
+    entries = len(ax.get_legend_handles_labels()[0])
+    columns = min(entries, 2)
+    room = 0.12 + 0.07 * (math.ceil(entries / columns) - 1)  # of the axes' height
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + (high - low) * room / (1 - room))
+    ax.legend(loc="upper center", ncol=columns, fontsize=8)
 
 
 def _short(text: str, limit: int = 14) -> str:
@@ -608,8 +619,9 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
 
 
 def _cell_format(values: Any) -> str:
-    """How a heat map writes its cells: four decimals (an AUC, an accuracy, most losses), or four
-    significant digits for values too small or too large for those."""
+    """How sweep.png writes ``values`` (a heat map's cells, a seed group's mean): four decimals
+    (an AUC, an accuracy, most losses), or four significant digits for values too small or too
+    large for those."""
     import numpy as np
 
     sizes = np.abs(values[values != 0])

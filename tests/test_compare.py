@@ -140,7 +140,7 @@ def _summary_of(folder: Path, values: dict[str, list], metric: str = "roc_auc", 
     summary = sweeps.Summary(plan, folder)
     for i, point in enumerate(points):
         summary.rows[point.id].status = "completed"
-        summary.rows[point.id].metrics = {metric: scale * (0.9 + i / 997)}
+        summary.rows[point.id].metrics = {"loss": 0.004 + i / 9973, metric: scale * (0.9 + i / 997)}
     return summary
 
 
@@ -175,7 +175,7 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
     renderer = fig.canvas.get_renderer()
     boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
     title = fig._suptitle.get_window_extent(renderer)
-    assert len(fig.axes) == max(len(values), 1) + (len(values) == 2) * 2  # a heat map has its colour bar
+    assert len(fig.axes) == (len(values) or 2) + (len(values) == 2) * 2  # a heat map has its colour bar
     for box in [*boxes, title]:
         assert box.x0 >= -0.5 and box.y0 >= -0.5 and box.x1 <= fig.bbox.x1 + 0.5 and box.y1 <= fig.bbox.y1 + 0.5, box
     for i, box in enumerate(boxes):
@@ -204,3 +204,27 @@ def test_each_cell_of_the_heat_map_writes_its_mean_to_four_digits(tmp_path, monk
         means = [row.metrics[summary.plan.metric] for row in summary.rows.values()
                  if row.point.overrides == {first: first_values[i], second: second_values[j]}]
         assert written == pytest.approx(np.mean(means), rel=5e-4)
+
+
+def test_a_seed_group_picture_shows_the_metric_and_the_loss_of_each_seed(tmp_path, monkeypatch):
+    """Every seed at ROC AUC 1.0 says nothing of how far each run got: the loss beside it does."""
+    from nnfw_cli import plots
+
+    summary = _summary_of(tmp_path, {}, seeds=10)
+    seed_circles = [0.00521, 0.004078, 0.003905, 0.003672, 0.003749, 0.004082, 0.005102, 0.003885, 0.004211, 0.004265]
+    for row, loss in zip(summary.rows.values(), seed_circles):  # configs/seed_circles.yaml --seeds 0-9
+        row.metrics.update(roc_auc=1.0, loss=loss)
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=150: figures.append(fig) or Path(path))
+    compare.draw_sweep(summary)
+    metric, loss = figures[0].axes
+    assert (metric.get_ylabel(), loss.get_ylabel()) == ("roc_auc", "loss")
+    losses = [row.metrics["loss"] for row in summary.rows.values()]
+    assert sorted(loss.collections[-1].get_offsets()[:, 1]) == pytest.approx(sorted(losses))
+    assert f"mean {sum(losses) / len(losses):.4g}" in [text.get_text() for text in loss.get_legend().get_texts()]
+    assert "mean 1.0000" in [text.get_text() for text in metric.get_legend().get_texts()]
+    figures[0].canvas.draw()
+    for ax in (metric, loss):  # no dot hidden under the legend
+        box = ax.get_legend().get_window_extent()
+        dots = ax.transData.transform(ax.collections[-1].get_offsets())
+        assert not any(box.x0 - 4 <= x <= box.x1 + 4 and box.y0 - 4 <= y <= box.y1 + 4 for x, y in dots)
