@@ -450,9 +450,11 @@ HEAT_MAP_TOP = 0.45             # inches above a heat map, for its title
 def _labels_width(axis: Any, em: float) -> float:
     """Inches the tick labels of the y ``axis`` (and its offset, "1e-5", if any) take beside it, at
     ``em`` ems a character."""
+    from . import plots
+
     formatter = axis.get_major_formatter()
     labels = [*formatter.format_ticks(axis.get_majorticklocs()), formatter.get_offset()]
-    return max(map(len, labels)) * em * 9 / 72  # STYLE's ytick.labelsize, in points
+    return max(map(len, labels)) * em * plots.STYLE["ytick.labelsize"] / 72
 
 
 def _place(fig: Any, ax: "Axes", column: int, line: int, labels: float, right: float = SWEEP_ROOM[0],
@@ -470,7 +472,7 @@ def _place(fig: Any, ax: "Axes", column: int, line: int, labels: float, right: f
     ax.set_position((x0 / figure_width, y0 / figure_height, (width - left - right) / figure_width,
                      (height - bottom - top) / figure_height))
     for label, inches in ((ax.xaxis.label, width - left - right), (ax.yaxis.label, height - bottom - top)):
-        chars = int(inches * 72 / (10 * plots.CHAR_WIDTH))  # STYLE's axes.labelsize, in points
+        chars = int(inches * 72 / (plots.STYLE["axes.labelsize"] * plots.CHAR_WIDTH))
         text = label.get_text()
         if len(text) > chars:  # a setting's name longer than its axis: its end is the telling part
             label.set_text("…" + text[len(text) - chars + 1:])

@@ -144,6 +144,16 @@ def _summary_of(folder: Path, values: dict[str, list], metric: str = "roc_auc", 
     return summary
 
 
+@pytest.fixture
+def figures(monkeypatch) -> list:
+    """The figures drawn (``compare.draw_sweep``), kept instead of written."""
+    from nnfw_cli import plots
+
+    kept: list = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=150: kept.append(fig) or Path(path))
+    return kept
+
+
 LAYOUTS = {
     "one numeric key": ({"training.learning_rate": [0.001, 0.01, 0.1, 0.3]}, {}),
     "a seed group": ({}, {"seeds": 10}),
@@ -160,15 +170,11 @@ LAYOUTS = {
 
 
 @pytest.mark.parametrize("case", LAYOUTS)
-def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_panels(tmp_path, monkeypatch, case):
+def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_panels(tmp_path, figures, case):
     """sweep.png is laid out by hand, its margins estimated from the labels' characters: drawn, no
     panel's ticks, labels, title or legend may leave the picture or reach into another panel."""
-    from nnfw_cli import plots
-
     values, options = LAYOUTS[case]
     summary = _summary_of(tmp_path, values, **options)
-    figures = []
-    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=150: figures.append(fig) or Path(path))
     assert compare.draw_sweep(summary) == tmp_path / "sweep.png"
     (fig,) = figures
     fig.canvas.draw()
@@ -185,15 +191,11 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
 
 
 @pytest.mark.parametrize("case", ["two keys and their heat map", "a tiny loss", "a huge loss"])
-def test_each_cell_of_the_heat_map_writes_its_mean_to_four_digits(tmp_path, monkeypatch, case):
+def test_each_cell_of_the_heat_map_writes_its_mean_to_four_digits(tmp_path, figures, case):
     import numpy as np
-
-    from nnfw_cli import plots
 
     values, options = LAYOUTS[case]
     summary = _summary_of(tmp_path, values, **options)
-    figures = []
-    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=150: figures.append(fig) or Path(path))
     compare.draw_sweep(summary)
     heat = figures[0].axes[2]
     cells = {(round(text.get_position()[0]), round(text.get_position()[1])): float(text.get_text())
@@ -206,16 +208,12 @@ def test_each_cell_of_the_heat_map_writes_its_mean_to_four_digits(tmp_path, monk
         assert written == pytest.approx(np.mean(means), rel=5e-4)
 
 
-def test_a_seed_group_picture_shows_the_metric_and_the_loss_of_each_seed(tmp_path, monkeypatch):
+def test_a_seed_group_picture_shows_the_metric_and_the_loss_of_each_seed(tmp_path, figures):
     """Every seed at ROC AUC 1.0 says nothing of how far each run got: the loss beside it does."""
-    from nnfw_cli import plots
-
     summary = _summary_of(tmp_path, {}, seeds=10)
     seed_circles = [0.00521, 0.004078, 0.003905, 0.003672, 0.003749, 0.004082, 0.005102, 0.003885, 0.004211, 0.004265]
     for row, loss in zip(summary.rows.values(), seed_circles):  # configs/seed_circles.yaml --seeds 0-9
         row.metrics.update(roc_auc=1.0, loss=loss)
-    figures = []
-    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi=150: figures.append(fig) or Path(path))
     compare.draw_sweep(summary)
     metric, loss = figures[0].axes
     assert (metric.get_ylabel(), loss.get_ylabel()) == ("roc_auc", "loss")
