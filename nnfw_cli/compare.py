@@ -422,7 +422,7 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     lines = math.ceil(panels / columns)
     others = len(summary.rows) - len(rows)
     title = (f"{plan.name}: {plan.metric} ({'higher' if plan.mode == 'max' else 'lower'} is better), "
-             f"{len(rows)} runs" + (f"; {others} not completed, not shown" if others else ""))
+             f"{len(rows)} run{'s' * (len(rows) != 1)}" + (f"; {others} not completed, not shown" if others else ""))
     with plots._style():
         width, height = SWEEP_PANEL
         fig = plots._new_figure(width * columns, height * lines + SWEEP_TITLE, (0.0, 0.0, 0.0, 0.0))

@@ -1037,7 +1037,8 @@ def _number_text(value: float | None, spec: str = ".4f") -> str:
 def count_line(summary: Summary) -> str:
     counts = summary.counts()
     parts = [f"{counts[status]} {status}" for status in ("completed", "diverged", "failed", "pending") if counts[status]]
-    return f"{sum(counts.values())} runs: {', '.join(parts)}"
+    total = sum(counts.values())
+    return f"{total} run{'s' * (total != 1)}: {', '.join(parts)}"
 
 
 def best_lines(summary: Summary, picture: Path | None, top: int = 5) -> list[str]:
@@ -1057,7 +1058,7 @@ def best_lines(summary: Summary, picture: Path | None, top: int = 5) -> list[str
     for rank, group in enumerate(shown, start=1):
         value = _number_text(group.mean)
         if seeds > 1:
-            value += f" ± {_number_text(group.std)}  (min {_number_text(group.low)}, {len(group.values)} runs)"
+            value += f" ± {_number_text(group.std)}  (min {_number_text(group.low)}, {len(group.values)} run{'s' * (len(group.values) != 1)})"
         if tied:
             value += f"  {TIE_BREAK} {_number_text(group.loss, '.4g'):<9}"
         lines.append(f"  {rank}. {value}  {' '.join(group.rows[0].point.settings()[:len(group.overrides)]) or 'base'}")

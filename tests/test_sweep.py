@@ -639,3 +639,13 @@ def test_a_client_killed_with_kill_9_leaves_no_worker_forkserver_or_temporary_fo
     while (list(temporary.glob("pymp-*")) or _forkservers_marked(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert list(temporary.glob("pymp-*")) == [] and _forkservers_marked(marker) == []
+
+
+@pytest.mark.slow  # starts a worker process
+def test_a_sweep_of_one_run_speaks_of_one_run(runner, tmp_path, small_config):
+    """A sweep file with only `base:` is the base config once: "1 run", not "1 runs"."""
+    path = _sweep_file(tmp_path, small_config)
+    result = runner.invoke(main, ["sweep", str(path), "--workers", "1", "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.stderr
+    assert "(1 run; 1 local worker)" in result.stderr and "  1 run: 1 completed; summary.csv, sweep.png" in result.stdout
+    assert "1 runs" not in result.stdout + result.stderr
