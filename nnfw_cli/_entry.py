@@ -52,7 +52,10 @@ def _start(pictures: bool | None) -> None:
     if pictures is not None:
         from .pool import worker_context
 
-        worker_context(pictures)
+        try:
+            worker_context(pictures)
+        except Exception:  # noqa: BLE001 - the command asks again, and says what is wrong, without a traceback
+            pass
 
 
 def _end_workers(signum: int, frame: object) -> None:

@@ -21,11 +21,21 @@ PRELOAD = ["nnfw_cli.experiment", "nnfw_cli.beside", "nnfw_cli.metrics", "nnfw_c
            "nnfw_cli.sweep", "pandas", "sklearn.metrics", "sklearn.datasets", "threadpoolctl"]
 
 
+# The forkserver's socket is <temporary folder>/pymp-XXXXXXXX/listener-XXXXXXXX, and a socket's path
+# holds at most 107 bytes on Linux, 103 on macOS.
+SOCKET_PATH = 103 - len("/pymp-XXXXXXXX/listener-XXXXXXXX")  # bytes the temporary folder's path may take
+
+
 def worker_context(pictures: bool = False) -> BaseContext:
     """The multiprocessing context of local workers: forkserver, started now (it ends by itself
     once this process has ended) and preloading matplotlib too for runs that draw ``pictures``;
-    spawn where there is no forkserver (Windows, macOS before Python 3.14)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    spawn where there is no forkserver (Windows, macOS before Python 3.14) or where its socket
+    cannot be made (a temporary folder, TMPDIR, with a path too long for one): each worker then
+    imports nnfw itself."""
+    import tempfile
+
+    if "forkserver" not in multiprocessing.get_all_start_methods() or \
+            len(os.fsencode(tempfile.gettempdir())) > SOCKET_PATH:
         return multiprocessing.get_context("spawn")
     from multiprocessing import forkserver
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import signal
+import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -133,3 +134,12 @@ def signal_guard():
     finally:
         for sig, action in previous.items():
             signal.signal(sig, action)
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A new empty folder for TMPDIR, its path short enough for a forkserver's socket (pool.SOCKET_PATH)
+    whatever pytest's own folders are (deeper under pytest-xdist): sweeps then fork their workers."""
+    folder = Path(tempfile.mkdtemp(prefix="nnfw-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

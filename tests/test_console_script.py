@@ -140,7 +140,8 @@ def test_the_commands_that_run_on_local_workers_start_their_forkserver_before_th
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
-def test_a_sweep_stopped_while_the_cli_is_imported_ends_its_forkserver_and_leaves_no_folder(tmp_path, signum):
+def test_a_sweep_stopped_while_the_cli_is_imported_ends_its_forkserver_and_leaves_no_folder(tmp_path, short_tmp,
+                                                                                          signum):
     """The forkserver starts before the CLI is imported; a signal then still leaves nothing behind."""
     import signal
 
@@ -156,11 +157,9 @@ def test_a_sweep_stopped_while_the_cli_is_imported_ends_its_forkserver_and_leave
         "from nnfw_cli._entry import run\n"
         "run()\n"
     )
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={**os.environ, "TMPDIR": str(temporary)},
+                          env={**os.environ, "TMPDIR": str(short_tmp)},
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert done.returncode == -getattr(signal, signum), (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr and done.stdout == ""
-    assert list(temporary.iterdir()) == []
+    assert list(short_tmp.iterdir()) == []

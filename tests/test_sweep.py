@@ -594,13 +594,12 @@ def _forkservers_marked(marker: str) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads processes from /proc")
 @pytest.mark.parametrize("valid", [True, False], ids=["sweep", "sweep-found-wrong"])
-def test_the_command_ends_its_forkserver_and_leaves_no_temporary_folder(tmp_path, small_config, valid):
+def test_the_command_ends_its_forkserver_and_leaves_no_temporary_folder(tmp_path, short_tmp, small_config, valid):
     """The forkserver would otherwise outlive ``nnfw sweep`` (finishing or tearing down its
     imports) with the command's stdout and stderr open, and its socket's folder would stay."""
     grid = {"training.learning_rate": [0.01, 0.02] if valid else [0.01, -1.0]}
     sweep_file = _sweep_file(tmp_path, small_config, grid=grid)
-    temporary, marker = tmp_path / "tmp", f"nnfw-test-{os.getpid()}-{tmp_path.name}"
-    temporary.mkdir()
+    temporary, marker = short_tmp, f"nnfw-test-{os.getpid()}-{tmp_path.name}"
     env = {**os.environ, "TMPDIR": str(temporary), "NNFW_TEST_MARKER": marker}
     command = [sys.executable, "-m", "nnfw_cli", "sweep", str(sweep_file), "--workers", "1",
                "--output-dir", str(tmp_path / "out")]
@@ -613,13 +612,12 @@ def test_the_command_ends_its_forkserver_and_leaves_no_temporary_folder(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads processes from /proc")
-def test_a_client_killed_with_kill_9_leaves_no_worker_forkserver_or_temporary_folder(tmp_path, small_config):
+def test_a_client_killed_with_kill_9_leaves_no_worker_forkserver_or_temporary_folder(tmp_path, short_tmp, small_config):
     """Nothing of the client runs after SIGKILL: its workers see it gone, remove the folder of the
     forkserver's socket and end; the forkserver ends as its client's pipe closes."""
     sweep_file = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.02, 0.03, 0.04]},
                              seeds=[0, 1, 2], set={"training.epochs": 40})
-    temporary, marker = tmp_path / "tmp", f"nnfw-test-{os.getpid()}-{tmp_path.name}"
-    temporary.mkdir()
+    temporary, marker = short_tmp, f"nnfw-test-{os.getpid()}-{tmp_path.name}"
     env = {**os.environ, "TMPDIR": str(temporary), "NNFW_TEST_MARKER": marker}
     command = [sys.executable, "-m", "nnfw_cli", "sweep", str(sweep_file), "--workers", "2",
                "--output-dir", str(tmp_path / "out")]
@@ -649,3 +647,20 @@ def test_a_sweep_of_one_run_speaks_of_one_run(runner, tmp_path, small_config):
     assert result.exit_code == 0, result.stderr
     assert "(1 run; 1 local worker)" in result.stderr and "  1 run: 1 completed; summary.csv, sweep.png" in result.stdout
     assert "1 runs" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow  # starts worker processes
+def test_a_temporary_folder_too_deep_for_a_socket_runs_the_sweep_on_spawned_workers(tmp_path, small_config):
+    """A forkserver listens on a socket in the temporary folder, whose path a socket's address cannot
+    hold when TMPDIR is deep: the workers are then spawned, each importing nnfw itself."""
+    from nnfw_cli import pool
+
+    sweep_file = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.02]})
+    deep = tmp_path / ("d" * max(1, pool.SOCKET_PATH + 10 - len(str(tmp_path))))  # too deep on Linux and macOS
+    deep.mkdir()
+    env = {**os.environ, "TMPDIR": str(deep)}
+    done = subprocess.run([sys.executable, "-m", "nnfw_cli", "sweep", str(sweep_file), "--workers", "2", "--output-dir",
+                           str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "2 runs: 2 completed" in done.stdout and "Traceback" not in done.stderr
+    assert list(deep.iterdir()) == []
