@@ -858,7 +858,11 @@ def _numbers(path: str, table: Any, position: int, header: bool) -> Any:
     from .errors import DataError
 
     column = table.iloc[:, position]
-    values = pd.to_numeric(column.str.strip(), errors="coerce")
+    values = pd.to_numeric(column, errors="coerce")  # pandas skips ASCII spaces around a number
+    missed = values.isna()
+    if missed.any():  # other spaces (a no-break space, say) are stripped as Python strips them
+        values = values.astype(float)
+        values[missed] = pd.to_numeric(column[missed].str.strip(), errors="coerce")
     bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])

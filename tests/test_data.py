@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nnfw_cli import data
 from nnfw_cli.config import DataConfig
@@ -282,3 +283,20 @@ def test_read_points_names_what_is_wrong(tmp_path, text, needles):
 def test_read_points_of_a_missing_file(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         read_points(str(tmp_path / "nowhere.csv"), 2)
+
+
+SPACES = [" ", "\t", "\u00a0", "\u2003", "\u3000", "\x0b", "\x0c"]  # what Python's str.strip() removes, ASCII or not
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells=st.lists(st.tuples(st.floats(min_value=-1e300, max_value=1e300),
+                                st.sampled_from(["", *SPACES]), st.sampled_from(["", *SPACES]),
+                                st.sampled_from(["r", ".6g", ".3e", "d"])), min_size=1, max_size=30))
+def test_read_points_reads_a_number_with_any_spaces_around_it_as_python_strips_them(tmp_path, cells):
+    texts = [before + (repr(value) if spec == "r" else format(int(value) if spec == "d" and abs(value) < 1e15
+                                                              else value, ".0f" if spec == "d" else spec)) + after
+             for value, before, after, spec in cells]
+    path = tmp_path / "spaces.csv"
+    path.write_text("x,y\n" + "".join(f"{text},1\n" for text in texts), encoding="utf-8")
+    features = read_points(str(path), 2).attrs["features"]
+    np.testing.assert_array_equal(features["x"].to_numpy(), [float(text.strip()) for text in texts])
