@@ -111,8 +111,13 @@ def scaling(repeats: int, work: Path, epochs: int | None = None) -> dict:
             print(f"scaling: {workers} worker(s), repeat {repeat + 1}: {ran['wall']:.2f} s "
                   f"(the runs' own time in the workers, summed: {busy[workers][-1]:.2f} s)", file=sys.stderr)
     one, two = statistics.median(walls[1]), statistics.median(walls[2])
+    paired = [b / a for a, b in zip(walls[1], walls[2])]  # each repeat's 2-worker sweep against its 1-worker one
+    # what a second worker cannot shorten: the wall time less the runs' own time, shared among the workers
+    fixed = {workers: statistics.median(wall - ran / workers for wall, ran in zip(walls[workers], busy[workers]))
+             for workers in (1, 2)}
     return {"walls": walls, "run_seconds": busy, "median_1": one, "median_2": two, "ratio": two / one,
-            "best_roc_auc": best, "runs": 24, "epochs": epochs_of(sweep)}
+            "paired_ratios": paired, "fixed_seconds": fixed, "best_roc_auc": best, "runs": 24,
+            "epochs": epochs_of(sweep)}
 
 
 def overhead(work: Path) -> dict:
@@ -142,13 +147,18 @@ def report(results: dict, probe: dict | None) -> str:
                      f"{probe['work_share_each']:.0%} of a lone one's work")
     if "scaling" in results:
         s = results["scaling"]
+        busy_1, busy_2 = (statistics.median(s["run_seconds"][workers]) for workers in (1, 2))
         lines += [f"- scaling, 24-run circles sweep ({s['epochs']} epochs a run): 1 worker {s['median_1']:.2f} s, "
                   f"2 workers {s['median_2']:.2f} s "
                   f"(medians of {len(s['walls'][1])}): 2 workers take {s['ratio']:.2f}× the time of 1 "
                   f"(target ≤ 0.65×: {'met' if s['ratio'] <= 0.65 else 'not met'}); best ROC AUC {s['best_roc_auc']:.4f}",
-                  f"  - the runs' own time in the workers, summed (median): 1 worker "
-                  f"{statistics.median(s['run_seconds'][1]):.2f} s, 2 workers {statistics.median(s['run_seconds'][2]):.2f} s "
-                  "(more with 2: each run had less than a core of its own)"]
+                  f"  - repeat by repeat, 2 workers against 1: {min(s['paired_ratios']):.2f}× to "
+                  f"{max(s['paired_ratios']):.2f}×",
+                  f"  - the runs' own time in the workers, summed (median): 1 worker {busy_1:.2f} s, 2 workers "
+                  f"{busy_2:.2f} s" + (f" ({busy_2 / busy_1 - 1:.0%} more with 2: each run had less than a core of its "
+                                       "own)" if busy_2 > busy_1 else ""),
+                  f"  - the rest, which a second worker cannot shorten (wall time less the runs' time shared among "
+                  f"the workers; median): 1 worker {s['fixed_seconds'][1]:.2f} s, 2 workers {s['fixed_seconds'][2]:.2f} s"]
     if "overhead" in results:
         o = results["overhead"]
         ms = lambda seconds: f"{seconds * 1e3:.1f} ms"  # noqa: E731
