@@ -16,8 +16,9 @@ import signal
 import sys
 from multiprocessing.context import BaseContext
 
-# What the forkserver imports once, so that no worker and no run pays for these imports.
-PRELOAD = ["nnfw_cli.experiment", "nnfw_cli.beside", "nnfw_cli.metrics", "nnfw_cli.features", "nnfw_cli.nn._step",
+# What the forkserver imports once, so that no worker and no run pays for these imports; this
+# module first (below: the forkserver removes its socket's folder when it ends by itself).
+PRELOAD = ["nnfw_cli.pool", "nnfw_cli.experiment", "nnfw_cli.beside", "nnfw_cli.metrics", "nnfw_cli.features", "nnfw_cli.nn._step",
            "nnfw_cli.sweep", "pandas", "sklearn.metrics", "sklearn.datasets", "threadpoolctl"]
 
 
@@ -41,7 +42,13 @@ def worker_context(pictures: bool = False) -> BaseContext:
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD + (["matplotlib.pyplot"] if pictures else []))
-    forkserver.ensure_running()
+    from multiprocessing import util
+
+    os.environ[FOLDER] = util.get_temp_dir()  # where the socket goes, told to a forkserver started now
+    try:
+        forkserver.ensure_running()
+    finally:
+        del os.environ[FOLDER]
     return context
 
 
@@ -72,3 +79,21 @@ def stop_forkserver() -> None:
     folder = forkserver_folder()  # the one multiprocessing made for the socket
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+FOLDER = "NNFW_FORKSERVER_FOLDER"  # the folder of the forkserver's socket, told to the forkserver only
+
+
+def _remove_at_exit(folder: str | None) -> None:
+    """In the forkserver (which imports this module first): remove the folder of its socket when it
+    ends by itself, as it does when its client is gone. A client killed with kill -9 before any
+    worker started removes nothing, and its workers, which would have (``sweep._end_with``), are
+    not there. Ended by its client (``stop_forkserver``), it runs no exit handler: the client
+    removes the folder itself. The variable goes, so that nothing forked from here sees it."""
+    if folder and os.path.basename(folder).startswith("pymp-"):  # multiprocessing's, nothing else
+        import atexit
+
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
+_remove_at_exit(os.environ.pop(FOLDER, None))

@@ -639,6 +639,33 @@ def test_a_client_killed_with_kill_9_leaves_no_worker_forkserver_or_temporary_fo
     assert list(temporary.glob("pymp-*")) == [] and _forkservers_marked(marker) == []
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads processes from /proc")
+def test_a_client_killed_with_kill_9_before_any_worker_started_leaves_no_forkserver_or_folder(
+        tmp_path, short_tmp, small_config):
+    """Killed while its forkserver still imports, a client leaves no worker to clean up after it:
+    the forkserver, which ends when its client's pipe closes, removes its socket's folder itself."""
+    sweep_file = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.02]})
+    marker = f"nnfw-test-{os.getpid()}-{tmp_path.name}"
+    env = {**os.environ, "TMPDIR": str(short_tmp), "NNFW_TEST_MARKER": marker}
+    process = subprocess.Popen([sys.executable, "-m", "nnfw_cli", "sweep", str(sweep_file), "--workers", "2",
+                                "--output-dir", str(tmp_path / "out")], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (list(short_tmp.glob("pymp-*")) and _forkservers_marked(marker)):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait()
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("metrics.json"))  # no run began
+    deadline = time.monotonic() + 20
+    while (list(short_tmp.glob("pymp-*")) or _forkservers_marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(short_tmp.glob("pymp-*")) == [] and _forkservers_marked(marker) == []
+
+
 @pytest.mark.slow  # starts a worker process
 def test_a_sweep_of_one_run_speaks_of_one_run(runner, tmp_path, small_config):
     """A sweep file with only `base:` is the base config once: "1 run", not "1 runs"."""
