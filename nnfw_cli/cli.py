@@ -891,7 +891,8 @@ def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool
     sweeps.prepare_pictures()  # for sweep.png, while the runs go on
     if not quiet:
         kind = "group" if plan.kind == "seeds" else "sweep"
-        click.echo(f"{kind} folder: {folder}  ({len(plan.points)} run{'s' * (len(plan.points) != 1)}; {runner.describe()})", err=True)
+        count = f"{len(plan.points)} run{'s' * (len(plan.points) != 1)}"
+        click.echo(f"{kind} folder: {folder}  ({count}; {runner.describe()})", err=True)
 
     def report(row: Any, done: int, total: int) -> None:
         if not quiet:

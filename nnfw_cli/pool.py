@@ -18,8 +18,8 @@ from multiprocessing.context import BaseContext
 
 # What the forkserver imports once, so that no worker and no run pays for these imports; this
 # module first (below: the forkserver removes its socket's folder when it ends by itself).
-PRELOAD = ["nnfw_cli.pool", "nnfw_cli.experiment", "nnfw_cli.beside", "nnfw_cli.metrics", "nnfw_cli.features", "nnfw_cli.nn._step",
-           "nnfw_cli.sweep", "pandas", "sklearn.metrics", "sklearn.datasets", "threadpoolctl"]
+PRELOAD = ["nnfw_cli.pool", "nnfw_cli.experiment", "nnfw_cli.beside", "nnfw_cli.metrics", "nnfw_cli.features",
+           "nnfw_cli.nn._step", "nnfw_cli.sweep", "pandas", "sklearn.metrics", "sklearn.datasets", "threadpoolctl"]
 
 
 # The forkserver's socket is <temporary folder>/pymp-XXXXXXXX/listener-XXXXXXXX, and a socket's path
