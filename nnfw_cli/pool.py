@@ -25,6 +25,7 @@ PRELOAD = ["nnfw_cli.pool", "nnfw_cli.experiment", "nnfw_cli.beside", "nnfw_cli.
 # The forkserver's socket is <temporary folder>/pymp-XXXXXXXX/listener-XXXXXXXX, and a socket's path
 # holds at most 107 bytes on Linux, 103 on macOS.
 SOCKET_PATH = 103 - len("/pymp-XXXXXXXX/listener-XXXXXXXX")  # bytes the temporary folder's path may take
+FOLDER = "NNFW_FORKSERVER_FOLDER"  # the folder of the forkserver's socket, told to the forkserver only
 
 
 def worker_context(pictures: bool = False) -> BaseContext:
@@ -79,9 +80,6 @@ def stop_forkserver() -> None:
     folder = forkserver_folder()  # the one multiprocessing made for the socket
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-FOLDER = "NNFW_FORKSERVER_FOLDER"  # the folder of the forkserver's socket, told to the forkserver only
 
 
 def _remove_at_exit(folder: str | None) -> None:

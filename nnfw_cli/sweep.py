@@ -1058,7 +1058,8 @@ def best_lines(summary: Summary, picture: Path | None, top: int = 5) -> list[str
     for rank, group in enumerate(shown, start=1):
         value = _number_text(group.mean)
         if seeds > 1:
-            value += f" ± {_number_text(group.std)}  (min {_number_text(group.low)}, {len(group.values)} run{'s' * (len(group.values) != 1)})"
+            count = f"{len(group.values)} run{'s' * (len(group.values) != 1)}"
+            value += f" ± {_number_text(group.std)}  (min {_number_text(group.low)}, {count})"
         if tied:
             value += f"  {TIE_BREAK} {_number_text(group.loss, '.4g'):<9}"
         lines.append(f"  {rank}. {value}  {' '.join(group.rows[0].point.settings()[:len(group.overrides)]) or 'base'}")
