@@ -16,19 +16,16 @@ import sys
 
 def run() -> None:
     """``nnfw``: import the CLI with Ctrl-C ending the process quietly, then run it."""
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if the caller ignores it
-        workers = _workers(sys.argv[1:])
-        signals = (signal.SIGINT, signal.SIGTERM) if workers is not None else (signal.SIGINT,)
-        before = {signum: signal.signal(signum, _end_workers if workers is not None else signal.SIG_DFL)
-                  for signum in signals}
-        _start(workers)
-        from .cli import run as cli_run
+    workers = _workers(sys.argv[1:])
+    quiet = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not if the caller ignores it
+    signals = () if not quiet else (signal.SIGINT, signal.SIGTERM) if workers is not None else (signal.SIGINT,)
+    before = {signum: signal.signal(signum, _end_workers if workers is not None else signal.SIG_DFL)
+              for signum in signals}
+    _start(workers)
+    from .cli import run as cli_run
 
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
-    else:
-        _start(_workers(sys.argv[1:]))
-        from .cli import run as cli_run
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
     cli_run()
 
 

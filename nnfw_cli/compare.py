@@ -413,10 +413,10 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     rows = [row for row in summary.rows.values() if row.status == "completed" and row.value(plan.metric) is not None]
     if not rows:
         return None
-    keys = plan.keys
-    heat = len(keys) == 2 and all(len(_distinct(rows, key)) <= HEAT_MAP_VALUES for key in keys)
-    if not keys:  # a seed group: the metrics shown, each against the seed
-        keys = [plan.metric] + ["loss"] * (plan.metric != "loss" and all(row.value("loss") is not None for row in rows))
+    # a sweep's swept settings; a seed group's metrics, each against the seed
+    keys = plan.keys or [plan.metric] + ["loss"] * (plan.metric != "loss" and all(row.value("loss") is not None
+                                                                                for row in rows))
+    heat = len(plan.keys) == 2 and all(len(_distinct(rows, key)) <= HEAT_MAP_VALUES for key in keys)
     panels = len(keys) + heat
     columns = min(panels, 3)
     lines = math.ceil(panels / columns)
@@ -434,10 +434,11 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
                 _metric_by(ax, rows, key, plan.metric, other)
             else:
                 _seed_spread(ax, rows, key)
-        for n, ax in enumerate(axes[:len(keys)]):
-            _place(fig, ax, n % columns, n // columns, _labels_width(ax.yaxis, plots.DIGIT_EM))
-        if heat:
-            _heat_map(fig, axes[-1], rows, keys, plan.metric, plan.mode, (len(keys) % columns, len(keys) // columns))
+        for n, ax in enumerate(axes):
+            if n < len(keys):
+                _place(fig, ax, n % columns, n // columns, _labels_width(ax.yaxis, plots.DIGIT_EM))
+            else:
+                _heat_map(fig, ax, rows, keys, plan.metric, plan.mode, (n % columns, n // columns))
         return plots.save_figure(fig, summary.sweep_dir / PICTURE, dpi)
 
 
