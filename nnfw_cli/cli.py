@@ -966,7 +966,8 @@ Examples:
 @json_option
 def list_runs(folder: Path | None, limit: int | None, as_json: bool) -> None:
     """List the run folders in DIR (default outputs/), newest first: name, data, status, ROC AUC,
-    accuracy, loss and date. A sweep or seed group shows as one line; name it to list its runs."""
+    accuracy, loss and date. A sweep or seed group shows as one line (its best point's means, then
+    its counts); name it to list its runs."""
     from . import compare
 
     entries = compare.list_runs(folder or Path("outputs"))[:limit]

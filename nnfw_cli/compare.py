@@ -93,7 +93,7 @@ def _run_entry(path: Path) -> Entry:
 
 
 def _group_entry(path: Path) -> Entry:
-    from .sweep import SUMMARY, Summary, count_line, read_plan
+    from .sweep import SUMMARY, Summary, count_line, metric_stats, read_plan
 
     try:
         plan = read_plan(path)
@@ -113,7 +113,9 @@ def _group_entry(path: Path) -> Entry:
     counts = summary.counts()
     status = "completed" if counts["completed"] == len(plan.points) else \
         ("unfinished" if counts["pending"] else "some failed")
-    metrics = {plan.metric: best.mean} if best is not None else {}
+    # the best point's means (a seed group's: over its seeds), in the columns of a run's metrics
+    metrics = {name: stats["mean"] for name, stats in metric_stats(best.rows, [*MAIN_METRICS, plan.metric]).items()
+               } if best is not None else {}
     return Entry(path, plan.kind, dataset, status, metrics, _mtime(path / SUMMARY) or _mtime(path), detail)
 
 
@@ -159,7 +161,8 @@ def _shown(value: Any, spec: str = ".4f") -> str:
 
 
 def runs_table(entries: list[Entry], root: Path) -> list[str]:
-    """``nnfw runs`` for people: one line a run or group."""
+    """``nnfw runs`` for people: one line a run or group. A group's metrics are its best point's
+    means, and its counts and ranking follow the date."""
     if not entries:
         return [f"{root}: no runs yet; train one with `nnfw train CONFIG`"]
     names = [_relative(entry.path, root) for entry in entries]
@@ -168,12 +171,12 @@ def runs_table(entries: list[Entry], root: Path) -> list[str]:
     lines = [f"{'name':<{width}}  {'data':<{data}}  {'status':<11}  {'roc_auc':>7}  {'accuracy':>8}  {'loss':>9}  date"]
     for name, entry in zip(names, entries):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created)) if entry.created else ""
-        if entry.kind == "run":
-            m = entry.metrics
-            lines.append(f"{name:<{width}}  {entry.data:<{data}}  {entry.status:<11}  {_shown(m.get('roc_auc')):>7}  "
-                         f"{_shown(m.get('accuracy')):>8}  {_shown(m.get('loss'), '.3g'):>9}  {when}")
-        else:
-            lines.append(f"{name:<{width}}  {entry.data:<{data}}  {entry.kind + ':':<11}  {entry.detail}  {when}")
+        m = entry.metrics
+        line = (f"{name:<{width}}  {entry.data:<{data}}  {entry.status:<11}  {_shown(m.get('roc_auc')):>7}  "
+                f"{_shown(m.get('accuracy')):>8}  {_shown(m.get('loss'), '.3g'):>9}  {when:<16}")
+        if entry.kind != "run":
+            line += f"  {entry.kind}: {entry.detail}" if entry.detail else f"  {entry.kind}"
+        lines.append(line.rstrip())
     return lines
 
 

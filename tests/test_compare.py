@@ -52,8 +52,15 @@ def test_runs_lists_runs_and_groups_newest_first(runner, two_runs):
     assert lines[0].split()[:4] == ["name", "data", "status", "roc_auc"]
     names = [line.split()[0] for line in lines[1:]]
     assert names == ["sweeps/lr-20260101-000000/", "fast", "r"]
-    assert "sweep:" in lines[1] and "2 runs: 2 completed; best roc_auc" in lines[1]
+    best = max(json.loads((two_runs / name / "metrics.json").read_text())["roc_auc"] for name in ("r", "fast"))
+    assert lines[1].split()[1:4] == ["circles", "completed", f"{best:.4f}"]  # the best point's, in the run columns
+    assert lines[1].endswith(f"  sweep: 2 runs: 2 completed; best roc_auc {best:.4f}")
     assert lines[2].split()[1:3] == ["circles", "completed"]
+    date = lines[0].index("date")  # every line's date under the header's, whatever follows it
+    for line in lines[1:]:
+        time.strptime(line[date:date + 16], "%Y-%m-%d %H:%M")  # raises if it is not a date
+    group = json.loads(runner.invoke(main, ["runs", str(two_runs), "--json"]).stdout)[0]
+    assert group["kind"] == "sweep" and group["metrics"]["roc_auc"] == best and 0 < group["metrics"]["loss"] < 1
     inside = runner.invoke(main, ["runs", str(sweep_dir), "--json"])
     listed = json.loads(inside.stdout)
     assert {Path(entry["path"]).name for entry in listed} == {"r", "fast"}
