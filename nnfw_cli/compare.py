@@ -102,14 +102,15 @@ def _group_entry(path: Path) -> Entry:
         return Entry(path, "sweep", status="unreadable", created=_mtime(path))
     config = plan.points[0].config if plan.points else {}
     dataset = str((config.get("data") or {}).get("dataset", ""))
-    best = next((group for group in summary.groups() if group.mean is not None), None)
+    groups = summary.groups()
+    best = next((group for group in groups if group.mean is not None), None)
     detail = count_line(summary)
     if best is not None and plan.kind == "seeds":
         spread = f" ± {best.std:.4f}" if best.std is not None else ""
         collapsed = sum(row.collapsed() for row in summary.rows.values())
         detail += f"; {plan.metric} {best.mean:.4f}{spread}" + (f", {collapsed} collapsed" if collapsed else "")
     elif best is not None:
-        detail += f"; best {plan.metric} {best.mean:.4f}"
+        detail += f"; best of {len(groups)} point{'s' * (len(groups) != 1)}: {plan.metric} {best.mean:.4f}"
     counts = summary.counts()
     status = "completed" if counts["completed"] == len(plan.points) else \
         ("unfinished" if counts["pending"] else "some failed")

@@ -54,7 +54,7 @@ def test_runs_lists_runs_and_groups_newest_first(runner, two_runs):
     assert names == ["sweeps/lr-20260101-000000/", "fast", "r"]
     best = max(json.loads((two_runs / name / "metrics.json").read_text())["roc_auc"] for name in ("r", "fast"))
     assert lines[1].split()[1:4] == ["circles", "completed", f"{best:.4f}"]  # the best point's, in the run columns
-    assert lines[1].endswith(f"  sweep: 2 runs: 2 completed; best roc_auc {best:.4f}")
+    assert lines[1].endswith(f"  sweep: 2 runs: 2 completed; best of 2 points: roc_auc {best:.4f}")
     assert lines[2].split()[1:3] == ["circles", "completed"]
     date = lines[0].index("date")  # every line's date under the header's, whatever follows it
     for line in lines[1:]:
