@@ -430,19 +430,24 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     with plots._style():
         width, height = SWEEP_PANEL
         fig = plots._new_figure(width * columns, height * lines + SWEEP_TITLE, (0.0, 0.0, 0.0, 0.0))
-        fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig.get_figheight(), va="top")
         axes = [fig.add_subplot(lines, columns, n + 1) for n in range(panels)]
+        legends = [0.0]  # inches above each panel for its legend
         for ax, key in zip(axes, keys):
             if plan.keys:
                 other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
-                _metric_by(ax, rows, key, plan.metric, other)
+                legends.append(_metric_by(ax, rows, key, plan.metric, other))
             else:
                 _seed_spread(ax, rows, key)
+        fig.set_size_inches(width * columns, (height + max(legends)) * lines + SWEEP_TITLE)  # the legends' room
+        fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig.get_figheight(), va="top")
+        top = SWEEP_ROOM[2] + max(legends)  # the same for every panel: their axes line up
         for n, ax in enumerate(axes):
             if n < len(keys):
-                _place(fig, ax, n % columns, n // columns, _labels_width(ax.yaxis, plots.DIGIT_EM))
+                _place(fig, ax, n % columns, n // columns, _labels_width(ax.yaxis, plots.DIGIT_EM), top=top)
+                _thin_ticks(fig, ax)
             else:
-                _heat_map(fig, ax, rows, keys, plan.metric, plan.mode, (n % columns, n // columns))
+                panel = (n % columns, n // columns)
+                _heat_map(fig, ax, rows, keys, plan.metric, plan.mode, panel, max(top, HEAT_MAP_TOP))
         return plots.save_figure(fig, summary.sweep_dir / PICTURE, dpi)
 
 
@@ -450,6 +455,9 @@ SWEEP_PANEL = (4.6, 3.6)  # inches of each panel of sweep.png, with its labels
 SWEEP_TITLE = 0.3         # inches above the panels for the sweep's title
 SWEEP_ROOM = (0.2, 0.62, 0.25)  # inches of a panel kept right of its axes, below (x labels), above
 HEAT_MAP_TOP = 0.45             # inches above a heat map, for its title
+CELL_POINTS = 8                 # font size of the means written in a heat map's cells
+TEXT_GAP = 0.08                 # inches kept free beside a tick label or a cell's text
+SWEEP_LEGEND_MARGIN = 1.4       # inches of a panel's width beside its axes, at most: a legend above them spans the rest
 
 
 def _labels_width(axis: Any, em: float) -> float:
@@ -470,9 +478,9 @@ def _place(fig: Any, ax: "Axes", column: int, line: int, labels: float, right: f
     as long as drawing the picture."""
     from . import plots
 
-    width, height = SWEEP_PANEL
-    left, bottom = plots.LABEL_ROOM + labels, SWEEP_ROOM[1]
     figure_width, figure_height = fig.get_figwidth(), fig.get_figheight()
+    width, height = SWEEP_PANEL[0], (figure_height - SWEEP_TITLE) / ax.get_subplotspec().get_gridspec().nrows
+    left, bottom = plots.LABEL_ROOM + labels, SWEEP_ROOM[1]
     x0, y0 = column * width + left, figure_height - SWEEP_TITLE - (line + 1) * height + bottom
     ax.set_position((x0 / figure_width, y0 / figure_height, (width - left - right) / figure_width,
                      (height - bottom - top) / figure_height))
@@ -505,19 +513,20 @@ def _numeric(values: list[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | None = None) -> None:
+def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | None = None) -> float:
     """Each run's metric against the key's value (a dot) and the mean at each value (a line): one
     line for each value of ``other`` (the second swept setting) when it has a few values, else the
-    mean over every run at that value."""
+    mean over every run at that value. Returns the inches its legend takes above the axes."""
     import numpy as np
 
+    from . import plots
     from .sweep import yaml_value
 
     values = _ordered(_distinct(rows, key))
     numeric = _numeric(values)
     place = (lambda v: float(v)) if numeric else (lambda v: float(next(i for i, w in enumerate(values) if _same(v, w))))
     points = [(place(_value_of(row, key)), row.value(metric), row) for row in rows if _value_of(row, key) is not _MISSING]
-    ax.scatter([x for x, _, _ in points], [y for _, y, _ in points], s=18, color="0.45", alpha=0.55, zorder=3)
+    dots = ax.scatter([x for x, _, _ in points], [y for _, y, _ in points], s=18, color="0.45", alpha=0.55, zorder=3)
     lines = _distinct(rows, other) if other is not None else []
     if not 1 < len(lines) <= 6:
         lines = [_MISSING]
@@ -527,19 +536,26 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
         if len(xs) > 40:
             continue
         means = [float(np.mean([y for x, y in chosen if x == at])) for at in xs]
-        label = "all runs" if line is _MISSING else f"{_short(other, 22)}={_short(yaml_value(line))}"
+        label = "mean" if line is _MISSING else _short(yaml_value(line))
         ax.plot(xs, means, "-", marker="D", markersize=4, linewidth=1.4, zorder=4, color=f"C{n}", label=label)
     if numeric and min(values) > 0 and max(values) / min(values) >= 20:
         ax.set_xscale("log")
-    if not numeric:
+    if not numeric:  # categories, half a category's room beyond the first and the last for their labels
         ax.set_xticks(range(len(values)), [_short(yaml_value(v)) for v in values])
+        ax.set_xlim(-0.5, len(values) - 0.5)
     elif len(values) <= 8:
         ax.set_xticks([float(v) for v in values], [f"{v:g}" for v in values])
         ax.minorticks_off()
     ax.set_xlabel(key)
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
-    ax.legend(loc="best", fontsize=8, title="dots: runs; lines: mean over seeds", title_fontsize=8)
+    # the legend above the axes: inside, wherever it went, a sweep with many lines has some under it
+    handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
+    title = None if lines == [_MISSING] else f"mean over seeds at {_short(other, 28)} ="
+    columns = len(labels) if title is None else plots._fit_columns(labels, SWEEP_PANEL[0] - SWEEP_LEGEND_MARGIN)
+    ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns, title=title,
+              frameon=False, borderaxespad=0.2)
+    return (math.ceil(len(labels) / columns) + (title is not None)) * plots.LEGEND_ROW
 
 
 def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
@@ -577,9 +593,10 @@ def _short(text: str, limit: int = 14) -> str:
 
 
 def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: str, mode: str,
-              panel: tuple[int, int]) -> None:
+              panel: tuple[int, int], top: float) -> None:
     """The mean metric of each pair of the two keys' values, with its colour bar, in ``panel``
-    (column, line) of sweep.png; runs without either key are left out."""
+    (column, line) of sweep.png, ``top`` inches below the panel's top; runs without either key are
+    left out."""
     import numpy as np
 
     from . import plots
@@ -600,15 +617,6 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
     ax.set_xlabel(keys[0])
     ax.set_ylabel(keys[1])
     ax.set_title(f"mean {metric}", fontsize=10)
-    finite = grid[np.isfinite(grid)]
-    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
-    cell = _cell_format(finite)
-    for j in range(len(second)):
-        for i in range(len(first)):
-            if np.isfinite(grid[j, i]):
-                light = (grid[j, i] > middle) == (mode == "max")
-                ax.text(i, j, format(grid[j, i], cell), ha="center", va="center", fontsize=8,
-                        color="black" if light else "white")
     # placed twice: the room right of the map is its colour bar's, whose labels are known once it is drawn
     gap, thickness = plots.COLOUR_BAR
     labels = _labels_width(ax.yaxis, plots.CHAR_WIDTH)
@@ -617,12 +625,53 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
         box, width = ax.get_position(), fig.get_figwidth()
         return box.x1 + gap / width, box.y0, thickness / width, box.height
 
-    _place(fig, ax, *panel, labels, top=HEAT_MAP_TOP)
+    _place(fig, ax, *panel, labels, top=top)
     bar = fig.colorbar(image, cax=fig.add_axes(beside()))
     bar.ax.yaxis.offsetText.set(x=0.0, horizontalalignment="left")  # a "1e-5" over the bar's labels, not the map
     room = gap + thickness + plots.LABEL_ROOM / 2 + _labels_width(bar.ax.yaxis, plots.DIGIT_EM)
-    _place(fig, ax, *panel, labels, right=room, top=HEAT_MAP_TOP)
+    _place(fig, ax, *panel, labels, right=room, top=top)
     bar.ax.set_position(beside())
+    # each cell's mean written in it, where it fits (else the colour bar alone tells it)
+    finite = grid[np.isfinite(grid)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    cell = _cell_format(finite)
+    texts = {(i, j): format(grid[j, i], cell) for j in range(len(second)) for i in range(len(first))
+             if np.isfinite(grid[j, i])}
+    widest = max((_text_inches(text, CELL_POINTS) for text in texts.values()), default=0.0)
+    if widest + TEXT_GAP <= ax.get_position().width * fig.get_figwidth() / len(first):
+        for (i, j), text in texts.items():
+            light = (grid[j, i] > middle) == (mode == "max")
+            ax.text(i, j, text, ha="center", va="center", fontsize=CELL_POINTS, color="black" if light else "white")
+    _thin_ticks(fig, ax)
+
+
+def _text_inches(text: str, points: float) -> float:
+    """Inches ``text`` takes at ``points``, estimated from its characters (digits are wider than
+    most letters)."""
+    from . import plots
+
+    return sum(plots.DIGIT_EM if char.isdigit() else plots.CHAR_WIDTH for char in text) * points / 72
+
+
+def _thin_ticks(fig: Any, ax: "Axes") -> None:
+    """Label only every k-th of the x axis' ticks set by hand (categories, a heat map's values) when,
+    placed, neighbouring labels would run into each other."""
+    import numpy as np
+    from matplotlib.ticker import FixedLocator
+
+    from . import plots
+
+    where = np.asarray(ax.xaxis.get_majorticklocs(), dtype=float)
+    if not isinstance(ax.xaxis.get_major_locator(), FixedLocator) or len(where) < 2:
+        return
+    names = ax.xaxis.get_major_formatter().format_ticks(where)
+    across = ax.transData.transform(np.column_stack([where, np.zeros_like(where)]))[:, 0] / fig.dpi
+    widths = [_text_inches(name, plots.STYLE["xtick.labelsize"]) + TEXT_GAP for name in names]
+    step = next(k for k in range(1, len(where) + 1)
+                if all((widths[i] + widths[i + k]) / 2 <= abs(across[i + k] - across[i])
+                       for i in range(0, len(where) - k, k)))
+    if step > 1:
+        ax.set_xticks(where[::step], names[::step])
 
 
 def _cell_format(values: Any) -> str:

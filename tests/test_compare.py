@@ -173,6 +173,13 @@ LAYOUTS = {
     "a huge loss": ({"training.learning_rate": [0.001, 0.01], "model.layers[0].units": [2, 4, 8]},
                     {"metric": "loss", "mode": "min", "scale": 1e5}),
     "four keys on two lines": ({"a": [1, 2], "b": [3, 4], "c": ["x", "y"], "d": [0.5, 0.25]}, {"seeds": 1}),
+    "fifteen values by long names": ({"training.learning_rate": [round(0.0001 * 1.6 ** i, 6) for i in range(15)],
+                                      "model.layers[1].activation_function_name": ["relu", "leaky_relu_long_name"]},
+                                     {"seeds": 1}),
+    "six lines and long legends": ({"training.learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
+                                    "model.layers[1].activation_function_name": ["relu", "leaky_relu_long_name",
+                                                                                 "tanh", "sigmoid", "elu"]},
+                                   {"seeds": 3}),
 }
 
 
@@ -195,6 +202,12 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
         assert not box.overlaps(title)
         for other in boxes[i + 1:]:
             assert not box.overlaps(other), (box, other)
+    for ax in fig.axes:  # nor do the labels of an axis' ticks, or the means in a heat map's cells, run into each other
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [label.get_window_extent(renderer) for label in axis.get_ticklabels() if label.get_text()]
+            assert not any(a.overlaps(b) for a, b in zip(labels, labels[1:])), [t.get_text() for t in axis.get_ticklabels()]
+        cells = [text.get_window_extent(renderer) for text in ax.texts]
+        assert not any(a.overlaps(b) for i, a in enumerate(cells) for b in cells[i + 1:])
 
 
 @pytest.mark.parametrize("case", ["two keys and their heat map", "a tiny loss", "a huge loss"])
@@ -213,6 +226,30 @@ def test_each_cell_of_the_heat_map_writes_its_mean_to_four_digits(tmp_path, figu
         means = [row.metrics[summary.plan.metric] for row in summary.rows.values()
                  if row.point.overrides == {first: first_values[i], second: second_values[j]}]
         assert written == pytest.approx(np.mean(means), rel=5e-4)
+
+
+def test_no_line_or_dot_of_a_sweep_panel_is_under_its_legend(tmp_path, figures):
+    """Six lines and dots all over leave no free corner inside a panel for its legend."""
+    import numpy as np
+
+    values = {"training.learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1], "model.layers[0].units": [2, 4, 8, 16, 32]}
+    summary = _summary_of(tmp_path, values, seeds=3)
+    rng = np.random.default_rng(0)
+    for row in summary.rows.values():
+        row.metrics["roc_auc"] = float(rng.uniform(0.5, 1.0))
+    compare.draw_sweep(summary)
+    figures[0].canvas.draw()
+    for ax, other in zip(figures[0].axes[:2], reversed(values)):
+        legend = ax.get_legend()
+        assert [text.get_text() for text in legend.get_texts()] == [f"{v:g}" for v in values[other]] + ["runs"]
+        assert legend.get_title().get_text() == f"mean over seeds at {other} ="
+        box = legend.get_window_extent()
+        data = [ax.transData.transform(line.get_xydata()) for line in ax.get_lines()]
+        data.append(ax.transData.transform(ax.collections[0].get_offsets()))
+        assert not any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for x, y in np.concatenate(data))
+        # the legend's room is added to the picture, not taken from the plot
+        height = ax.get_position().height * figures[0].get_figheight()
+        assert height == pytest.approx(compare.SWEEP_PANEL[1] - compare.SWEEP_ROOM[1] - compare.SWEEP_ROOM[2])
 
 
 def test_a_seed_group_picture_shows_the_metric_and_the_loss_of_each_seed(tmp_path, figures):
