@@ -420,7 +420,7 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     # a sweep's swept settings; a seed group's metrics, each against the seed
     keys = plan.keys or [plan.metric] + ["loss"] * (plan.metric != "loss" and all(row.value("loss") is not None
                                                                                 for row in rows))
-    heat = len(plan.keys) == 2 and all(len(_distinct(rows, key)) <= HEAT_MAP_VALUES for key in keys)
+    heat = len(plan.keys) == 2 and _grid_like(rows, keys)
     panels = len(keys) + heat
     columns = min(panels, 3)
     lines = math.ceil(panels / columns)
@@ -491,6 +491,17 @@ def _place(fig: Any, ax: "Axes", column: int, line: int, labels: float, right: f
             label.set_text("…" + text[len(text) - chars + 1:])
 
 
+def _grid_like(rows: list[Any], keys: list[str]) -> bool:
+    """Whether the runs' values of the two ``keys`` fill a heat map: few enough of each, and a run
+    in at least half of the pairs (random draws of two settings have a run in a handful)."""
+    from .sweep import yaml_value
+
+    pairs = {(yaml_value(_value_of(row, keys[0])), yaml_value(_value_of(row, keys[1]))) for row in rows
+             if _value_of(row, keys[0]) is not _MISSING and _value_of(row, keys[1]) is not _MISSING}
+    sizes = [len(_distinct(rows, key)) for key in keys]
+    return max(sizes) <= HEAT_MAP_VALUES and 2 * len(pairs) >= sizes[0] * sizes[1]
+
+
 def _value_of(row: Any, key: str) -> Any:
     if key == "seed":
         return row.point.seed if row.point.seed is not None else row.point.config.get("seed")
@@ -527,11 +538,12 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     place = (lambda v: float(v)) if numeric else (lambda v: float(next(i for i, w in enumerate(values) if _same(v, w))))
     points = [(place(_value_of(row, key)), row.value(metric), row) for row in rows if _value_of(row, key) is not _MISSING]
     dots = ax.scatter([x for x, _, _ in points], [y for _, y, _ in points], s=18, color="0.45", alpha=0.55, zorder=3)
-    lines = _distinct(rows, other) if other is not None else []
-    if not 1 < len(lines) <= 6:
-        lines = [_MISSING]
-    for n, line in enumerate(_ordered(lines) if lines != [_MISSING] else lines):
-        chosen = [(x, y) for x, y, row in points if line is _MISSING or _same(_value_of(row, other), line)]
+    # a line for each of the other setting's few values when they cross this one's (a grid), else one line
+    lines = {line: [(x, y) for x, y, row in points if _same(_value_of(row, other), line)]
+             for line in (_ordered(_distinct(rows, other)) if other is not None else [])}
+    if not 1 < len(lines) <= 6 or any(len({x for x, _ in chosen}) < 2 for chosen in lines.values()):
+        lines = {_MISSING: [(x, y) for x, y, _ in points]}
+    for n, (line, chosen) in enumerate(lines.items()):
         xs = sorted({x for x, _ in chosen})
         if len(xs) > 40:
             continue
@@ -543,19 +555,26 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     if not numeric:  # categories, half a category's room beyond the first and the last for their labels
         ax.set_xticks(range(len(values)), [_short(yaml_value(v)) for v in values])
         ax.set_xlim(-0.5, len(values) - 0.5)
-    elif len(values) <= 8:
-        ax.set_xticks([float(v) for v in values], [f"{v:g}" for v in values])
+    elif len(values) <= 8:  # a tick at each value (``_thin_ticks`` goes back to the scale's own if they crowd)
+        from matplotlib.ticker import StrMethodFormatter
+
+        ax.set_xticks([float(v) for v in values])
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
         ax.minorticks_off()
     ax.set_xlabel(key)
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
-    # the legend above the axes: inside, wherever it went, a sweep with many lines has some under it
+    # the legend above the axes (inside, wherever it went, a sweep with many lines has some under it),
+    # and above the y axis' offset ("1e-6") if it has one
     handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
-    title = None if lines == [_MISSING] else f"mean over seeds at {_short(other, 28)} ="
+    title = None if _MISSING in lines else f"mean over seeds at {_short(other, 28)} ="
     columns = len(labels) if title is None else plots._fit_columns(labels, SWEEP_PANEL[0] - SWEEP_LEGEND_MARGIN)
+    formatter = ax.yaxis.get_major_formatter()
+    formatter.format_ticks(ax.yaxis.get_majorticklocs())
+    offset = bool(formatter.get_offset())
     ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns, title=title,
-              frameon=False, borderaxespad=0.2)
-    return (math.ceil(len(labels) / columns) + (title is not None)) * plots.LEGEND_ROW
+              frameon=False, borderaxespad=0.2 + offset)
+    return (math.ceil(len(labels) / columns) + (title is not None) + offset) * plots.LEGEND_ROW
 
 
 def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
@@ -654,10 +673,11 @@ def _text_inches(text: str, points: float) -> float:
 
 
 def _thin_ticks(fig: Any, ax: "Axes") -> None:
-    """Label only every k-th of the x axis' ticks set by hand (categories, a heat map's values) when,
-    placed, neighbouring labels would run into each other."""
+    """When, placed, neighbouring labels of the x axis' ticks set by hand would run into each other:
+    label only every k-th of them if they name categories (or a heat map's columns), or go back to
+    the scale's own ticks if they are numbers at their values."""
     import numpy as np
-    from matplotlib.ticker import FixedLocator
+    from matplotlib.ticker import FixedFormatter, FixedLocator
 
     from . import plots
 
@@ -670,8 +690,10 @@ def _thin_ticks(fig: Any, ax: "Axes") -> None:
     step = next(k for k in range(1, len(where) + 1)
                 if all((widths[i] + widths[i + k]) / 2 <= abs(across[i + k] - across[i])
                        for i in range(0, len(where) - k, k)))
-    if step > 1:
+    if step > 1 and isinstance(ax.xaxis.get_major_formatter(), FixedFormatter):
         ax.set_xticks(where[::step], names[::step])
+    elif step > 1:
+        ax.set_xscale(ax.get_xscale())  # its default ticks and labels
 
 
 def _cell_format(values: Any) -> str:

@@ -208,6 +208,8 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
             assert not any(a.overlaps(b) for a, b in zip(labels, labels[1:])), [t.get_text() for t in axis.get_ticklabels()]
         cells = [text.get_window_extent(renderer) for text in ax.texts]
         assert not any(a.overlaps(b) for i, a in enumerate(cells) for b in cells[i + 1:])
+        if ax.get_legend() is not None and ax.yaxis.offsetText.get_text():  # a "1e-6" above the axis
+            assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.yaxis.offsetText.get_window_extent(renderer))
 
 
 @pytest.mark.parametrize("case", ["two keys and their heat map", "a tiny loss", "a huge loss"])
@@ -250,6 +252,34 @@ def test_no_line_or_dot_of_a_sweep_panel_is_under_its_legend(tmp_path, figures):
         # the legend's room is added to the picture, not taken from the plot
         height = ax.get_position().height * figures[0].get_figheight()
         assert height == pytest.approx(compare.SWEEP_PANEL[1] - compare.SWEEP_ROOM[1] - compare.SWEEP_ROOM[2])
+
+
+def test_random_draws_of_two_settings_get_one_line_a_panel_and_no_heat_map(tmp_path, figures):
+    """Drawn at random, each value of a setting has runs at one or two values of the other: a line
+    for each would be a dot, and a heat map of them mostly empty cells."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    draws = [{"training.learning_rate": float(f"{lr:.4g}"), "training.batch_size": int(batch)}
+             for lr, batch in zip(10 ** rng.uniform(-4, -0.5, 6), rng.choice([32, 64, 128], 6))]
+    draws[1]["training.learning_rate"] = draws[0]["training.learning_rate"] * 1.2  # two values close together
+    points = [sweeps.Point(index=i, group=i // 2, overrides=draws[i // 2], seed=i % 2, id=f"id{i}", name=f"p{i}",
+                           config={}) for i in range(12)]
+    plan = sweeps.Plan("random", "sweep", list(draws[0]), "loss", "min", False, points)
+    summary = sweeps.Summary(plan, tmp_path)
+    for i, point in enumerate(points):
+        summary.rows[point.id].status, summary.rows[point.id].metrics = "completed", {"loss": 0.1 + i / 97}
+    compare.draw_sweep(summary)
+    (fig,) = figures
+    assert len(fig.axes) == 2  # no heat map
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["mean", "runs"]
+        assert len(ax.get_lines()) == 1 and len(ax.get_lines()[0].get_xdata()) == len({str(d[ax.get_xlabel()])
+                                                                                         for d in draws})
+        labels = [label.get_window_extent(renderer) for label in ax.get_xticklabels() if label.get_text()]
+        assert len(labels) >= 2 and not any(a.overlaps(b) for a, b in zip(labels, labels[1:]))
 
 
 def test_a_seed_group_picture_shows_the_metric_and_the_loss_of_each_seed(tmp_path, figures):
