@@ -406,9 +406,9 @@ def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 1
 
 def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
     """sweep.png: the sweep's metric against each swept setting (each run a dot, each value's mean
-    a line), and a heat map of the mean when two settings are swept; for a seed group, the metric
-    of each seed, and beside it their held-out loss (a ROC AUC of 1.0 on every seed hides how far
-    each run got). None if no run has the metric yet."""
+    a line), and a heat map of the mean when two settings are swept in a grid; for a seed group,
+    the metric of each seed, and beside it their held-out loss (a ROC AUC of 1.0 on every seed
+    hides how far each run got). None if no run has the metric yet."""
     from . import plots
     from .sweep import PICTURE, pictures_ready
 
