@@ -526,8 +526,9 @@ def _numeric(values: list[Any]) -> bool:
 
 def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | None = None) -> float:
     """Each run's metric against the key's value (a dot) and the mean at each value (a line): one
-    line for each value of ``other`` (the second swept setting) when it has a few values, else the
-    mean over every run at that value. Returns the inches its legend takes above the axes."""
+    line for each value of ``other`` (the second swept setting) when it has a few values, each
+    with runs at two or more of the key's, else the mean over every run at that value. Returns the
+    inches its legend takes above the axes."""
     import numpy as np
 
     from . import plots
@@ -539,11 +540,11 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     points = [(place(_value_of(row, key)), row.value(metric), row) for row in rows if _value_of(row, key) is not _MISSING]
     dots = ax.scatter([x for x, _, _ in points], [y for _, y, _ in points], s=18, color="0.45", alpha=0.55, zorder=3)
     # a line for each of the other setting's few values when they cross this one's (a grid), else one line
-    lines = {line: [(x, y) for x, y, row in points if _same(_value_of(row, other), line)]
-             for line in (_ordered(_distinct(rows, other)) if other is not None else [])}
-    if not 1 < len(lines) <= 6 or any(len({x for x, _ in chosen}) < 2 for chosen in lines.values()):
-        lines = {_MISSING: [(x, y) for x, y, _ in points]}
-    for n, (line, chosen) in enumerate(lines.items()):
+    lines = [(line, [(x, y) for x, y, row in points if _same(_value_of(row, other), line)])
+             for line in (_ordered(_distinct(rows, other)) if other is not None else [])]
+    if not 1 < len(lines) <= 6 or any(len({x for x, _ in chosen}) < 2 for _, chosen in lines):
+        lines = [(_MISSING, [(x, y) for x, y, _ in points])]
+    for n, (line, chosen) in enumerate(lines):
         xs = sorted({x for x, _ in chosen})
         if len(xs) > 40:
             continue
@@ -567,7 +568,7 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     # the legend above the axes (inside, wherever it went, a sweep with many lines has some under it),
     # and above the y axis' offset ("1e-6") if it has one
     handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
-    title = None if _MISSING in lines else f"mean over seeds at {_short(other, 28)} ="
+    title = None if lines[0][0] is _MISSING else f"mean over seeds at {_short(other, 28)} ="
     columns = len(labels) if title is None else plots._fit_columns(labels, SWEEP_PANEL[0] - SWEEP_LEGEND_MARGIN)
     formatter = ax.yaxis.get_major_formatter()
     formatter.format_ticks(ax.yaxis.get_majorticklocs())
