@@ -609,7 +609,12 @@ def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
 
 
 def _short(text: str, limit: int = 14) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` in at most ``limit`` characters: its start and its end, "…" between (values that
+    differ at one end only, as mappings with one more setting, stay apart)."""
+    if len(text) <= limit:
+        return text
+    start = limit // 2
+    return text[:start] + "…" + text[len(text) - (limit - 1 - start):]
 
 
 def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: str, mode: str,

@@ -209,6 +209,9 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
         for axis in (ax.xaxis, ax.yaxis):
             labels = [label.get_window_extent(renderer) for label in axis.get_ticklabels() if label.get_text()]
             assert not any(a.overlaps(b) for a, b in zip(labels, labels[1:])), [t.get_text() for t in axis.get_ticklabels()]
+        for texts in (ax.get_xticklabels(), ax.get_yticklabels(), ax.get_legend().get_texts() if ax.get_legend() else []):
+            names = [text.get_text() for text in texts if text.get_text()]
+            assert len(set(names)) == len(names), names  # shortened, distinct values stay apart
         cells = [text.get_window_extent(renderer) for text in ax.texts]
         assert not any(a.overlaps(b) for i, a in enumerate(cells) for b in cells[i + 1:])
         if ax.get_legend() is not None and ax.yaxis.offsetText.get_text():  # a "1e-6" above the axis
