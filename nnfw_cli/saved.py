@@ -641,10 +641,13 @@ def _csv_cells(column: Any) -> np.ndarray | None:
         cells[column.isna().to_numpy()] = ""
     elif isinstance(dtype, np.dtype) and dtype.kind == "f":
         values = column.to_numpy()
-        cells = values.astype(str).astype(object)  # numpy's shortest repr, float32's own
+        if dtype == np.float64:  # Python's repr: numpy's shortest digits, in half the time
+            cells = np.fromiter(map(repr, values.tolist()), dtype=object, count=len(values))
+        else:
+            cells = values.astype(str).astype(object)  # float32's own shortest digits
         cells[np.isnan(values)] = ""
     elif isinstance(dtype, np.dtype) and dtype.kind in "iub":
-        return column.to_numpy().astype(str).astype(object)
+        return np.fromiter(map(str, column.to_numpy().tolist()), dtype=object, count=len(column))
     else:
         return None
     try:
