@@ -110,7 +110,9 @@ def _group_entry(path: Path) -> Entry:
         collapsed = sum(row.collapsed() for row in summary.rows.values())
         detail += f"; {plan.metric} {best.mean:.4f}{spread}" + (f", {collapsed} collapsed" if collapsed else "")
     elif best is not None:
-        detail += f"; best of {len(groups)} point{'s' * (len(groups) != 1)}: {plan.metric} {best.mean:.4f}"
+        done = sum(group.mean is not None for group in groups)
+        among = f"{done} of {len(groups)} points" if done < len(groups) else f"{done} point{'s' * (done != 1)}"
+        detail += f"; best of {among}: {plan.metric} {best.mean:.4f}"
     counts = summary.counts()
     status = "completed" if counts["completed"] == len(plan.points) else \
         ("unfinished" if counts["pending"] else "some failed")

@@ -67,6 +67,26 @@ def test_runs_lists_runs_and_groups_newest_first(runner, two_runs):
     assert all(entry["status"] == "completed" and 0.5 <= entry["metrics"]["roc_auc"] <= 1 for entry in listed)
 
 
+def test_an_unfinished_sweep_is_listed_with_the_best_of_the_points_that_have_results(tmp_path):
+    points = [sweeps.Point(index=i, group=i // 2, overrides={"training.learning_rate": 0.01 * (1 + i // 2)}, seed=i % 2,
+                           id=f"id{i}", name=f"p{i}", config={"data": {"dataset": "circles"}}) for i in range(6)]
+    plan = sweeps.Plan("lr", "sweep", ["training.learning_rate"], "roc_auc", "max", False, points)
+    folder = tmp_path / "sweeps" / "lr-20260101-000000"
+    folder.mkdir(parents=True)
+    (folder / "points.json").write_text(json.dumps(plan.to_json()))
+    summary = sweeps.Summary(plan, folder)
+    for point, auc in zip(points[:3], (0.9, 0.8, 0.95)):  # the third point not run yet, the second half run
+        metrics = {"status": "completed", "roc_auc": auc, "accuracy": auc - 0.1}
+        files = {"metrics.json": json.dumps(metrics).encode()}
+        summary.record(point, sweeps.Result(point.id, "completed", metrics, files, seconds=0.1))
+    (entry,) = compare.list_runs(tmp_path)
+    assert entry.status == "unfinished"
+    assert entry.detail == "6 runs: 3 completed, 3 pending; best of 2 of 3 points: roc_auc 0.9500"
+    assert entry.metrics == {"roc_auc": 0.95, "accuracy": pytest.approx(0.85), "loss": None}
+    line = compare.runs_table([entry], tmp_path)[1]
+    assert line.split()[1:6] == ["circles", "unfinished", "0.9500", "0.8500", "n/a"]
+
+
 def test_runs_of_an_empty_or_missing_folder(runner, tmp_path):
     (tmp_path / "empty").mkdir()
     assert "no runs yet" in runner.invoke(main, ["runs", str(tmp_path / "empty")]).stdout
