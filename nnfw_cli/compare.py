@@ -467,9 +467,13 @@ def _labels_width(axis: Any, em: float) -> float:
     ``em`` ems a character."""
     from . import plots
 
+    return max(map(len, _tick_texts(axis))) * em * plots.STYLE["ytick.labelsize"] / 72
+
+
+def _tick_texts(axis: Any) -> list[str]:
+    """The labels of the ``axis``' ticks as they will be drawn, then its offset ("1e-5", or "")."""
     formatter = axis.get_major_formatter()
-    labels = [*formatter.format_ticks(axis.get_majorticklocs()), formatter.get_offset()]
-    return max(map(len, labels)) * em * plots.STYLE["ytick.labelsize"] / 72
+    return [*formatter.format_ticks(axis.get_majorticklocs()), formatter.get_offset()]
 
 
 def _place(fig: Any, ax: "Axes", column: int, line: int, labels: float, right: float = SWEEP_ROOM[0],
@@ -572,9 +576,7 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
     title = None if lines[0][0] is _MISSING else f"mean over seeds at {_short(other, 28)} ="
     columns = len(labels) if title is None else plots._fit_columns(labels, SWEEP_PANEL[0] - SWEEP_LEGEND_MARGIN)
-    formatter = ax.yaxis.get_major_formatter()
-    formatter.format_ticks(ax.yaxis.get_majorticklocs())
-    offset = bool(formatter.get_offset())
+    offset = bool(_tick_texts(ax.yaxis)[-1])
     ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns, title=title,
               frameon=False, borderaxespad=0.2 + offset)
     return (math.ceil(len(labels) / columns) + (title is not None) + offset) * plots.LEGEND_ROW
