@@ -439,7 +439,7 @@ def draw_sweep(summary: "Summary", dpi: int = 120) -> Path | None:
                 other = next((k for k in keys if k != key), None) if len(keys) == 2 else None
                 legends.append(_metric_by(ax, rows, key, plan.metric, other))
             else:
-                _seed_spread(ax, rows, key)
+                legends.append(_seed_spread(ax, rows, key))
         fig.set_size_inches(width * columns, (height + max(legends)) * lines + SWEEP_TITLE)  # the legends' room
         fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig.get_figheight(), va="top")
         top = SWEEP_ROOM[2] + max(legends)  # the same for every panel: their axes line up
@@ -537,7 +537,6 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     inches its legend takes above the axes."""
     import numpy as np
 
-    from . import plots
     from .sweep import yaml_value
 
     values = _ordered(_distinct(rows, key))
@@ -571,19 +570,29 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     ax.set_xlabel(key)
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
-    # the legend above the axes (inside, wherever it went, a sweep with many lines has some under it),
-    # and above the y axis' offset ("1e-6") if it has one
     handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
     title = None if lines[0][0] is _MISSING else f"mean over seeds at {_short(other, 28)} ="
-    columns = len(labels) if title is None else plots._fit_columns(labels, SWEEP_PANEL[0] - SWEEP_LEGEND_MARGIN)
+    return _legend_above(ax, handles, labels, title)
+
+
+def _legend_above(ax: "Axes", handles: list[Any], labels: list[str], title: str | None = None) -> float:
+    """A frameless legend centred above the axes, and above the y axis' offset ("1e-6") if it has
+    one: inside, wherever it went, a crowded panel has lines or dots under it. In one row if it
+    fits. Returns the inches it takes above the axes."""
+    from . import plots
+
+    width = SWEEP_PANEL[0] - SWEEP_LEGEND_MARGIN
+    one_row = sum(map(plots._entry_inches, labels)) <= width
+    columns = len(labels) if one_row else plots._fit_columns(labels, width)
     offset = bool(_tick_texts(ax.yaxis)[-1])
     ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=columns, title=title,
               frameon=False, borderaxespad=0.2 + offset)
     return (math.ceil(len(labels) / columns) + (title is not None) + offset) * plots.LEGEND_ROW
 
 
-def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
-    """The metric of each seed (a dot; red if the run collapsed), their mean and mean ± std."""
+def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> float:
+    """The metric of each seed (a dot; red if the run collapsed), their mean and mean ± std.
+    Returns the inches its legend takes above the axes."""
     import statistics
 
     import numpy as np
@@ -603,13 +612,7 @@ def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> None:
     ax.set_xlabel("seed")
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
-    # the legend in room of its own above the dots: wherever else, the band of mean ± std is under it
-    entries = len(ax.get_legend_handles_labels()[0])
-    columns = min(entries, 2)
-    room = 0.12 + 0.07 * (math.ceil(entries / columns) - 1)  # of the axes' height
-    low, high = ax.get_ylim()
-    ax.set_ylim(low, high + (high - low) * room / (1 - room))
-    ax.legend(loc="upper center", ncol=columns, fontsize=8)
+    return _legend_above(ax, *ax.get_legend_handles_labels())  # inside, the band of mean ± std is under it
 
 
 def _short(text: str, limit: int = 14) -> str:
@@ -687,7 +690,7 @@ def _thin_ticks(fig: Any, ax: "Axes") -> None:
     label only every k-th of them if they name categories (or a heat map's columns), or go back to
     the scale's own ticks if they are numbers at their values."""
     import numpy as np
-    from matplotlib.ticker import FixedFormatter, FixedLocator
+    from matplotlib.ticker import FixedLocator, StrMethodFormatter
 
     from . import plots
 
@@ -700,10 +703,10 @@ def _thin_ticks(fig: Any, ax: "Axes") -> None:
     step = next(k for k in range(1, len(where) + 1)
                 if all((widths[i] + widths[i + k]) / 2 <= abs(across[i + k] - across[i])
                        for i in range(0, len(where) - k, k)))
-    if step > 1 and isinstance(ax.xaxis.get_major_formatter(), FixedFormatter):
-        ax.set_xticks(where[::step], names[::step])
-    elif step > 1:
+    if step > 1 and isinstance(ax.xaxis.get_major_formatter(), StrMethodFormatter):  # ``_metric_by``'s numbers
         ax.set_xscale(ax.get_xscale())  # its default ticks and labels
+    elif step > 1:
+        ax.set_xticks(where[::step], names[::step])
 
 
 def _cell_format(values: Any) -> str:

@@ -741,12 +741,17 @@ def _regions_legend(names: Sequence[str], colors: Sequence[Any]) -> tuple[list[A
 
 def _fit_columns(labels: Sequence[str], width: float) -> int:
     """How many legend columns, each as wide as the longest label's entry, fit across ``width`` inches."""
+    entry = max(map(_entry_inches, labels))
+    return max(1, min(len(labels), int(width // entry)))
+
+
+def _entry_inches(label: str) -> float:
+    """Inches a legend entry takes across at legend.fontsize: the marker, gaps and the label."""
     import matplotlib
     from matplotlib.font_manager import FontProperties
 
     em = FontProperties(size=matplotlib.rcParams["legend.fontsize"]).get_size_in_points() / 72
-    entry = 0.6 + max(map(len, labels)) * CHAR_WIDTH * em  # the marker, gaps and the label
-    return max(1, min(len(labels), int(width // entry)))
+    return 0.6 + len(label) * CHAR_WIDTH * em
 
 
 def _rows_first(groups: list[tuple[list[Any], list[str]]], ncol: int) -> tuple[list[Any], list[str]]:

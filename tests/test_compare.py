@@ -232,6 +232,11 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
         for texts in (ax.get_xticklabels(), ax.get_yticklabels(), ax.get_legend().get_texts() if ax.get_legend() else []):
             names = [text.get_text() for text in texts if text.get_text()]
             assert len(set(names)) == len(names), names  # shortened, distinct values stay apart
+        if ax.get_images():  # a heat map: its columns and lines named by the swept values, some at least
+            for axis, key in zip((ax.xaxis, ax.yaxis), values):
+                names = [compare._short(sweeps.yaml_value(value)) for value in values[key]]
+                shown = [label.get_text() for label in axis.get_ticklabels()]
+                assert len(shown) >= 2 and shown == [names[round(at)] for at in axis.get_majorticklocs()]
         cells = [text.get_window_extent(renderer) for text in ax.texts]
         assert not any(a.overlaps(b) for i, a in enumerate(cells) for b in cells[i + 1:])
         if ax.get_legend() is not None and ax.yaxis.offsetText.get_text():  # a "1e-6" above the axis
