@@ -549,17 +549,17 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
              for line in (_ordered(_distinct(rows, other)) if other is not None else [])]
     if not 1 < len(lines) <= 6 or any(len({x for x, _ in chosen}) < 2 for _, chosen in lines):
         lines = [(_MISSING, [(x, y) for x, y, _ in points])]
-    for n, (line, chosen) in enumerate(lines):
+    names = ["mean"] if lines[0][0] is _MISSING else _shorts([yaml_value(line) for line, _ in lines])
+    for n, ((line, chosen), label) in enumerate(zip(lines, names)):
         xs = sorted({x for x, _ in chosen})
         if len(xs) > 40:
             continue
         means = [float(np.mean([y for x, y in chosen if x == at])) for at in xs]
-        label = "mean" if line is _MISSING else _short(yaml_value(line))
         ax.plot(xs, means, "-", marker="D", markersize=4, linewidth=1.4, zorder=4, color=f"C{n}", label=label)
     if numeric and min(values) > 0 and max(values) / min(values) >= 20:
         ax.set_xscale("log")
     if not numeric:  # categories, half a category's room beyond the first and the last for their labels
-        ax.set_xticks(range(len(values)), [_short(yaml_value(v)) for v in values])
+        ax.set_xticks(range(len(values)), _shorts([yaml_value(v) for v in values]))
         ax.set_xlim(-0.5, len(values) - 0.5)
     elif len(values) <= 8:  # a tick at each value (``_thin_ticks`` goes back to the scale's own if they crowd)
         from matplotlib.ticker import StrMethodFormatter
@@ -615,6 +615,15 @@ def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> float:
     return _legend_above(ax, *ax.get_legend_handles_labels())  # inside, the band of mean ± std is under it
 
 
+def _shorts(texts: list[str], limit: int = 14) -> list[str]:
+    """Each of ``texts`` as ``_short`` writes it, given more characters while two would read the same."""
+    for size in range(limit, max(map(len, texts), default=0)):
+        short = [_short(text, size) for text in texts]
+        if len(set(short)) == len(set(texts)):
+            return short
+    return texts
+
+
 def _short(text: str, limit: int = 14) -> str:
     """``text`` in at most ``limit`` characters: its start and its end, "…" between (values that
     differ at one end only, as mappings with one more setting, stay apart)."""
@@ -644,8 +653,8 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
                 grid[j, i] = float(np.mean(values))
     cmap = "viridis" if mode == "max" else "viridis_r"
     image = ax.imshow(grid, cmap=cmap, aspect="auto", origin="lower")
-    ax.set_xticks(range(len(first)), [_short(yaml_value(v)) for v in first])
-    ax.set_yticks(range(len(second)), [_short(yaml_value(v)) for v in second])
+    ax.set_xticks(range(len(first)), _shorts([yaml_value(v) for v in first]))
+    ax.set_yticks(range(len(second)), _shorts([yaml_value(v) for v in second]))
     ax.set_xlabel(keys[0])
     ax.set_ylabel(keys[1])
     ax.set_title(f"mean {metric}", fontsize=10)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nnfw_cli import compare, sweep as sweeps
 from nnfw_cli.cli import main
@@ -214,11 +215,20 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
     summary = _summary_of(tmp_path, values, **options)
     assert compare.draw_sweep(summary) == tmp_path / "sweep.png"
     (fig,) = figures
+    assert len(fig.axes) == (len(values) or 2) + (len(values) == 2) * 2  # a heat map has its colour bar
+    _check_picture(fig, values)
+
+
+def _check_picture(fig, values: dict[str, list]) -> None:
+    """No text of sweep.png leaves the picture or reaches into another panel, or runs into another
+    text of its panel; no legend hides a line or a dot; shortened values stay apart, and a heat
+    map's columns and lines are named by the values swept (``values``)."""
+    import numpy as np
+
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
     title = fig._suptitle.get_window_extent(renderer)
-    assert len(fig.axes) == (len(values) or 2) + (len(values) == 2) * 2  # a heat map has its colour bar
     for box in [*boxes, title]:
         assert box.x0 >= -0.5 and box.y0 >= -0.5 and box.x1 <= fig.bbox.x1 + 0.5 and box.y1 <= fig.bbox.y1 + 0.5, box
     for i, box in enumerate(boxes):
@@ -234,13 +244,67 @@ def test_every_text_of_the_sweep_picture_stays_in_the_picture_and_off_the_other_
             assert len(set(names)) == len(names), names  # shortened, distinct values stay apart
         if ax.get_images():  # a heat map: its columns and lines named by the swept values, some at least
             for axis, key in zip((ax.xaxis, ax.yaxis), values):
-                names = [compare._short(sweeps.yaml_value(value)) for value in values[key]]
+                names = compare._shorts([sweeps.yaml_value(value) for value in compare._ordered(values[key])])
                 shown = [label.get_text() for label in axis.get_ticklabels()]
-                assert len(shown) >= 2 and shown == [names[round(at)] for at in axis.get_majorticklocs()]
+                assert len(shown) >= min(2, len(names)) and shown == [names[round(at)] for at in axis.get_majorticklocs()]
         cells = [text.get_window_extent(renderer) for text in ax.texts]
         assert not any(a.overlaps(b) for i, a in enumerate(cells) for b in cells[i + 1:])
-        if ax.get_legend() is not None and ax.yaxis.offsetText.get_text():  # a "1e-6" above the axis
-            assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.yaxis.offsetText.get_window_extent(renderer))
+        legend = ax.get_legend()
+        if legend is not None:
+            box = legend.get_window_extent(renderer)
+            if ax.yaxis.offsetText.get_text():  # a "1e-6" above the axis
+                assert not box.overlaps(ax.yaxis.offsetText.get_window_extent(renderer))
+            data = [ax.transData.transform(line.get_xydata()) for line in ax.get_lines() if len(line.get_xydata())]
+            data += [ax.transData.transform(dots.get_offsets()) for dots in ax.collections if len(dots.get_offsets())]
+            inside = [(x, y) for x, y in np.concatenate(data or [np.empty((0, 2))]) if ax.bbox.contains(x, y)]
+            assert not any(box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1 for x, y in inside)
+
+
+def test_values_shortened_for_a_label_stay_apart():
+    assert compare._shorts(["leaky_relu_with_a_long_name", "tanh"]) == ["leaky_r…g_name", "tanh"]
+    alike = ["units_16_relu_dropout_0.1", "units_16_tanh_dropout_0.1", "x"]  # the same start and end
+    short = compare._shorts(alike)
+    assert len(set(short)) == 3 and all(len(a) <= len(b) for a, b in zip(short, alike)) and short[2] == "x"
+
+
+_NAMES = ["training.learning_rate", "model.layers[0].units", "model.layers[1].activation_function_name", "a"]
+_VALUES = st.one_of(
+    st.lists(st.floats(-5, 0).map(lambda e: float(f"{10 ** e:.4g}")), min_size=1, max_size=15, unique=True),
+    st.lists(st.integers(1, 4096), min_size=1, max_size=15, unique=True),
+    st.lists(st.text("abcdefghij_-", min_size=1, max_size=30), min_size=1, max_size=8, unique=True),
+)
+
+
+@pytest.mark.slow
+@settings(deadline=None, database=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_sweep_picture_keeps_its_texts_apart(tmp_path_factory, data):
+    """Settings of numbers or names, few or many values, in a grid or drawn at random, metrics
+    alike or spread: ``_check_picture`` holds."""
+    import itertools
+    from unittest import mock
+
+    from nnfw_cli import plots
+
+    keys = data.draw(st.lists(st.sampled_from(_NAMES), min_size=1, max_size=2, unique=True))
+    values = {key: data.draw(_VALUES) for key in keys}
+    combos = list(itertools.product(*values.values()))
+    if data.draw(st.booleans()):  # drawn at random: some of the combinations
+        combos = data.draw(st.lists(st.sampled_from(combos), min_size=1, max_size=len(combos), unique=True))
+    seeds = data.draw(st.integers(1, 3))
+    points = [sweeps.Point(index=i, group=i // seeds, overrides=dict(zip(keys, combo)), seed=i % seeds, id=f"id{i}",
+                           name=f"p{i}", config={}) for i, combo in enumerate(c for c in combos for _ in range(seeds))]
+    plan = sweeps.Plan("any", "sweep", keys, "roc_auc", "max", False, points)
+    summary = sweeps.Summary(plan, tmp_path_factory.mktemp("sweep"))
+    scale = data.draw(st.sampled_from([1.0, 1e-5, 1e5]))
+    for point in points:
+        summary.rows[point.id].status = "completed"
+        summary.rows[point.id].metrics = {"roc_auc": scale * data.draw(st.floats(0.5, 1.0)), "loss": 0.1}
+    kept: list = []
+    with mock.patch.object(plots, "save_figure", lambda fig, path, dpi=150: kept.append(fig) or Path(path)):
+        compare.draw_sweep(summary)
+    shown = {key: list(dict.fromkeys(combo[i] for combo in combos)) for i, key in enumerate(keys)}  # as the runs have them
+    _check_picture(kept[0], shown)
 
 
 @pytest.mark.parametrize("case", ["two keys and their heat map", "a tiny loss", "a huge loss"])
