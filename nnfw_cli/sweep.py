@@ -1018,16 +1018,38 @@ def default_workers() -> int:
 SHOWN = ("roc_auc", "roc_auc_thresholded", "accuracy", "f1_macro", "loss", "log_loss", "train_seconds")
 
 
-def progress_line(row: Row, done: int, total: int, metric: str) -> str:
-    """``[ 3/24] p001-seed0  roc_auc 0.9987  1.2 s  training.learning_rate=0.01 seed=0``."""
+def progress_line(row: Row, done: int, total: int, metric: str, pace: "Pace | None" = None) -> str:
+    """``[ 3/24] p001-seed0  roc_auc 0.9987  1.2 s  0:04 elapsed  ETA 0:29  training.learning_rate=0.01
+    seed=0`` (the times if ``pace`` follows the sweep)."""
     width = len(str(total))
     head = f"[{done:>{width}}/{total}] {row.point.name}"
+    times = pace.fields(done, total) if pace is not None else ""
     if row.status == "failed":
-        return f"{head}  failed: {(row.error or 'unknown error').splitlines()[0]}  ({row.point.label()})"
+        return f"{head}  failed: {(row.error or 'unknown error').splitlines()[0]}{times}  ({row.point.label()})"
     value = row.value(metric)
     shown = f"{metric} {value:.4f}" if value is not None else f"{metric} n/a"
     flag = "  diverged" if row.status == "diverged" else ("  collapsed" if row.collapsed() else "")
-    return f"{head}  {shown}  {row.seconds or 0:.1f} s{flag}  {row.point.label()}"
+    return f"{head}  {shown}  {row.seconds or 0:.1f} s{flag}{times}  {row.point.label()}"
+
+
+class Pace:
+    """The time since the sweep started, and the time left at the pace of its results after the
+    first (the first also waits for the workers to start)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock, self.start, self.first = clock, clock(), None
+
+    def fields(self, done: int, total: int) -> str:
+        """``  0:04 elapsed  ETA 0:29``, the ETA once two results are in and until the last."""
+        from .progress import clock
+
+        now = self.clock()
+        if self.first is None:
+            self.first = (done, now)
+        text = f"  {clock(now - self.start)} elapsed"
+        if done > self.first[0] and done < total:
+            text += f"  ETA {clock((total - done) * (now - self.first[1]) / (done - self.first[0]))}"
+        return text
 
 
 def _number_text(value: float | None, spec: str = ".4f") -> str:
