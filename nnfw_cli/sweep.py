@@ -1033,23 +1033,20 @@ def progress_line(row: Row, done: int, total: int, metric: str, pace: "Pace | No
 
 
 class Pace:
-    """The time since the sweep started, and the time left at the pace of its results after the
-    first (the first also waits for the workers to start)."""
+    """The time since the sweep started, and the time left at the pace of its results so far.
+    (Several workers' first results come in together: a pace taken after the first, as a
+    training's after its first epoch, would promise the rest at once.)"""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock, self.start, self.first = clock, clock(), None
+        self.clock, self.start = clock, clock()
 
     def fields(self, done: int, total: int) -> str:
-        """``  0:04 elapsed  ETA 0:29``, the ETA once two results are in and until the last."""
+        """``  0:04 elapsed  ETA 0:29``, the ETA from the second result until the last."""
         from .progress import clock
 
-        now = self.clock()
-        if self.first is None:
-            self.first = (done, now)
-        text = f"  {clock(now - self.start)} elapsed"
-        if done > self.first[0] and done < total:
-            text += f"  ETA {clock((total - done) * (now - self.first[1]) / (done - self.first[0]))}"
-        return text
+        elapsed = self.clock() - self.start
+        eta = f"  ETA {clock((total - done) * elapsed / done)}" if 1 < done < total else ""
+        return f"  {clock(elapsed)} elapsed{eta}"
 
 
 def _number_text(value: float | None, spec: str = ".4f") -> str:

@@ -78,7 +78,7 @@ def test_bad_seed_lists_say_what_is_wrong(text, needle):
 
 
 def test_each_progress_line_gives_the_time_since_the_start_and_the_time_left():
-    """The time left is at the pace of the results after the first, which also waited for the workers."""
+    """The time left is at the pace of the results so far."""
     now = [100.0]
     pace = sweeps.Pace(lambda: now[0])
     point = sweeps.Point(index=0, group=0, overrides={"training.learning_rate": 0.1}, seed=0, id="a", name="p000-seed0",
@@ -90,8 +90,8 @@ def test_each_progress_line_gives_the_time_since_the_start_and_the_time_left():
         now[0] = at
         lines.append(sweeps.progress_line(row, done, 24, "roc_auc", pace))
     assert lines[0] == "[ 1/24] p000-seed0  roc_auc 0.9000  1.2 s  0:10 elapsed  training.learning_rate=0.1 seed=0"
-    assert "  0:12 elapsed  ETA 0:44  " in lines[1]  # 22 left, 2 s each
-    assert "  0:16 elapsed  ETA 1:03  " in lines[2]  # 21 left, 3 s each
+    assert "  0:12 elapsed  ETA 2:12  " in lines[1]  # 22 left, 6 s each
+    assert "  0:16 elapsed  ETA 1:52  " in lines[2]  # 21 left, 5.33 s each
     assert lines[3].endswith("  1:20 elapsed  training.learning_rate=0.1 seed=0")
     row.status, row.error = "failed", "boom\nmore"
     assert sweeps.progress_line(row, 2, 24, "roc_auc") == "[ 2/24] p000-seed0  failed: boom  (training.learning_rate=0.1 seed=0)"
