@@ -894,11 +894,11 @@ def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool
         count = f"{len(plan.points)} run{'s' * (len(plan.points) != 1)}"
         click.echo(f"{kind} folder: {folder}  ({count}; {runner.describe()})", err=True)
 
-    pace = sweeps.Pace()
+    started = time.monotonic()
 
     def report(row: Any, done: int, total: int) -> None:
         if not quiet:
-            _echo_err(sweeps.progress_line(row, done, total, plan.metric, pace))
+            _echo_err(sweeps.progress_line(row, done, total, plan.metric, time.monotonic() - started))
 
     with _stop_sweep_on_signals(stop, folder):
         summary = sweeps.run_plan(plan, folder, runner, report, stop, fail_fast, command_line())

@@ -1018,35 +1018,25 @@ def default_workers() -> int:
 SHOWN = ("roc_auc", "roc_auc_thresholded", "accuracy", "f1_macro", "loss", "log_loss", "train_seconds")
 
 
-def progress_line(row: Row, done: int, total: int, metric: str, pace: "Pace | None" = None) -> str:
+def progress_line(row: Row, done: int, total: int, metric: str, elapsed: float | None = None) -> str:
     """``[ 3/24] p001-seed0  roc_auc 0.9987  1.2 s  0:04 elapsed  ETA 0:29  training.learning_rate=0.01
-    seed=0`` (the times if ``pace`` follows the sweep)."""
+    seed=0``: the times if given the seconds ``elapsed`` since the sweep started, the time left at
+    the pace of the results so far. (Several workers' first results come in together: a pace taken
+    after the first, as a training's after its first epoch, would promise the rest at once.)"""
+    from .progress import clock
+
     width = len(str(total))
     head = f"[{done:>{width}}/{total}] {row.point.name}"
-    times = pace.fields(done, total) if pace is not None else ""
+    times = ""
+    if elapsed is not None:
+        times = f"  {clock(elapsed)} elapsed" + (f"  ETA {clock((total - done) * elapsed / done)}"
+                                                  if 1 < done < total else "")
     if row.status == "failed":
         return f"{head}  failed: {(row.error or 'unknown error').splitlines()[0]}{times}  ({row.point.label()})"
     value = row.value(metric)
     shown = f"{metric} {value:.4f}" if value is not None else f"{metric} n/a"
     flag = "  diverged" if row.status == "diverged" else ("  collapsed" if row.collapsed() else "")
     return f"{head}  {shown}  {row.seconds or 0:.1f} s{flag}{times}  {row.point.label()}"
-
-
-class Pace:
-    """The time since the sweep started, and the time left at the pace of its results so far.
-    (Several workers' first results come in together: a pace taken after the first, as a
-    training's after its first epoch, would promise the rest at once.)"""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock, self.start = clock, clock()
-
-    def fields(self, done: int, total: int) -> str:
-        """``  0:04 elapsed  ETA 0:29``, the ETA from the second result until the last."""
-        from .progress import clock
-
-        elapsed = self.clock() - self.start
-        eta = f"  ETA {clock((total - done) * elapsed / done)}" if 1 < done < total else ""
-        return f"  {clock(elapsed)} elapsed{eta}"
 
 
 def _number_text(value: float | None, spec: str = ".4f") -> str:
