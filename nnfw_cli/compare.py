@@ -457,6 +457,7 @@ SWEEP_PANEL = (4.6, 3.6)  # inches of each panel of sweep.png, with its labels
 SWEEP_TITLE = 0.3         # inches above the panels for the sweep's title
 SWEEP_ROOM = (0.2, 0.62, 0.25)  # inches of a panel kept right of its axes, below (x labels), above
 HEAT_MAP_TOP = 0.45             # inches above a heat map, for its title
+LABEL_MOST = 24                 # characters a swept value's label may take, at most
 CELL_POINTS = 8                 # font size of the means written in a heat map's cells
 TEXT_GAP = 0.08                 # inches kept free beside a tick label or a cell's text
 SWEEP_LEGEND_MARGIN = 1.4       # inches of a panel's width beside its axes, at most: a legend above them spans the rest
@@ -616,12 +617,21 @@ def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> float:
 
 
 def _shorts(texts: list[str], limit: int = 14) -> list[str]:
-    """Each of ``texts`` as ``_short`` writes it, given more characters while two would read the same."""
-    for size in range(limit, max(map(len, texts), default=0)):
-        short = [_short(text, size) for text in texts]
-        if len(set(short)) == len(set(texts)):
-            return short
-    return texts
+    """Each of ``texts`` as ``_short`` writes it, given more characters (up to ``LABEL_MOST``)
+    while two would read the same; texts alike at both ends (networks of other widths) by the
+    part that tells them apart ("…32}, relu, {…"), numbered if even that reads the same."""
+    import os
+
+    head = len(os.path.commonprefix(texts)) if len(texts) > 1 else 0
+    tail = min(len(os.path.commonprefix([text[::-1] for text in texts])), min(map(len, texts), default=0) - head) \
+        if len(texts) > 1 else 0
+    middles = ["…" * (head > 0) + text[head:len(text) - tail] + "…" * (tail > 0) for text in texts]
+    for source in (texts, middles):
+        for size in range(limit, LABEL_MOST + 1):
+            short = [_short(text, size) for text in source]
+            if len(set(short)) == len(set(texts)):
+                return short
+    return [f"{n + 1}: {_short(text, LABEL_MOST - 3)}" for n, text in enumerate(middles)]
 
 
 def _short(text: str, limit: int = 14) -> str:

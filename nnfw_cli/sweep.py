@@ -260,9 +260,17 @@ class Plan:
         return cls(**{**data, "points": [Point(**point) for point in data["points"]]})
 
 
+class _WholeDumper(yaml.SafeDumper):
+    """Writes a value met twice (an anchor and its alias in a sweep file) in full each time."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def yaml_value(value: Any) -> str:
-    """``value`` as ``--set`` reads it back unchanged (``1.0e-05``, not ``1e-05``, which YAML reads as text)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=2**20).strip()
+    """``value`` as ``--set`` reads it back unchanged (``1.0e-05``, not ``1e-05``, which YAML reads
+    as text), and without YAML's ``&id001``/``*id001`` for a part it meets twice."""
+    text = yaml.dump(value, Dumper=_WholeDumper, default_flow_style=True, width=2**20).strip()
     return text[:-3].strip() if text.endswith("\n...") else text
 
 

@@ -200,6 +200,11 @@ LAYOUTS = {
     "values that are lists and mappings": ({"model.layers[0]": [{"type": "linear", "units": 4},
                                                                 {"type": "linear", "units": 8}],
                                             "data.centers": [[[0, 0], [1, 1]], [[0, 1], [1, 0]]]}, {}),
+    "networks of three depths": ({"model.layers": [
+        [{"type": "linear", "units": 16, "init": "he"}, "relu", {"type": "linear", "units": 3}, "softmax"],
+        [{"type": "linear", "units": 32, "init": "he"}, "relu"] * 3 + [{"type": "linear", "units": 3}, "softmax"],
+        [{"type": "linear", "units": 64, "init": "he"}, "tanh"] * 4 + [{"type": "linear", "units": 3}, "softmax"]],
+        "training.learning_rate": [0.001, 0.01, 0.1]}, {}),
     "six lines and long legends": ({"training.learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
                                     "model.layers[1].activation_function_name": ["relu", "leaky_relu_long_name",
                                                                                  "tanh", "sigmoid", "elu"]},
@@ -262,6 +267,7 @@ def _check_picture(fig, values: dict[str, list]) -> None:
 
 def test_values_shortened_for_a_label_stay_apart():
     assert compare._shorts(["leaky_relu_with_a_long_name", "tanh"]) == ["leaky_r…g_name", "tanh"]
+    assert compare._shorts(["a" * 40 + "1" + "b" * 40, "a" * 40 + "2" + "b" * 40]) == ["…1…", "…2…"]  # what differs
     alike = ["units_16_relu_dropout_0.1", "units_16_tanh_dropout_0.1", "x"]  # the same start and end
     short = compare._shorts(alike)
     assert len(set(short)) == 3 and all(len(a) <= len(b) for a, b in zip(short, alike)) and short[2] == "x"

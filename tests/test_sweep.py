@@ -94,6 +94,19 @@ def test_each_progress_line_gives_the_time_since_the_start_and_the_time_left():
     assert sweeps.progress_line(row, 2, 24, "roc_auc") == "[ 2/24] p000-seed0  failed: boom  (training.learning_rate=0.1 seed=0)"
 
 
+def test_a_value_with_a_yaml_anchor_is_written_out_whole(tmp_path, small_config):
+    """A sweep file may name a layer once (``&wide``) and use it again (``*wide``): its labels,
+    summary columns and re-run commands write the layer out each time, not ``&id001``/``*id001``."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"base: {small_config.name}\ngrid:\n  model.layers:\n"
+                    "    - [&wide {type: linear, units: 8}, relu, *wide, relu, {type: linear, units: 1}, sigmoid]\n")
+    (point,) = sweeps.load_sweep(path).points
+    text = sweeps.yaml_value(point.overrides["model.layers"])
+    assert "&" not in point.label() and "*" not in point.label()
+    assert text == "[{type: linear, units: 8}, relu, {type: linear, units: 8}, relu, {type: linear, units: 1}, sigmoid]"
+    assert yaml.safe_load(text) == point.overrides["model.layers"]
+
+
 def test_a_grid_is_every_combination_at_every_seed(tmp_path, small_config):
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1],
                                                      "model.layers[0].units": [2, 4, 8]}, seeds=[0, 1])
