@@ -894,11 +894,14 @@ def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool
         count = f"{len(plan.points)} run{'s' * (len(plan.points) != 1)}"
         click.echo(f"{kind} folder: {folder}  ({count}; {runner.describe()})", err=True)
 
-    started = time.monotonic()
+    started, run_seconds = time.monotonic(), 0.0
 
     def report(row: Any, done: int, total: int) -> None:
+        nonlocal run_seconds
+        run_seconds += row.seconds or 0.0
         if not quiet:
-            _echo_err(sweeps.progress_line(row, done, total, plan.metric, time.monotonic() - started))
+            left = sweeps.time_left(done, total, runner.window(total - done), run_seconds)
+            _echo_err(sweeps.progress_line(row, done, total, plan.metric, time.monotonic() - started, left))
 
     with _stop_sweep_on_signals(stop, folder):
         summary = sweeps.run_plan(plan, folder, runner, report, stop, fail_fast, command_line())

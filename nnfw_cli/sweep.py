@@ -1026,25 +1026,32 @@ def default_workers() -> int:
 SHOWN = ("roc_auc", "roc_auc_thresholded", "accuracy", "f1_macro", "loss", "log_loss", "train_seconds")
 
 
-def progress_line(row: Row, done: int, total: int, metric: str, elapsed: float | None = None) -> str:
+def progress_line(row: Row, done: int, total: int, metric: str, elapsed: float | None = None,
+                  left: float | None = None) -> str:
     """``[ 3/24] p001-seed0  roc_auc 0.9987  1.2 s  0:04 elapsed  ETA 0:29  training.learning_rate=0.01
-    seed=0``: the times if given the seconds ``elapsed`` since the sweep started, the time left at
-    the pace of the results so far. (Several workers' first results come in together: a pace taken
-    after the first, as a training's after its first epoch, would promise the rest at once.)"""
+    seed=0``: the times if given the seconds ``elapsed`` since the sweep started and those ``left``
+    (``time_left``)."""
     from .progress import clock
 
     width = len(str(total))
     head = f"[{done:>{width}}/{total}] {row.point.name}"
     times = ""
     if elapsed is not None:
-        times = f"  {clock(elapsed)} elapsed" + (f"  ETA {clock((total - done) * elapsed / done)}"
-                                                  if 1 < done < total else "")
+        times = f"  {clock(elapsed)} elapsed" + (f"  ETA {clock(left)}" if left is not None and done < total else "")
     if row.status == "failed":
         return f"{head}  failed: {(row.error or 'unknown error').splitlines()[0]}{times}  ({row.point.label()})"
     value = row.value(metric)
     shown = f"{metric} {value:.4f}" if value is not None else f"{metric} n/a"
     flag = "  diverged" if row.status == "diverged" else ("  collapsed" if row.collapsed() else "")
     return f"{head}  {shown}  {row.seconds or 0:.1f} s{flag}{times}  {row.point.label()}"
+
+
+def time_left(done: int, total: int, parallel: int, run_seconds: float) -> float:
+    """The seconds a sweep has left after ``done`` of its ``total`` results: the runs left at the
+    mean of the runs' own seconds (``run_seconds``, those done summed), ``parallel`` at a time.
+    Not the pace of the results since the sweep started, which counts the workers' start (0:12
+    left, at 2 of 24 small runs, for 2 s)."""
+    return (total - done) * run_seconds / done / parallel
 
 
 def _number_text(value: float | None, spec: str = ".4f") -> str:

@@ -78,20 +78,28 @@ def test_bad_seed_lists_say_what_is_wrong(text, needle):
 
 
 def test_each_progress_line_gives_the_time_since_the_start_and_the_time_left():
-    """The time left is at the pace of the results so far."""
     point = sweeps.Point(index=0, group=0, overrides={"training.learning_rate": 0.1}, seed=0, id="a", name="p000-seed0",
                          config={})
     row = sweeps.Row(point)
     row.status, row.metrics, row.seconds = "completed", {"roc_auc": 0.9}, 1.25
-    lines = []
-    for done, elapsed in ((1, 10.0), (2, 12.0), (3, 16.0), (24, 80.0)):
-        lines.append(sweeps.progress_line(row, done, 24, "roc_auc", elapsed))
-    assert lines[0] == "[ 1/24] p000-seed0  roc_auc 0.9000  1.2 s  0:10 elapsed  training.learning_rate=0.1 seed=0"
-    assert "  0:12 elapsed  ETA 2:12  " in lines[1]  # 22 left, 6 s each
-    assert "  0:16 elapsed  ETA 1:52  " in lines[2]  # 21 left, 5.33 s each
-    assert lines[3].endswith("  1:20 elapsed  training.learning_rate=0.1 seed=0")
+    assert sweeps.progress_line(row, 1, 24, "roc_auc", 10.0) == \
+        "[ 1/24] p000-seed0  roc_auc 0.9000  1.2 s  0:10 elapsed  training.learning_rate=0.1 seed=0"
+    assert "  0:12 elapsed  ETA 2:12  " in sweeps.progress_line(row, 2, 24, "roc_auc", 12.0, 132.0)
+    assert sweeps.progress_line(row, 24, 24, "roc_auc", 80.0, 0.0).endswith("  1:20 elapsed  training.learning_rate=0.1 seed=0")
     row.status, row.error = "failed", "boom\nmore"
     assert sweeps.progress_line(row, 2, 24, "roc_auc") == "[ 2/24] p000-seed0  failed: boom  (training.learning_rate=0.1 seed=0)"
+
+
+@pytest.mark.parametrize("parallel", [1, 2, 4])
+def test_the_time_left_is_that_of_the_runs_left(parallel):
+    """Runs of 6 s on ``parallel`` workers that took 10 s to start, their first results together:
+    after every result the time left is the time until the last result, give or take one run.
+    (At the pace since the sweep started, 2 workers' second result promised 2:56 for 1:06.)"""
+    run, total = 6.0, 24
+    times = sorted(10.0 + (j + 1) * run + k * 0.01 for k in range(parallel) for j in range(total // parallel))
+    for done in range(1, total):
+        left = sweeps.time_left(done, total, parallel, run_seconds=done * run)
+        assert abs(left - (times[-1] - times[done - 1])) <= run, (done, left)
 
 
 def test_a_value_with_a_yaml_anchor_is_written_out_whole(tmp_path, small_config):
