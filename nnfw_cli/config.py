@@ -509,6 +509,9 @@ def _parse(path: Path, text: str) -> tuple[Any, yaml.Node | None]:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         what = "" if isinstance(exc, YAMLLimitError) else "not valid YAML: "
+        if problem == "expected ',' or '}', but got '['":  # {model.layers[0].units: [2, 4]}
+            problem += ("; inside { }, a key holding [ ] is quoted, as in {\"model.layers[0].units\": [2, 4]}, "
+                        "or written on a line of its own")
         raise ConfigError(f"{where}: {what}{problem}") from None
 
 

@@ -203,6 +203,19 @@ def test_an_inline_base_config_and_its_errors_point_into_the_sweep_file(tmp_path
     assert [p.config["seed"] for p in plan.points] == [1, 2] and plan.base is None
 
 
+def test_a_path_key_inside_braces_is_told_to_be_quoted(tmp_path, small_config):
+    """In YAML's { } a [ opens a list: ``{model.layers[0].units: [2, 4]}`` is not valid YAML."""
+    path = tmp_path / "braces.yaml"
+    path.write_text(f"base: {small_config.name}\ngrid: {{model.layers[0].units: [2, 4]}}\n")
+    with pytest.raises(ConfigError) as error:
+        sweeps.load_sweep(path)
+    assert str(error.value).startswith(f"{path}:2:20: not valid YAML: expected ',' or '}}', but got '['; inside {{ }}, "
+                                       'a key holding [ ] is quoted, as in {"model.layers[0].units": [2, 4]}')
+    path.write_text(f'base: {small_config.name}\ngrid: {{"model.layers[0].units": [2, 4]}}\n')
+    assert [point.overrides for point in sweeps.load_sweep(path).points] == [{"model.layers[0].units": 2},
+                                                                             {"model.layers[0].units": 4}]
+
+
 @pytest.mark.slow
 def test_a_bad_sweep_file_is_reported_whole_with_lines_and_nothing_is_made(runner, tmp_path, small_config):
     path = tmp_path / "bad.yaml"
