@@ -557,7 +557,7 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
             continue
         means = [float(np.mean([y for x, y in chosen if x == at])) for at in xs]
         ax.plot(xs, means, "-", marker="D", markersize=4, linewidth=1.4, zorder=4, color=f"C{n}", label=label)
-    if numeric and min(values) > 0 and max(values) / min(values) >= 20:
+    if numeric and _log_scale(values):
         ax.set_xscale("log")
     if not numeric:  # categories, half a category's room beyond the first and the last for their labels
         ax.set_xticks(range(len(values)), _shorts([yaml_value(v) for v in values]))
@@ -574,6 +574,15 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
     title = None if lines[0][0] is _MISSING else f"mean over seeds at {_short(other, 28)} ="
     return _legend_above(ax, handles, labels, title)
+
+
+def _log_scale(values: list[float]) -> bool:
+    """Whether values (sorted) sit better on a log axis: positive, and spanning 20 times or more,
+    or three or more in steps of one ratio (widths 8, 16, 32, 64), which a log axis spaces evenly."""
+    if min(values) <= 0:
+        return False
+    ratios = [b / a for a, b in zip(values, values[1:])]
+    return values[-1] / values[0] >= 20 or (len(values) >= 3 and min(ratios) >= 1.5 and max(ratios) / min(ratios) < 1.05)
 
 
 def _legend_above(ax: "Axes", handles: list[Any], labels: list[str], title: str | None = None) -> float:

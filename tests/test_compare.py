@@ -205,6 +205,8 @@ LAYOUTS = {
         [{"type": "linear", "units": 32, "init": "he"}, "relu"] * 3 + [{"type": "linear", "units": 3}, "softmax"],
         [{"type": "linear", "units": 64, "init": "he"}, "tanh"] * 4 + [{"type": "linear", "units": 3}, "softmax"]],
         "training.learning_rate": [0.001, 0.01, 0.1]}, {}),
+    "widths and batch sizes in doublings": ({"model.layers[0].units": [8, 16, 32, 64],
+                                             "training.batch_size": [32, 64, 128]}, {}),
     "six lines and long legends": ({"training.learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
                                     "model.layers[1].activation_function_name": ["relu", "leaky_relu_long_name",
                                                                                  "tanh", "sigmoid", "elu"]},
@@ -353,6 +355,19 @@ def test_no_line_or_dot_of_a_sweep_panel_is_under_its_legend(tmp_path, figures):
         # the legend's room is added to the picture, not taken from the plot
         height = ax.get_position().height * figures[0].get_figheight()
         assert height == pytest.approx(compare.SWEEP_PANEL[1] - compare.SWEEP_ROOM[1] - compare.SWEEP_ROOM[2])
+
+
+@pytest.mark.parametrize("values, scale", [([8, 16, 32, 64], "log"), ([32, 64, 128], "log"), ([0.001, 0.01, 0.1], "log"),
+                                           ([0.001, 0.03], "log"), ([1, 2, 3, 4], "linear"), ([2, 4], "linear"),
+                                           ([2, 4, 8, 12], "linear"), ([0, 1, 2], "linear"), ([-4, -2, -1], "linear")])
+def test_values_in_steps_of_one_ratio_or_far_apart_get_a_log_axis(tmp_path, figures, values, scale):
+    """Widths 8, 16, 32, 64 are spaced evenly, each at its tick; 1, 2, 3, 4 too, on a plain axis."""
+    compare.draw_sweep(_summary_of(tmp_path, {"model.layers[0].units": values}))
+    (fig,) = figures
+    ax = fig.axes[0]
+    assert ax.get_xscale() == scale
+    fig.canvas.draw()
+    assert [float(text.get_text().replace("\N{MINUS SIGN}", "-")) for text in ax.get_xticklabels()] == values
 
 
 def test_random_draws_of_two_settings_get_one_line_a_panel_and_no_heat_map(tmp_path, figures):
