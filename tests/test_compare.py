@@ -370,6 +370,29 @@ def test_values_in_steps_of_one_ratio_or_far_apart_get_a_log_axis(tmp_path, figu
     assert [float(text.get_text().replace("\N{MINUS SIGN}", "-")) for text in ax.get_xticklabels()] == values
 
 
+def test_lines_that_meet_all_show(tmp_path, figures):
+    """Every width reaching ROC AUC 1 at every learning rate: each width's line is still seen in
+    the panel, each under the next and wider than it."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
+    summary = _summary_of(tmp_path, {"training.learning_rate": [0.001, 0.01, 0.1], "model.layers[0].units": [2, 4, 8]})
+    for row in summary.rows.values():
+        row.metrics["roc_auc"] = 1.0
+    compare.draw_sweep(summary)
+    (fig,) = figures
+    fig.set_dpi(150)  # as it is written
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float) / 255
+    ax = fig.axes[0]
+    box = ax.get_window_extent()
+    height = pixels.shape[0]
+    inside = pixels[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
+    for line in ax.get_lines():
+        near = np.abs(inside - to_rgb(line.get_color())).max(axis=-1) < 0.05
+        assert near.sum() > 50, line.get_label()
+
+
 def test_random_draws_of_two_settings_get_one_line_a_panel_and_no_heat_map(tmp_path, figures):
     """Drawn at random, each value of a setting has runs at one or two values of the other: a line
     for each would be a dot, and a heat map of them mostly empty cells."""
