@@ -370,27 +370,44 @@ def test_values_in_steps_of_one_ratio_or_far_apart_get_a_log_axis(tmp_path, figu
     assert [float(text.get_text().replace("\N{MINUS SIGN}", "-")) for text in ax.get_xticklabels()] == values
 
 
-def test_lines_that_meet_all_show(tmp_path, figures):
-    """Every width reaching ROC AUC 1 at every learning rate: each width's line is still seen in
-    the panel, each under the next and wider than it."""
+def _shown(fig, ax, color) -> int:
+    """How many pixels of the axes ``ax`` are the colour ``color``, drawn as the file is (150 dpi)."""
     import numpy as np
     from matplotlib.colors import to_rgb
 
+    fig.set_dpi(150)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float) / 255
+    box = ax.get_window_extent()
+    inside = pixels[int(pixels.shape[0] - box.y1):int(pixels.shape[0] - box.y0), int(box.x0):int(box.x1)]
+    return int((np.abs(inside - to_rgb(color)).max(axis=-1) < 0.05).sum())
+
+
+def test_lines_that_meet_all_show(tmp_path, figures):
+    """Every width reaching ROC AUC 1 at every learning rate: each width's line is still seen in
+    the panel, each under the next and wider than it."""
     summary = _summary_of(tmp_path, {"training.learning_rate": [0.001, 0.01, 0.1], "model.layers[0].units": [2, 4, 8]})
     for row in summary.rows.values():
         row.metrics["roc_auc"] = 1.0
     compare.draw_sweep(summary)
     (fig,) = figures
-    fig.set_dpi(150)  # as it is written
-    fig.canvas.draw()
-    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float) / 255
     ax = fig.axes[0]
-    box = ax.get_window_extent()
-    height = pixels.shape[0]
-    inside = pixels[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)]
     for line in ax.get_lines():
-        near = np.abs(inside - to_rgb(line.get_color())).max(axis=-1) < 0.05
-        assert near.sum() > 50, line.get_label()
+        assert _shown(fig, ax, line.get_color()) > 50, line.get_label()
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_compared_runs_all_at_roc_auc_1_all_show(tmp_path, figures, count):
+    import pandas as pd
+
+    history = pd.DataFrame({"epoch": range(1, 31), "train_loss": 0.5, "test_loss": 0.5, "test_roc_auc": 1.0})
+    found = [compare.Compared(f"run-{i}", tmp_path / f"run-{i}", {}, {}, history.assign(train_loss=0.5 / (i + 1)))
+             for i in range(count)]
+    compare.draw_compare(found, tmp_path / "cmp")
+    (fig,) = figures
+    auc_ax = fig.axes[1]
+    for line in auc_ax.get_lines():
+        assert _shown(fig, auc_ax, line.get_color()) > 50
 
 
 def test_random_draws_of_two_settings_get_one_line_a_panel_and_no_heat_map(tmp_path, figures):
