@@ -699,17 +699,20 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
     room = gap + thickness + plots.LABEL_ROOM / 2 + _labels_width(bar.ax.yaxis, plots.DIGIT_EM)
     _place(fig, ax, *panel, labels, right=room, top=top)
     bar.ax.set_position(beside())
-    # each cell's mean written in it, where it fits (else the colour bar alone tells it)
+    # each cell's mean written in it, to four digits or as many as fit, down to two (else the
+    # colour bar alone tells it)
     finite = grid[np.isfinite(grid)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
-    cell = _cell_format(finite)
-    texts = {(i, j): format(grid[j, i], cell) for j in range(len(second)) for i in range(len(first))
-             if np.isfinite(grid[j, i])}
-    widest = max((_text_inches(text, CELL_POINTS) for text in texts.values()), default=0.0)
-    if widest + TEXT_GAP <= ax.get_position().width * fig.get_figwidth() / len(first):
-        for (i, j), text in texts.items():
-            light = (grid[j, i] > middle) == (mode == "max")
-            ax.text(i, j, text, ha="center", va="center", fontsize=CELL_POINTS, color="black" if light else "white")
+    cell_width = ax.get_position().width * fig.get_figwidth() / len(first) - TEXT_GAP
+    for digits in (4, 3, 2):
+        cell = _cell_format(finite, digits)
+        texts = {(i, j): format(grid[j, i], cell) for j in range(len(second)) for i in range(len(first))
+                 if np.isfinite(grid[j, i])}
+        if max((_text_inches(text, CELL_POINTS) for text in texts.values()), default=0.0) <= cell_width:
+            for (i, j), text in texts.items():
+                light = (grid[j, i] > middle) == (mode == "max")
+                ax.text(i, j, text, ha="center", va="center", fontsize=CELL_POINTS, color="black" if light else "white")
+            break
     _thin_ticks(fig, ax)
 
 
@@ -743,16 +746,37 @@ def _thin_ticks(fig: Any, ax: "Axes") -> None:
         ax.set_xscale(ax.get_xscale())  # its default ticks and labels
     elif step > 1:
         ax.set_xticks(where[::step], names[::step])
+    if not ax.get_images() and not isinstance(ax.xaxis.get_major_formatter(), StrMethodFormatter):
+        _room_at_the_ends(fig, ax, widths[0], widths[::step][-1])
 
 
-def _cell_format(values: Any) -> str:
+def _room_at_the_ends(fig: Any, ax: "Axes", first: float, last: float) -> None:
+    """Categories on the x axis of a panel: its limits widened, if need be, so that the labels of
+    its first and last ticks (``first`` and ``last`` inches wide) stay in the panel."""
+    import numpy as np
+
+    figure_width, box = fig.get_figwidth(), ax.get_position()
+    x0, x1 = box.x0 * figure_width, box.x1 * figure_width
+    panel = math.floor(x0 / SWEEP_PANEL[0]) * SWEEP_PANEL[0]  # the panel's left edge, in inches
+    ends = np.asarray(ax.xaxis.get_majorticklocs(), dtype=float)[[0, -1]]
+    for _ in range(3):  # each widening moves the ends' ticks inwards a little more
+        low, high = ax.get_xlim()
+        inches = (x1 - x0) / (high - low)  # a category's
+        short_left = first / 2 - (x0 - panel) - (ends[0] - low) * inches
+        short_right = last / 2 - (panel + SWEEP_PANEL[0] - x1) - (high - ends[1]) * inches
+        if max(short_left, short_right) <= 0:
+            return
+        ax.set_xlim(low - max(short_left, 0) / inches, high + max(short_right, 0) / inches)
+
+
+def _cell_format(values: Any, digits: int = 4) -> str:
     """How sweep.png writes ``values`` (a heat map's cells, a seed group's mean): four decimals
     (an AUC, an accuracy, most losses), or four significant digits for values too small or too
-    large for those."""
+    large for those; ``digits`` instead of four if given."""
     import numpy as np
 
     sizes = np.abs(values[values != 0])
-    return ".4f" if not sizes.size or (sizes.min() >= 0.01 and sizes.max() < 1e5) else ".4g"
+    return f".{digits}f" if not sizes.size or (sizes.min() >= 0.01 and sizes.max() < 1e5) else f".{digits}g"
 
 
 def _ordered(values: list[Any]) -> list[Any]:

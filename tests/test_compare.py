@@ -207,6 +207,8 @@ LAYOUTS = {
         "training.learning_rate": [0.001, 0.01, 0.1]}, {}),
     "widths and batch sizes in doublings": ({"model.layers[0].units": [8, 16, 32, 64],
                                              "training.batch_size": [32, 64, 128]}, {}),
+    "a long name last, one seed": ({"model.layers[1].type": ["relu", "tanh", "elu", "gelu", "selu", "silu",
+                                                             "leaky_relu_negative_slope"]}, {"seeds": 1}),
     "six lines and long legends": ({"training.learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
                                     "model.layers[1].activation_function_name": ["relu", "leaky_relu_long_name",
                                                                                  "tanh", "sigmoid", "elu"]},
@@ -381,6 +383,18 @@ def _shown(fig, ax, color) -> int:
     box = ax.get_window_extent()
     inside = pixels[int(pixels.shape[0] - box.y1):int(pixels.shape[0] - box.y0), int(box.x0):int(box.x1)]
     return int((np.abs(inside - to_rgb(color)).max(axis=-1) < 0.05).sum())
+
+
+@pytest.mark.parametrize("columns, names, decimals", [(6, ["2", "4"], 4), (7, ["2", "4"], 3), (8, ["2", "4"], 2),
+                                                      (6, ["relu", "leaky_relu_long_name"], 2)])
+def test_a_narrow_heat_map_writes_its_means_to_the_digits_that_fit(tmp_path, figures, columns, names, decimals):
+    values = {"training.learning_rate": [round(0.001 * 1.5 ** i, 5) for i in range(columns)], "model.layers[1].type": names}
+    compare.draw_sweep(_summary_of(tmp_path, values, seeds=1))
+    (fig,) = figures
+    heat = fig.axes[2]
+    assert len(heat.texts) == 2 * columns
+    assert {len(text.get_text().split(".")[1]) for text in heat.texts} == {decimals}
+    _check_picture(fig, values)
 
 
 def test_lines_that_meet_all_show(tmp_path, figures):
