@@ -579,6 +579,7 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     ax.set_xlabel(key)
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
+    _up_to_one(ax, metric)
     handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
     title = None if lines[0][0] is _MISSING else f"mean over seeds at {_short(other, 28)} ="
     return _legend_above(ax, handles, labels, title)
@@ -630,7 +631,19 @@ def _seed_spread(ax: "Axes", rows: list[Any], metric: str) -> float:
     ax.set_xlabel("seed")
     ax.set_ylabel(metric)
     ax.grid(True, which="major")
+    _up_to_one(ax, metric)
     return _legend_above(ax, *ax.get_legend_handles_labels())  # inside, the band of mean ± std is under it
+
+
+SCORES = ("roc_auc", "roc_auc_thresholded", "accuracy", "f1_macro")  # metrics that cannot pass 1
+
+
+def _up_to_one(ax: "Axes", metric: str) -> None:
+    """A score that cannot pass 1 (ROC AUC, accuracy) gets its y axis no higher than the room its
+    marks at 1 need: every seed at ROC AUC 1 drew an axis up to 1.05."""
+    low, high = ax.get_ylim()
+    if metric in SCORES and high > 1:
+        ax.set_ylim(low, min(high, 1 + 0.04 * (1 - low)))
 
 
 def _shorts(texts: list[str], limit: int = 14) -> list[str]:

@@ -452,6 +452,23 @@ def test_random_draws_of_two_settings_get_one_line_a_panel_and_no_heat_map(tmp_p
         assert len(labels) >= 2 and not any(a.overlaps(b) for a, b in zip(labels, labels[1:]))
 
 
+@pytest.mark.parametrize("sweep", [False, True])
+def test_a_score_axis_does_not_pass_one_where_every_run_scores_one(tmp_path, figures, sweep):
+    """ROC AUC cannot pass 1: an axis up to 1.05 shows values no run can have. A loss, which can, keeps
+    its room above."""
+    summary = _summary_of(tmp_path, {"training.learning_rate": [0.01, 0.1]} if sweep else {}, seeds=3)
+    for row in summary.rows.values():
+        row.metrics.update(roc_auc=1.0, loss=1.0)
+    compare.draw_sweep(summary)
+    (fig,) = figures
+    auc = fig.axes[0]
+    assert 1.0 < auc.get_ylim()[1] <= 1.0 + 0.04 * (1 - auc.get_ylim()[0])
+    low, high = auc.get_ylim()
+    assert max(tick for tick in auc.get_yticks() if low <= tick <= high) == pytest.approx(1.0)  # the top tick
+    if not sweep:
+        assert fig.axes[1].get_ylabel() == "loss" and fig.axes[1].get_ylim()[1] >= 1.04
+
+
 def test_a_seed_group_picture_shows_the_metric_and_the_loss_of_each_seed(tmp_path, figures):
     """Every seed at ROC AUC 1.0 says nothing of how far each run got: the loss beside it does."""
     summary = _summary_of(tmp_path, {}, seeds=10)
