@@ -401,6 +401,7 @@ def draw_compare(found: list[Compared], output: Path | None = None, dpi: int = 1
         for ax in (loss_ax, auc_ax):
             ax.grid(True, which="major")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _up_to_one(auc_ax, "roc_auc")
         handles, labels = loss_ax.get_legend_handles_labels()
         more = len(handles) - MAX_LEGEND
         if more > 0:
@@ -468,6 +469,7 @@ HEAT_MAP_TOP = 0.45             # inches above a heat map, for its title
 LABEL_MOST = 24                 # characters a swept value's label may take, at most
 CELL_POINTS = 8                 # font size of the means written in a heat map's cells
 TEXT_GAP = 0.08                 # inches kept free beside a tick label or a cell's text
+LEGEND_KEY = 24                 # characters of the other setting's name a legend's title above a panel shows, at most
 SWEEP_LEGEND_MARGIN = 1.4       # inches of a panel's width beside its axes, at most: a legend above them spans the rest
 
 
@@ -581,7 +583,8 @@ def _metric_by(ax: "Axes", rows: list[Any], key: str, metric: str, other: str | 
     ax.grid(True, which="major")
     _up_to_one(ax, metric)
     handles, labels = [*ax.get_lines(), dots], [*(line.get_label() for line in ax.get_lines()), "runs"]
-    title = None if lines[0][0] is _MISSING else f"mean over seeds at {_short(other, 28)} ="
+    # the legend's title within the panel (a key of 28 characters over wide tick labels ran into the next)
+    title = None if lines[0][0] is _MISSING else f"mean over seeds at {_short(other, LEGEND_KEY)} ="
     return _legend_above(ax, handles, labels, title)
 
 
@@ -711,6 +714,14 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
     bar.ax.yaxis.offsetText.set(x=0.0, horizontalalignment="left")  # a "1e-5" over the bar's labels, not the map
     room = gap + thickness + plots.LABEL_ROOM / 2 + _labels_width(bar.ax.yaxis, plots.DIGIT_EM)
     _place(fig, ax, *panel, labels, right=room, top=top)
+    # the colour bar further off where half the last column's label is wider than half its cell and the gap
+    last = _text_inches(ax.get_xticklabels()[-1].get_text(), plots.STYLE["xtick.labelsize"], WIDE_LETTER) + TEXT_GAP
+    for _ in range(2):  # moving the bar narrows the cells a little
+        more = last / 2 - ax.get_position().width * fig.get_figwidth() / len(first) / 2 - gap
+        if more <= 0:
+            break
+        gap, room = gap + more, room + more
+        _place(fig, ax, *panel, labels, right=room, top=top)
     bar.ax.set_position(beside())
     # each cell's mean written in it, to four digits or as many as fit, down to two (else the
     # colour bar alone tells it)
@@ -729,12 +740,17 @@ def _heat_map(fig: Any, ax: "Axes", rows: list[Any], keys: list[str], metric: st
     _thin_ticks(fig, ax)
 
 
-def _text_inches(text: str, points: float) -> float:
+def _text_inches(text: str, points: float, letter: float | None = None) -> float:
     """Inches ``text`` takes at ``points``, estimated from its characters (digits are wider than
-    most letters)."""
+    most letters, and the "…" of a shortened value a whole em); ``letter`` ems for any other
+    character instead of an average one's."""
     from . import plots
 
-    return sum(plots.DIGIT_EM if char.isdigit() else plots.CHAR_WIDTH for char in text) * points / 72
+    letter = plots.CHAR_WIDTH if letter is None else letter
+    return sum(plots.DIGIT_EM if char.isdigit() else 1.0 if char == "…" else letter for char in text) * points / 72
+
+
+WIDE_LETTER = 0.7  # ems: wider than any lowercase letter but m and w in DejaVu Sans, for room that must not fall short
 
 
 def _thin_ticks(fig: Any, ax: "Axes") -> None:
@@ -760,7 +776,9 @@ def _thin_ticks(fig: Any, ax: "Axes") -> None:
     elif step > 1:
         ax.set_xticks(where[::step], names[::step])
     if not ax.get_images() and not isinstance(ax.xaxis.get_major_formatter(), StrMethodFormatter):
-        _room_at_the_ends(fig, ax, widths[0], widths[::step][-1])
+        first, last = (_text_inches(name, plots.STYLE["xtick.labelsize"], WIDE_LETTER) + TEXT_GAP
+                       for name in (names[0], names[::step][-1]))
+        _room_at_the_ends(fig, ax, first, last)
 
 
 def _room_at_the_ends(fig: Any, ax: "Axes", first: float, last: float) -> None:

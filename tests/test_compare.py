@@ -209,6 +209,12 @@ LAYOUTS = {
                                              "training.batch_size": [32, 64, 128]}, {}),
     "a long name last, one seed": ({"model.layers[1].type": ["relu", "tanh", "elu", "gelu", "selu", "silu",
                                                              "leaky_relu_negative_slope"]}, {"seeds": 1}),
+    "a long key over large values": ({"model.layers[1].activation_function_name": [1, 2],
+                                       "model.layers[1].type": ["relu", "leaky_relu_negative_slope"]},
+                                      {"scale": 1e5, "seeds": 1}),
+    "a long name in the heat map's last column": ({"model.layers[1].type": ["relu", "elu", "tanh",
+                                                                         "leaky_relu_negative_slope"],
+                                                   "model.layers[0].units": [4, 8]}, {"seeds": 1}),
     "six lines and long legends": ({"training.learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
                                     "model.layers[1].activation_function_name": ["relu", "leaky_relu_long_name",
                                                                                  "tanh", "sigmoid", "elu"]},
@@ -261,6 +267,9 @@ def _check_picture(fig, values: dict[str, list]) -> None:
         legend = ax.get_legend()
         if legend is not None:
             box = legend.get_window_extent(renderer)
+            panel = compare.SWEEP_PANEL[0] * fig.dpi  # pixels
+            column = int(ax.get_position().x0 * fig.bbox.width // panel)
+            assert column * panel - 0.5 <= box.x0 and box.x1 <= (column + 1) * panel + 0.5, (box, column)  # in its panel
             if ax.yaxis.offsetText.get_text():  # a "1e-6" above the axis
                 assert not box.overlaps(ax.yaxis.offsetText.get_window_extent(renderer))
             data = [ax.transData.transform(line.get_xydata()) for line in ax.get_lines() if len(line.get_xydata())]
@@ -420,6 +429,7 @@ def test_compared_runs_all_at_roc_auc_1_all_show(tmp_path, figures, count):
     compare.draw_compare(found, tmp_path / "cmp")
     (fig,) = figures
     auc_ax = fig.axes[1]
+    assert 1.0 < auc_ax.get_ylim()[1] <= 1.0 + 0.04 * (1 - auc_ax.get_ylim()[0])  # no ROC AUC above 1 on the axis
     for line in auc_ax.get_lines():
         assert _shown(fig, auc_ax, line.get_color()) > 50
 
