@@ -469,6 +469,7 @@ HEAT_MAP_TOP = 0.45             # inches above a heat map, for its title
 LABEL_MOST = 24                 # characters a swept value's label may take, at most
 CELL_POINTS = 8                 # font size of the means written in a heat map's cells
 TEXT_GAP = 0.08                 # inches kept free beside a tick label or a cell's text
+WIDE_LETTER = 0.7               # ems: wider than any lowercase letter but m and w (DejaVu Sans), for room that must not fall short
 LEGEND_KEY = 24                 # characters of the other setting's name a legend's title above a panel shows, at most
 SWEEP_LEGEND_MARGIN = 1.4       # inches of a panel's width beside its axes, at most: a legend above them spans the rest
 
@@ -749,8 +750,6 @@ def _text_inches(text: str, points: float, letter: float | None = None) -> float
     letter = plots.CHAR_WIDTH if letter is None else letter
     return sum(plots.DIGIT_EM if char.isdigit() else 1.0 if char == "…" else letter for char in text) * points / 72
 
-
-WIDE_LETTER = 0.7  # ems: wider than any lowercase letter but m and w in DejaVu Sans, for room that must not fall short
 
 
 def _thin_ticks(fig: Any, ax: "Axes") -> None:
