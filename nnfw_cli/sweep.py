@@ -1066,7 +1066,8 @@ def count_line(summary: Summary) -> str:
 
 
 def best_lines(summary: Summary, picture: Path | None, top: int = 5) -> list[str]:
-    """The sweep folder, the counts, and the best points by the sweep's metric (mean ± std over seeds)."""
+    """The sweep folder, the counts, and the best points by the sweep's metric (mean ± std over
+    seeds, and the worst seed's value: the min of a score, the max of a loss)."""
     plan = summary.plan
     lines = [f"sweep folder: {summary.sweep_dir}", f"  {count_line(summary)}; summary.csv"
              + (f", {picture.name}" if picture is not None else "")]
@@ -1083,7 +1084,8 @@ def best_lines(summary: Summary, picture: Path | None, top: int = 5) -> list[str
         value = _number_text(group.mean)
         if seeds > 1:
             count = f"{len(group.values)} run{'s' * (len(group.values) != 1)}"
-            value += f" ± {_number_text(group.std)}  (min {_number_text(group.low)}, {count})"
+            worst = ("min", group.low) if plan.mode == "max" else ("max", group.high)  # the unluckiest seed
+            value += f" ± {_number_text(group.std)}  ({worst[0]} {_number_text(worst[1])}, {count})"
         if tied:
             value += f"  {TIE_BREAK} {_number_text(group.loss, '.4g'):<9}"
         lines.append(f"  {rank}. {value}  {' '.join(group.rows[0].point.settings()[:len(group.overrides)]) or 'base'}")

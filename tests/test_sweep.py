@@ -163,6 +163,19 @@ def test_without_equal_means_the_best_points_show_no_loss(tmp_path, small_config
     assert "equal ones" not in lines[2]
 
 
+def test_the_best_points_show_the_worst_seed_of_each(tmp_path, small_config):
+    """Beside mean ± std, each point shows its unluckiest seed: the lowest score, or the highest
+    loss when the sweep ranks by a loss (``mode: min``)."""
+    scores = {0.01: [(0.99, 0.05), (0.93, 0.25)], 0.1: [(0.9, 0.3), (0.8, 0.5)]}
+    _, lines = _ranked(tmp_path, small_config, scores)
+    assert "(min 0.9300, 2 runs)  training.learning_rate=0.01" in lines[3]
+    assert "(min 0.8000, 2 runs)  training.learning_rate=0.1" in lines[4]
+    _, lines = _ranked(tmp_path, small_config, scores, metric="loss", mode="min")
+    assert "best points by loss, lowest first" in lines[2]
+    assert "0.1500 ± 0.1414  (max 0.2500, 2 runs)  training.learning_rate=0.01" in lines[3]
+    assert "(max 0.5000, 2 runs)  training.learning_rate=0.1" in lines[4]
+
+
 def test_random_draws_stay_in_their_ranges_and_are_the_same_each_time(tmp_path, small_config):
     space = {"training.learning_rate": {"low": 1.0e-4, "high": 0.3, "log": True},
              "model.layers[0].units": {"low": 2, "high": 64},
