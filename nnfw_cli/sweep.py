@@ -289,8 +289,26 @@ def read_sweep_file(path: str | Path) -> tuple[SweepFile, Any, Any]:
         raise ConfigError(problems_of(errors, str(path), root, _SWEEP_SECTIONS)) from None
     if isinstance(spec.base, dict):
         return spec, spec.base, _child(root, "base")
-    base_raw, base_root = read_yaml(path.parent / os.path.expanduser(spec.base))
+    base = path.parent / os.path.expanduser(spec.base)
+    if not base.exists():
+        raise ConfigError(_no_base(path, root, spec.base, base))
+    base_raw, base_root = read_yaml(base)
     return spec, base_raw, base_root
+
+
+def _no_base(path: Path, root: Any, written: str, base: Path) -> str:
+    """The message for a base config that is not there, at its place in the sweep file; where the
+    path names a file from the current folder instead, what to write to name it."""
+    node = _child(root, "base")
+    where = f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}" if node is not None else str(path)
+    here = Path(os.path.expanduser(written))
+    message = f"{where}: base: {base}: no such file"
+    if here.is_absolute():
+        return message
+    message += " (a base path is relative to the sweep file's folder)"
+    if here.is_file():
+        message += f"; for {here}, write base: {Path(os.path.relpath(here.resolve(), path.resolve().parent)).as_posix()}"
+    return message
 
 
 def _untagged(loc: tuple) -> tuple:

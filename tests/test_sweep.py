@@ -229,6 +229,24 @@ def test_a_path_key_inside_braces_is_told_to_be_quoted(tmp_path, small_config):
                                                                              {"model.layers[0].units": 4}]
 
 
+def test_a_base_file_not_there_is_reported_at_its_line_with_the_path_to_write(tmp_path, small_config, monkeypatch):
+    """A base path is relative to the sweep file: one written from the current folder instead is
+    reported at its place in the sweep file, with the path that names it from there."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweeps").mkdir()
+    path = tmp_path / "sweeps" / "lr.yaml"
+    path.write_text(f"name: lr\nbase: {small_config.name}\ngrid:\n  training.learning_rate: [0.1]\n")
+    with pytest.raises(ConfigError) as error:
+        sweeps.load_sweep(Path("sweeps/lr.yaml"))
+    assert str(error.value) == (f"sweeps/lr.yaml:2:7: base: sweeps/{small_config.name}: no such file (a base path is "
+                                f"relative to the sweep file's folder); for {small_config.name}, write base: "
+                                f"../{small_config.name}")
+    path.write_text(f"base: {tmp_path / 'gone.yaml'}\n")  # an absolute path: nothing to suggest
+    with pytest.raises(ConfigError) as error:
+        sweeps.load_sweep(path)
+    assert str(error.value) == f"{path}:1:7: base: {tmp_path / 'gone.yaml'}: no such file"
+
+
 @pytest.mark.slow
 def test_a_bad_sweep_file_is_reported_whole_with_lines_and_nothing_is_made(runner, tmp_path, small_config):
     path = tmp_path / "bad.yaml"
