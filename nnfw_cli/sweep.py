@@ -644,6 +644,9 @@ class DaskRunner:
             self.client = Client(address, timeout=CONNECT_SECONDS if timeout is None else timeout)
         except (OSError, TimeoutError) as exc:
             raise RunError(f"--scheduler {address}: cannot reach the Dask scheduler: {exc}") from None
+        except (ValueError, TypeError) as exc:  # an address Dask cannot use: no port, an unknown scheme, TLS unset
+            raise RunError(f"--scheduler {address}: not an address Dask can connect to ({exc}); a scheduler "
+                           f"prints its address as it starts, such as tcp://192.168.1.10:8786") from None
         self.address = address
         self.executor = self.client.get_executor(pure=False)
 

@@ -577,6 +577,18 @@ def test_a_scheduler_that_cannot_be_reached_is_one_message(runner, tmp_path, sma
     assert "Traceback" not in result.stderr
 
 
+
+@pytest.mark.parametrize("address, reason", [("localhost", "missing port number"),
+                                             ("http://localhost:8786", "unknown address scheme 'http'"),
+                                             ("tcp://localhost:port", "invalid literal")])
+def test_an_address_dask_cannot_use_is_one_message(runner, tmp_path, small_config, address, reason):
+    pytest.importorskip("distributed", reason="Dask is not installed")
+    path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID)
+    result = runner.invoke(main, ["sweep", str(path), "--scheduler", address, "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert f"--scheduler {address}: not an address Dask can connect to (" in result.stderr and reason in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
 # -- seeds of one config --------------------------------------------------------------------------
 
 
