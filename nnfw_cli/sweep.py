@@ -307,7 +307,8 @@ def _no_base(path: Path, root: Any, written: str, base: Path) -> str:
         return message
     message += " (a base path is relative to the sweep file's folder)"
     if here.is_file():
-        message += f"; for {here}, write base: {Path(os.path.relpath(here.resolve(), path.resolve().parent)).as_posix()}"
+        with contextlib.suppress(ValueError):  # no relative path between two drives (Windows)
+            message += f"; for {here}, write base: {Path(os.path.relpath(here.resolve(), path.resolve().parent)).as_posix()}"
     return message
 
 
