@@ -765,19 +765,46 @@ def _thin_ticks(fig: Any, ax: "Axes") -> None:
     if not isinstance(ax.xaxis.get_major_locator(), FixedLocator) or len(where) < 2:
         return
     names = ax.xaxis.get_major_formatter().format_ticks(where)
-    across = ax.transData.transform(np.column_stack([where, np.zeros_like(where)]))[:, 0] / fig.dpi
-    widths = [_text_inches(name, plots.STYLE["xtick.labelsize"]) + TEXT_GAP for name in names]
-    step = next(k for k in range(1, len(where) + 1)
-                if all((widths[i] + widths[i + k]) / 2 <= abs(across[i + k] - across[i])
-                       for i in range(0, len(where) - k, k)))
+    step = _label_step(fig, ax, where, names)
     if step > 1 and isinstance(ax.xaxis.get_major_formatter(), StrMethodFormatter):  # ``_metric_by``'s numbers
         ax.set_xscale(ax.get_xscale())  # its default ticks and labels
+        _fewer_ticks(fig, ax)
     elif step > 1:
         ax.set_xticks(where[::step], names[::step])
     if not ax.get_images() and not isinstance(ax.xaxis.get_major_formatter(), StrMethodFormatter):
         first, last = (_text_inches(name, plots.STYLE["xtick.labelsize"], WIDE_LETTER) + TEXT_GAP
                        for name in (names[0], names[::step][-1]))
         _room_at_the_ends(fig, ax, first, last)
+
+
+def _label_step(fig: Any, ax: "Axes", where: Any, names: list[str]) -> int:
+    """Label every k-th of the x axis' ticks at ``where``, named ``names``: the smallest k with
+    which no label runs into the next one labelled."""
+    import numpy as np
+
+    from . import plots
+
+    across = ax.transData.transform(np.column_stack([where, np.zeros_like(where)]))[:, 0] / fig.dpi
+    widths = [_text_inches(name, plots.STYLE["xtick.labelsize"]) + TEXT_GAP for name in names]
+    return next(k for k in range(1, len(where) + 1)
+                if all((widths[i] + widths[i + k]) / 2 <= abs(across[i + k] - across[i])
+                       for i in range(0, len(where) - k, k)))
+
+
+def _fewer_ticks(fig: Any, ax: "Axes") -> None:
+    """A linear x axis' own ticks, fewer of them while their labels would run into each other:
+    small numbers written out (0.00002) are wide."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    if ax.get_xscale() != "linear":
+        return
+    for bins in range(8, 1, -1):
+        low, high = sorted(ax.get_xlim())
+        where = np.asarray([x for x in ax.xaxis.get_majorticklocs() if low <= x <= high], dtype=float)
+        if len(where) < 2 or _label_step(fig, ax, where, ax.xaxis.get_major_formatter().format_ticks(where)) == 1:
+            return
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=bins))
 
 
 def _room_at_the_ends(fig: Any, ax: "Axes", first: float, last: float) -> None:

@@ -219,6 +219,7 @@ LAYOUTS = {
                                     "model.layers[1].activation_function_name": ["relu", "leaky_relu_long_name",
                                                                                  "tanh", "sigmoid", "elu"]},
                                    {"seeds": 3}),
+    "small learning rates written out": ({"training.learning_rate": [1e-05, 3.162e-05, 0.0001334]}, {"seeds": 1}),
 }
 
 
