@@ -889,12 +889,17 @@ def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool
 
     stop = sweeps.Stop()
     sweeps.prepare_pictures()  # for sweep.png, while the runs go on
-    if not quiet:
-        kind = "group" if plan.kind == "seeds" else "sweep"
-        count = f"{len(plan.points)} run{'s' * (len(plan.points) != 1)}"
-        click.echo(f"{kind} folder: {folder}  ({count}; {runner.describe()})", err=True)
-
     started, run_seconds = time.monotonic(), 0.0
+
+    def begin(left: int) -> None:
+        if quiet:
+            return
+        total = len(plan.points)
+        count = f"{total} run{'s' * (total != 1)}"
+        how = f"{count}, all finished: nothing to run" if left == 0 else \
+            f"{count}{f', {left} left to run' if left < total else ''}; {runner.describe()}"
+        kind = "group" if plan.kind == "seeds" else "sweep"
+        click.echo(f"{kind} folder: {folder}  ({how})", err=True)
 
     def report(row: Any, done: int, total: int) -> None:
         nonlocal run_seconds
@@ -904,7 +909,7 @@ def _run_many(plan: Any, folder: Path, runner: Any, fail_fast: bool, quiet: bool
             _echo_err(sweeps.progress_line(row, done, total, plan.metric, time.monotonic() - started, left))
 
     with _stop_sweep_on_signals(stop, folder):
-        summary = sweeps.run_plan(plan, folder, runner, report, stop, fail_fast, command_line())
+        summary = sweeps.run_plan(plan, folder, runner, report, stop, fail_fast, command_line(), begin=begin)
     if stop.signum is not None:
         done = sum(summary.counts()[status] for status in sweeps.FINISHED)
         _draw_sweep(summary)

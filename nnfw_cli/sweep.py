@@ -689,9 +689,10 @@ class Stop:
 
 def run_plan(plan: Plan, sweep_dir: Path, runner: Any, report: Callable[["Row", int, int], None],
              stop: Stop | None = None, fail_fast: bool = False, command: str = "",
-             function: Callable[[Task], Result] = run_task) -> "Summary":
+             function: Callable[[Task], Result] = run_task, begin: Callable[[int], None] | None = None) -> "Summary":
     """Run the plan's unfinished points on ``runner``; write each result as it arrives (its run
-    folder, then summary.csv); ``report(row, done, total)`` after each. Returns the summary.
+    folder, then summary.csv); ``begin(left)`` with the number of runs to make, then
+    ``report(row, done, total)`` after each. Returns the summary.
 
     A run whose worker was lost is submitted once more, then recorded as failed. With
     ``fail_fast`` the first failure stops the sweep as ``stop`` does: no more runs start, the
@@ -703,6 +704,8 @@ def run_plan(plan: Plan, sweep_dir: Path, runner: Any, report: Callable[["Row", 
         summary = Summary.read(plan, sweep_dir)
         todo = deque(point for point in plan.points if summary.rows[point.id].status not in FINISHED)
         summary.write()
+        if begin is not None:
+            begin(len(todo))
         loop = _Loop(runner, function, {point.id: _task(plan, point, command) for point in todo}, summary, report)
         try:
             loop.run(todo, stop, fail_fast)

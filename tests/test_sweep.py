@@ -414,6 +414,7 @@ def test_resume_runs_only_the_points_that_are_missing(runner, tmp_path, small_co
     before = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (folder / "runs").iterdir()}
     result = runner.invoke(main, ["sweep", "--resume", str(folder), "--workers", "2"])
     assert result.exit_code == 0, result.stderr
+    assert f"sweep folder: {folder}  (6 runs, 3 left to run; 2 local workers)" in result.stderr
     assert sorted(line.split("] ")[1].split()[0] for line in result.stderr.splitlines() if line.startswith("[")) == \
         ["p001-seed0", "p001-seed1", "p001-seed2"]
     assert {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (folder / "runs").iterdir()
@@ -421,11 +422,13 @@ def test_resume_runs_only_the_points_that_are_missing(runner, tmp_path, small_co
     assert [row["status"] for row in _summary(folder)] == ["completed"] * 6
     nothing = runner.invoke(main, ["sweep", "--resume", str(folder)])
     assert nothing.exit_code == 0 and "[" not in nothing.stderr
+    assert f"sweep folder: {folder}  (6 runs, all finished: nothing to run)" in nothing.stderr
     # a run whose folder is gone, or whose metrics.json cannot be read, is not finished
     (folder / "runs" / "p000-seed0" / "metrics.json").write_text("")
     shutil.rmtree(folder / "runs" / "p001-seed1")
     again = runner.invoke(main, ["sweep", "--resume", str(folder), "--workers", "1"])
     assert again.exit_code == 0, again.stderr
+    assert "(6 runs, 2 left to run; 1 local worker)" in again.stderr
     assert sorted(line.split("] ")[1].split()[0] for line in again.stderr.splitlines() if line.startswith("[")) == \
         ["p000-seed0", "p001-seed1"]
     assert {row["run"] for row in _summary(folder)} >= {"p000-seed0-2", "p001-seed1"}
