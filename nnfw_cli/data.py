@@ -350,23 +350,28 @@ def read_table(path: str, delimiter: str | None = None, numbers: bool = False, t
     return next(read_table_parts(path, None, delimiter, numbers, text))
 
 
+# How a CSV file is read: blank lines kept (as rows of missing cells) so that rows keep their line numbers.
+_READ: dict[str, Any] = dict(skip_blank_lines=False, skipinitialspace=True, index_col=False, encoding="utf-8-sig")
+
+
 def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, numbers: bool = False,
                      text: Iterable[str] = ()) -> Iterator[Any]:
-    """``read_table``'s table, ``rows`` rows at a time (one table for None; ``numbers`` only so),
-    each part indexed by its lines: the table of a large file need never be whole in memory."""
+    """``read_table``'s table, ``rows`` rows at a time (one table for None), each part indexed by
+    its lines: the table of a large file need never be whole in memory. With ``numbers`` and
+    ``rows``, a column that is not all numbers is left as the parser made it, not read again as
+    text (``saved._predict_lines`` reads such a part again, from its lines)."""
     import pandas as pd
 
     from .errors import DataError
 
     with _open_data(path) as handle:
         delimiter, sha256 = _delimiter_and_digest(path, handle, delimiter)
-        options = dict(sep=delimiter, skip_blank_lines=False, skipinitialspace=True, index_col=False,
-                       encoding="utf-8-sig")
+        options = dict(_READ, sep=delimiter)
         try:
             dtype: Any = _text_columns(handle, options, text) if numbers else str
             line, checked, found = 2, False, False  # line 1 is the header
             for table, warned in _parsed(handle, dict(options, dtype=dtype), rows):
-                if numbers:  # a column of text cells too: read again as text, so that every cell is as written
+                if numbers and rows is None:  # a column of text cells too: read again as text, every cell as written
                     mixed = [name for name in table.columns if table[name].dtype.kind not in "fiu" and name not in dtype]
                     if mixed:
                         handle.seek(0)
@@ -376,16 +381,12 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
                 if not checked and (warned or _may_be_short(table)):
                     _check_rows_of(path, handle, delimiter)
                     checked = True
-                table.columns = [str(name).strip() for name in table.columns]
-                table.index = np.arange(len(table)) + line
-                line += len(table)
-                table = table.dropna(how="all")  # blank lines
-                table.attrs.update(path=path, sha256=sha256, lines=True)
+                table, line = _numbered(table, line, path, sha256), line + len(table)
                 if len(table):
                     found = True
                     yield table
             if not found:
-                raise DataError(f"{path}: only a header row, no data below it")
+                raise only_a_header(path)
         except UnicodeDecodeError:
             handle.seek(0)
             _decode(path, handle.read())
@@ -404,10 +405,75 @@ def _delimiter_and_digest(path: str, handle: Any, delimiter: str | None) -> tupl
     from .errors import DataError
 
     head = handle.read(_HEAD_BYTES)
-    sample = _decode(path, head if len(head) < _HEAD_BYTES else head[: head.rfind(b"\n") + 1] or head)
+    sample = _head_text(path, head)
     if len(head) < _HEAD_BYTES and not sample.strip():
         raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row per sample")
     return delimiter or _sniff(sample), _sha256(handle, head)
+
+
+def _numbered(table: Any, line: int, path: str, sha256: str) -> Any:
+    """A table read from the file at ``path``, its first row on line ``line``, as ``read_table``
+    gives it: the names stripped, each row indexed by its line, blank lines left out."""
+    table.columns = [str(name).strip() for name in table.columns]
+    table.index = np.arange(len(table)) + line
+    table = table.dropna(how="all")  # blank lines
+    table.attrs.update(path=path, sha256=sha256, lines=True)
+    return table
+
+
+def only_a_header(path: str) -> Exception:
+    """The error for a CSV file with no row below its header (blank lines aside)."""
+    from .errors import DataError
+
+    return DataError(f"{path}: only a header row, no data below it")
+
+
+def lines_as_text(table: Any, header: bytes, lines: list[bytes]) -> Any:
+    """The rows of ``table`` (a part of ``read_table_parts`` with ``numbers``, of a file
+    ``written_plainly`` accepts) as ``read_table_parts`` reads them as text: from ``lines``, the
+    file's lines from the one after the previous part's last row to this part's last, below
+    ``header``, its first line."""
+    import io
+
+    import pandas as pd
+
+    first = int(table.index[-1]) - len(lines) + 1
+    text = pd.read_csv(io.BytesIO(header + b"".join(lines)), **_READ, sep=",", dtype=str)
+    return _numbered(text, first, table.attrs["path"], table.attrs["sha256"])
+
+
+def _head_text(path: str, head: bytes) -> str:
+    """The text of a file's first bytes ``head`` (_HEAD_BYTES of them, or the whole file), up to
+    its last whole line: what the delimiter is told from."""
+    return _decode(path, head if len(head) < _HEAD_BYTES else head[: head.rfind(b"\n") + 1] or head)
+
+
+# What a row of numbers written plainly is made of: digits, points, exponents, signs and commas.
+_PLAIN_ROWS = b"0123456789.eE+-,\r\n"
+
+
+def written_plainly(path: str) -> bool:
+    """Whether the CSV at ``path`` has comma-separated rows of numbers written plainly below a
+    header without quotes: no space, quote or letter but an exponent's, each row one line
+    ending in \\n or \\r\\n. Its rows read as the same cells whether as text or as numbers
+    (``read_table_parts`` with ``numbers``), and each line holds a row's cells as written."""
+    from .errors import DataError
+
+    try:
+        with _open_data(path) as handle:
+            head = handle.read(_HEAD_BYTES)
+            if _sniff(_head_text(path, head)) != ",":
+                return False
+            handle.seek(0)
+            header = handle.readline()
+            if b'"' in header or header.count(b"\r") != header.count(b"\r\n"):
+                return False
+            for block in iter(lambda: handle.read(2**22) + handle.readline(), b""):  # whole lines
+                if block.translate(None, _PLAIN_ROWS) or block.count(b"\r") != block.count(b"\r\n"):
+                    return False
+    except (DataError, OSError):
+        return False  # the usual reading says what is wrong
+    return True
 
 
 def _text_columns(handle: Any, options: dict[str, Any], text: Iterable[str]) -> dict[str, Any]:

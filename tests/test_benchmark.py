@@ -93,6 +93,19 @@ def test_the_million_row_benchmark_runs_the_code_of_the_checkout_it_names(tmp_pa
     assert Path(done.stdout.strip()) == other / "nnfw_cli" / "__init__.py"
 
 
+@pytest.mark.slow
+def test_the_predict_benchmark_times_each_checkout_and_compares_their_outputs(tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(ROOT / "nnfw_cli", other / "nnfw_cli")  # another checkout's code: here, the same
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "predict.py"), "--runs", "1", "--rows", "3000",
+                           "--columns", "3", "--other", str(other)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == [str(ROOT), str(other)]
+    assert all(re.search(r"nnfw predict of 3,000 rows x 4 columns \(0 MiB\): median [\d.]+ s", line) for line in lines[:2])
+    assert lines[2] == "outputs: the same bytes in every run"
+
+
 @pytest.mark.slow  # a third of a second: 48 configs validated
 def test_the_sweep_benchmark_times_the_example_sweep_at_the_epochs_asked_for(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))

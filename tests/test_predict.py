@@ -356,3 +356,135 @@ def test_the_predictions_file_has_the_bytes_pandas_writes(tmp_path_factory, part
             part.to_csv(handle, index=False, header=not i)
     assert rows == sum(len(part) for part in parts)
     assert (folder / "ours.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
+
+
+# -- a file of numbers written plainly: parsed as numbers, its lines copied ------------------------
+
+from unittest import mock  # noqa: E402
+
+from nnfw_cli import data as data_module  # noqa: E402
+from nnfw_cli.errors import DataError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def numeric_run(tmp_path_factory) -> Path:
+    """A run trained on a CSV of three numeric features and a 0/1 label, named by its columns."""
+    folder = tmp_path_factory.mktemp("numeric")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    table = pd.DataFrame(X, columns=["x1", "x2", "x3"]).assign(label=(X[:, 0] > X[:, 1]).astype(int))
+    table.to_csv(folder / "train.csv", index=False)
+    (folder / "c.yaml").write_text("data: {dataset: csv, path: train.csv, target: label}\n"
+                                   "model: {layers: [{type: linear, units: 4}, relu, {type: linear, units: 1}, sigmoid]}\n"
+                                   "training: {epochs: 2}\n")
+    result = CliRunner().invoke(main, ["train", str(folder / "c.yaml"), "--output-dir", str(folder), "--name", "r",
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    return folder / "r"
+
+
+_NUMBER = st.one_of(
+    st.floats(-1e6, 1e6).map(repr),
+    st.tuples(st.floats(-1e3, 1e3), st.integers(0, 20)).map(lambda v: f"{v[0]:.{v[1]}f}"),
+    st.tuples(st.floats(-1e300, 1e300), st.integers(0, 17), st.sampled_from("eE")).map(
+        lambda v: f"{v[0]:.{v[1]}e}".replace("e", v[2])),
+    st.integers(-10**25, 10**25).map(str),
+    st.sampled_from(["0", "-0", ".5", "5.", "-.5", "1e5", "1E-5", "2e+3", "00012"]),
+)
+
+
+@st.composite
+def _plain_files(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A CSV of numbers written plainly, with the run's columns among others in any order, blank
+    lines, empty cells (a missing feature is an error), LF or CRLF; and rows a part."""
+    names = draw(st.permutations(["x1", "x2", "x3", *draw(st.sampled_from([[], ["id"], ["id", "label"]]))]))
+    rows = []
+    for _ in range(draw(st.integers(1, 25))):
+        if draw(st.integers(0, 9)) == 0:
+            rows.append("")  # a blank line
+            continue
+        cells = [draw(_NUMBER) for _ in names]
+        if draw(st.integers(0, 14)) == 0:  # an empty cell: a missing feature, or a kept one
+            cells[draw(st.integers(0, len(names) - 1))] = ""
+        rows.append(",".join(cells))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    text = end.join([",".join(names), *rows]) + (end if draw(st.booleans()) else "")
+    return text.encode("ascii"), draw(st.sampled_from([1, 3, 100]))
+
+
+def _predicted(run: Path, path: Path, plainly: bool) -> str | tuple[str, str]:
+    """predict's bytes for ``path`` (or its error), by the lines (``plainly``) or as text cells."""
+    import io
+
+    model, transform, n_features, _ = saved.open_predictor(run)
+    buffer = io.StringIO(newline="")
+    with mock.patch.object(data_module, "written_plainly", data_module.written_plainly if plainly else lambda p: False):
+        try:
+            saved.write_parts((table for table, _ in saved.predict_file(model, transform, n_features, str(path))),
+                              buffer)
+        except DataError as exc:
+            return "error", str(exc)
+    return buffer.getvalue()
+
+
+@pytest.mark.slow
+@settings(deadline=None, database=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(file=_plain_files())
+def test_a_file_of_plain_numbers_predicts_as_its_cells_read_as_text_do(numeric_run, tmp_path_factory, file):
+    """The fast way (numbers parsed as numbers, each line copied for its cells) writes the bytes
+    the cells read as text give, and the same errors: blank lines, CRLF, empty cells, columns in
+    any order, parts of any size."""
+    content, rows = file
+    path = tmp_path_factory.mktemp("plain") / "points.csv"
+    path.write_bytes(content)
+    assert data_module.written_plainly(str(path))
+    with mock.patch.object(saved, "PREDICT_ROWS", rows):
+        assert _predicted(numeric_run, path, plainly=True) == _predicted(numeric_run, path, plainly=False)
+
+
+@pytest.mark.parametrize("content, rows", [
+    (b"x1,x2,x3,id,label\n\n,0.0,0.0,0.0,18446744073709551616\n,0.0,0.0,0.0,0.0", 3),  # a blank line: no row
+    (b"x1,x2,x3,id\n1,2,3,18446744073709551616\n\n4,5,6,7\n", 100),  # beyond int64: a column of objects
+    (b"x1,x2,x3,id\n1,2,3,-\n4,5,6,1-2\n\n7,8,9,e\n", 2),  # cells that are not numbers, in a kept column
+    (b"x1,x2,x3\n1,2,3\n4,-,6\n", 1),  # in a feature: the error names the cell
+    (b"x1,x2,x3\n\n\n", 1),  # blank lines only
+    (b"x1,x2,x3\n", 1),  # a header only
+    (b"x1,x2,x3\n1,2,3\n1,2\n", 1),  # a row short of a cell
+    (b"x1,x2,x3\n1,2,3\n1,2,3,4\n", 100),  # a row with a cell too many
+    (b"x1,x3,x4\n1,2,3\n", 100),  # a feature's column missing
+])
+def test_a_part_that_does_not_read_as_numbers_is_read_again_as_text(numeric_run, tmp_path, content, rows):
+    path = tmp_path / "points.csv"
+    path.write_bytes(content)
+    assert data_module.written_plainly(str(path))
+    with mock.patch.object(saved, "PREDICT_ROWS", rows):
+        assert _predicted(numeric_run, path, plainly=True) == _predicted(numeric_run, path, plainly=False)
+
+
+@pytest.mark.parametrize("content", [
+    b"x1,x2,x3\n1, 2,3\n",  # a space: text cells as the parser strips them
+    b"x1,x2,x3\n1,2,3\n\"4\",5,6\n",  # a quote
+    b"x1;x2;x3\n1;2;3\n",  # another delimiter
+    b"x1,x2,x3\n1,2,3\r4,5,6\n",  # a line ending in CR alone
+    b"x1,x2,x3\n1,2,nan\n",  # a letter
+    b"\"x1\",x2,x3\n1,2,3\n",  # a quoted header
+])
+def test_a_file_not_written_plainly_is_read_as_text(tmp_path, content):
+    path = tmp_path / "points.csv"
+    path.write_bytes(content)
+    assert not data_module.written_plainly(str(path))
+
+
+def test_a_plain_number_reads_as_python_reads_it(numeric_run, tmp_path):
+    """Parsed as numbers, '+902.4215555380657' is the float Python reads, as the training rows
+    read it (pandas' conversion of text cells makes it 902.4215555380656)."""
+    from nnfw_cli.features import apply
+
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,x3\n+902.4215555380657,0.5,-1\n")
+    model, transform, n_features, _ = saved.open_predictor(numeric_run)
+    (table, _), = saved.predict_file(model, transform, n_features, str(path))
+    X = (np.array([[902.4215555380657, 0.5, -1.0]]) - np.asarray(transform.mean)) / np.asarray(transform.scale)
+    assert apply(transform, table).tolist() == X.tolist()
+    assert table["prob_1"].tolist() == model.predict(X)[:, 0].tolist()
+    assert table.attrs["written"][0].tolist() == ["+902.4215555380657,0.5,-1"]
