@@ -238,17 +238,32 @@ def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
     if column.dtype.kind in "fiu":
         values = column.to_numpy(dtype=np.float64)
     else:  # cells as written: a number with spaces around it reads as itself; stripping them all is slow
-        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        values = _to_numbers(column)
         again = np.isnan(values)  # not a number as it is: perhaps once stripped (a no-break space, say)
         if again.any():
-            stripped = column[again].astype(str).str.strip()
-            values[again] = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64)
+            values[again] = _to_numbers(column[again].astype(str).str.strip())
     bad = ~np.isfinite(values)
     if bad.any():
         line = column.index[int(np.flatnonzero(bad)[0])]
         raise DataError(f"{source}: {_where(table, line)}, column {name!r}: {shown_cell(column.loc[line])} is not a "
                         "finite number, in a numeric column")
     return values
+
+
+def _to_numbers(cells: Any) -> np.ndarray:
+    """Text cells as floats, NaN where one is not a number; as Python and pandas' CSV parser read
+    them: pandas' conversion of text is a unit in the last place off for some numbers written with
+    a plus (+902.4215555380657), so that sign goes first."""
+    import pandas as pd
+
+    try:
+        plus = cells.str.match(r"\s*\+[0-9.]", na=False).to_numpy(dtype=bool)
+    except AttributeError:  # no text in them (numbers in a column of objects)
+        plus = np.zeros(len(cells), dtype=bool)
+    if plus.any():
+        cells = cells.copy()
+        cells[plus] = cells[plus].str.replace("+", "", n=1, regex=False)
+    return pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64, copy=True)
 
 
 def _is_numeric(column: Any) -> bool:

@@ -296,6 +296,17 @@ def test_numbers_written_with_spaces_around_them_read_as_the_numbers(tmp_path):
         apply(transform, written, "points.csv")
 
 
+def test_numbers_written_with_a_plus_read_as_python_reads_them():
+    """Text cells with a plus read as Python (and pandas' CSV parser, which training uses) read
+    them; pandas' conversion of text alone is a unit in the last place off for some."""
+    cells = ["+902.4215555380657", " +240.14363833505402", "+37470e265", "+.5", "+714338e-168"]
+    transform = fit(np.zeros((2, len(cells))), [f"x{i}" for i in range(len(cells))])
+    written = pd.DataFrame([cells], columns=transform.columns, dtype=object)
+    assert apply(transform, written).tolist() == [[float(cell) for cell in cells]]
+    with pytest.raises(DataError, match="'\\+-5' is not a finite number"):
+        apply(transform, pd.DataFrame([["+-5", *cells[1:]]], columns=transform.columns))
+
+
 def test_a_transform_round_trips_through_json(tmp_path):
     split_ = load_split(_csv(tmp_path, PENGUINS, missing="mean"), 0)
     again = Transform.from_dict(json.loads(json.dumps(split_.transform.to_dict())))
