@@ -642,6 +642,7 @@ class DaskRunner:
             raise RunError("--scheduler needs Dask: pip install 'nnfw[dask]' (dask and distributed), here and "
                            "on every worker") from None
         try:
+            _parse_address(address)  # before a Client: one that fails half made lingers in the process
             self.client = Client(address, timeout=CONNECT_SECONDS if timeout is None else timeout)
         except (OSError, TimeoutError) as exc:
             raise RunError(f"--scheduler {address}: cannot reach the Dask scheduler: {exc}") from None
@@ -671,6 +672,19 @@ class DaskRunner:
 
 
 CONNECT_SECONDS = 20.0  # to reach a Dask scheduler before giving up
+
+
+def _parse_address(address: str) -> None:
+    """A ValueError for an address Dask cannot use (no port, an unknown scheme), read as Dask reads it."""
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+        from distributed.comm.registry import get_backend
+    except ImportError:  # another version of Dask: its Client says what is wrong
+        return
+    scheme, location = parse_address(address)
+    get_backend(scheme)
+    if scheme in ("tcp", "tls", "ws", "wss"):
+        parse_host_port(location)
 
 _LOST = {"BrokenProcessPool", "BrokenExecutor", "KilledWorker", "CommClosedError"}
 

@@ -584,8 +584,10 @@ def test_a_scheduler_that_cannot_be_reached_is_one_message(runner, tmp_path, sma
 @pytest.mark.parametrize("address, reason", [("localhost", "missing port number"),
                                              ("http://localhost:8786", "unknown address scheme 'http'"),
                                              ("tcp://localhost:port", "invalid literal")])
-def test_an_address_dask_cannot_use_is_one_message(runner, tmp_path, small_config, address, reason):
-    pytest.importorskip("distributed", reason="Dask is not installed")
+def test_an_address_dask_cannot_use_is_one_message(runner, tmp_path, small_config, address, reason, monkeypatch):
+    """Told without a Client made: one that fails half made lingers, and may trip up the next."""
+    distributed = pytest.importorskip("distributed", reason="Dask is not installed")
+    monkeypatch.setattr(distributed, "Client", lambda *args, **kwargs: pytest.fail("a Client was made"))
     path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID)
     result = runner.invoke(main, ["sweep", str(path), "--scheduler", address, "--output-dir", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
