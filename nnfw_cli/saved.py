@@ -514,7 +514,7 @@ def _predict_lines(model: Model, transform: Transform, path: str) -> Iterator[tu
     from .data import lines_as_text, only_a_header, read_table_parts
 
     found = False
-    with open(path, "rb") as handle:
+    with runs.open_regular(path, DataError) as handle:  # as the tables' file: never a pipe that waits
         header, read = handle.readline(), 1  # line 1; the tables' index numbers the lines below it
         for table in read_table_parts(path, PREDICT_ROWS, ",", numbers=True):
             last = int(table.index[-1])
