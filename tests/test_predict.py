@@ -389,7 +389,8 @@ _NUMBER = st.one_of(
     st.tuples(st.floats(-1e300, 1e300), st.integers(0, 17), st.sampled_from("eE")).map(
         lambda v: f"{v[0]:.{v[1]}e}".replace("e", v[2])),
     st.integers(-10**25, 10**25).map(str),
-    st.sampled_from(["0", "-0", ".5", "5.", "-.5", "1e5", "1E-5", "2e+3", "00012"]),
+    st.floats(0, 1e6).map(lambda x: f"+{x!r}"),  # a plus: read as Python reads it both ways
+    st.sampled_from(["0", "-0", ".5", "5.", "-.5", "1e5", "1E-5", "2e+3", "00012", "+.5", "+37470e265"]),
 )
 
 
