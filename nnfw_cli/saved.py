@@ -638,7 +638,7 @@ def write_parts(tables: Iterable[Any], handle: Any) -> int:
     rows = 0
     for part, table in enumerate(tables):
         written, n = table.attrs.pop("written", (None, 0))  # the first n columns' cells as written, a line a row
-        cells = [written] * (written is not None) + [_csv_cells(table.iloc[:, i]) for i in range(n, table.shape[1])] \
+        cells = ([] if written is None else [written]) + [_csv_cells(table.iloc[:, i]) for i in range(n, table.shape[1])] \
             if table.shape[1] > 1 else [None]
         if any(column is None for column in cells):  # another kind of column, or a single one (an empty row is '""')
             table.to_csv(handle, index=False, header=not part)
