@@ -444,28 +444,46 @@ def check(config_paths: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     """Validate each CONFIG and print it resolved (every default filled in), without training.
 
     Every file is checked and reported, each resolved config a YAML document of its own; the
-    exit code is 2 if any is not valid.
+    exit code is 2 if any is not valid. A sweep file has each of its runs checked, as `nnfw
+    sweep` does before it starts any: its document names each run and its settings.
     """
-    from .config import dump_yaml
     from .errors import ConfigError
 
     if len(config_paths) == 1:
-        click.echo(dump_yaml(_load(config_paths[0], overrides)), nl=False)
-        click.echo(f"{config_paths[0]}: valid", err=True)
+        resolved, said = _checked(config_paths[0], overrides)
+        click.echo(resolved, nl=False)
+        click.echo(said, err=True)
         return
     invalid = 0
     for path in config_paths:
         try:
-            resolved = dump_yaml(_load(path, overrides))
+            resolved, said = _checked(path, overrides)
         except ConfigError as exc:
             invalid += 1
             click.echo(f"Error: {exc}", err=True)
             continue
         click.echo(f"--- # {path}\n{resolved}", nl=False)
-        click.echo(f"{path}: valid", err=True)
+        click.echo(said, err=True)
     if invalid:
         raise UserError(f"{invalid} of {len(config_paths)} configs are not valid")
     click.echo(f"all {len(config_paths)} configs are valid", err=True)
+
+
+def _checked(path: Path, overrides: tuple[str, ...]) -> tuple[str, str]:
+    """``check`` of one file: its resolved config (or a sweep file's runs) as YAML, and what to say of it."""
+    from .config import dump_yaml, is_sweep, read_yaml
+
+    if not is_sweep(read_yaml(path)[0]):
+        return dump_yaml(_load(path, overrides)), f"{path}: valid"
+    from . import sweep as sweeps
+    from .errors import ConfigError
+
+    if overrides:
+        raise ConfigError(f"{path}: a sweep file takes no --set; give the settings all its runs share in its `set:`")
+    plan = sweeps.load_sweep(path)
+    count, groups = len(plan.points), len({point.group for point in plan.points})
+    return sweeps.runs_yaml(plan), (f"{path}: valid: a sweep of {count} run{'s' * (count != 1)} "
+                                    f"({groups} point{'s' * (groups != 1)}), each a valid config")
 
 
 @main.command(short_help="Smoke-test configs: a short run of each through every code path.",

@@ -465,7 +465,15 @@ def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -
     """Read, override and validate the config at ``path``; raises ConfigError listing every problem."""
     path = Path(path)
     raw, root = read_yaml(path)
+    if is_sweep(raw):
+        raise ConfigError(f"{path}: a sweep file (it has `base:`), not a config: run it with `nnfw sweep {path}`; "
+                          f"`nnfw check {path}` checks each of its runs")
     return from_data(raw, overrides, source=str(path), root=root, base=path.resolve().parent)
+
+
+def is_sweep(raw: Any) -> bool:
+    """Whether a YAML file's data is a sweep file's: a mapping with ``base``, which no config has."""
+    return isinstance(raw, dict) and "base" in raw
 
 
 def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:

@@ -274,6 +274,13 @@ def yaml_value(value: Any) -> str:
     return text[:-3].strip() if text.endswith("\n...") else text
 
 
+def runs_yaml(plan: Plan) -> str:
+    """Each run of the plan and its settings (the swept keys' values, then its seed), as YAML."""
+    runs_ = {point.name: {**point.overrides, **({"seed": point.seed} if point.seed is not None else {})}
+             for point in plan.points}
+    return yaml.dump(runs_, Dumper=_WholeDumper, sort_keys=False, default_flow_style=None, width=2**20)
+
+
 def read_sweep_file(path: str | Path) -> tuple[SweepFile, Any, Any]:
     """The validated sweep file, its base config as plain data, and the node of the base (for positions)."""
     from .config import problems_of, read_yaml

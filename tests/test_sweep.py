@@ -247,6 +247,30 @@ def test_a_base_file_not_there_is_reported_at_its_line_with_the_path_to_write(tm
     assert str(error.value) == f"{path}:1:7: base: {tmp_path / 'gone.yaml'}: no such file"
 
 
+def test_check_validates_each_run_of_a_sweep_file_and_lists_them(runner, tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1]}, seeds=[0, 1])
+    result = runner.invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout) == {f"p00{p}-seed{s}": {"training.learning_rate": lr, "seed": s}
+                                             for p, lr in enumerate([0.01, 0.1]) for s in (0, 1)}
+    assert result.stderr == f"{path}: valid: a sweep of 4 runs (2 points), each a valid config\n"
+    bad = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, -1.0]})
+    result = runner.invoke(main, ["check", str(bad)])
+    assert result.exit_code == 2 and "1 of 2 runs are not valid configs" in result.stderr
+    assert "training.learning_rate: must be > 0 (got -1.0)" in result.stderr and "Traceback" not in result.stderr
+    result = runner.invoke(main, ["check", str(path), "--set", "training.epochs=2"])
+    assert result.exit_code == 2 and "a sweep file takes no --set" in result.stderr
+
+
+def test_a_sweep_file_given_as_a_config_says_how_to_run_it(runner, tmp_path, small_config):
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1]})
+    result = runner.invoke(main, ["train", str(path), "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {path}: a sweep file (it has `base:`), not a config: run it with `nnfw sweep "
+                             f"{path}`; `nnfw check {path}` checks each of its runs\n")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_a_bad_sweep_file_is_reported_whole_with_lines_and_nothing_is_made(runner, tmp_path, small_config):
     path = tmp_path / "bad.yaml"
