@@ -437,7 +437,8 @@ def _scoring_threads(model: Any, n_features: int) -> None:
 
 @main.command(short_help="Validate configs and print them resolved, without training.",
               epilog="\b\nExamples:\n  nnfw check configs/circles.yaml --set training.epochs=10"
-                     "\n  nnfw check configs/*.yaml")
+                     "\n  nnfw check configs/*.yaml"
+                     "\n  nnfw check sweeps/circles_lr_width.yaml   # each run of a sweep, none of them run")
 @configs_argument
 @set_option
 def check(config_paths: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
