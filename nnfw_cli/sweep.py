@@ -658,11 +658,16 @@ class DaskRunner:
                            f"prints its address as it starts, such as tcp://192.168.1.10:8786") from None
         self.address = address
         self.executor = self.client.get_executor(pure=False)
+        self.threads, self.asked = 1, -math.inf  # the cluster's threads, and when the scheduler said so
 
     def window(self, remaining: int) -> int:
         # as many as the cluster has threads now (workers may come and go): Ctrl-C then leaves only
-        # runs in progress to finish, and the next run goes out as soon as one comes back
-        return max(1, sum(self.client.nthreads().values()))
+        # runs in progress to finish, and the next run goes out as soon as one comes back. Asked
+        # again after THREADS_SECONDS: each asking is a round trip to the scheduler, and this is
+        # wanted at every run sent and every result
+        if time.monotonic() - self.asked >= THREADS_SECONDS:
+            self.threads, self.asked = max(1, sum(self.client.nthreads().values())), time.monotonic()
+        return self.threads
 
     def describe(self) -> str:
         threads = sum(self.client.nthreads().values())
@@ -679,6 +684,7 @@ class DaskRunner:
 
 
 CONNECT_SECONDS = 20.0  # to reach a Dask scheduler before giving up
+THREADS_SECONDS = 1.0  # how long a Dask cluster's count of threads is taken as it was
 
 
 def _parse_address(address: str) -> None:

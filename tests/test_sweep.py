@@ -578,6 +578,34 @@ def test_a_dask_cluster_gives_the_same_metrics_as_local_workers(runner, tmp_path
         assert (_folder(remote) / "runs" / row["run"] / "model.npz").is_file()
 
 
+def test_a_dask_clusters_threads_are_asked_for_at_most_once_a_second(monkeypatch):
+    """The window of runs in flight follows the cluster's threads as workers come and go, without
+    a round trip to the scheduler at every run sent and every result."""
+    distributed = pytest.importorskip("distributed", reason="Dask is not installed")
+
+    class Client:  # the scheduler as the runner sees it, its answers counted
+        def __init__(self, address, timeout):
+            self.threads, self.asked = {"tcp://a:1": 1, "tcp://b:1": 1}, 0
+
+        def nthreads(self):
+            self.asked += 1
+            return self.threads
+
+        def get_executor(self, pure):
+            return None
+
+    now = [100.0]
+    monkeypatch.setattr(distributed, "Client", Client)
+    monkeypatch.setattr(sweeps.time, "monotonic", lambda: now[0])
+    runner = sweeps.DaskRunner("tcp://scheduler:8786")
+    assert [runner.window(5) for _ in range(50)] == [2] * 50 and runner.client.asked == 1
+    runner.client.threads["tcp://c:1"] = 2  # a worker with two threads joins
+    now[0] += sweeps.THREADS_SECONDS / 2
+    assert runner.window(5) == 2 and runner.client.asked == 1
+    now[0] += sweeps.THREADS_SECONDS / 2
+    assert runner.window(5) == 4 and runner.client.asked == 2
+
+
 def _lost_on_dask(tmp_path: Path, small_config: Path, address: str) -> dict[str, str]:
     """A sweep whose p001 kills its Dask worker the first time (the scheduler allows no retry of
     its own): nnfw submits it once more, and it completes."""
