@@ -257,10 +257,14 @@ def _to_numbers(cells: Any) -> np.ndarray:
     import pandas as pd
 
     try:
-        plus = cells.str.match(r"\s*\+[0-9.]", na=False).to_numpy(dtype=bool)
-    except AttributeError:  # no text in them (numbers in a column of objects)
-        plus = np.zeros(len(cells), dtype=bool)
-    if plus.any():
+        signed = "+" in "\0".join(cells.dropna())  # one search: most columns hold no plus at all
+    except TypeError:  # cells that are not text (numbers in a column of objects): each is looked at
+        signed = True
+    try:
+        plus = cells.str.match(r"\s*\+[0-9.]", na=False).to_numpy(dtype=bool) if signed else None
+    except AttributeError:  # no text in them at all
+        plus = None
+    if plus is not None and plus.any():
         cells = cells.copy()
         cells[plus] = cells[plus].str.replace("+", "", n=1, regex=False)
     return pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64, copy=True)
