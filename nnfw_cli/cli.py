@@ -451,31 +451,34 @@ def check(config_paths: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
     from .errors import ConfigError
 
     if len(config_paths) == 1:
-        resolved, said = _checked(config_paths[0], overrides)
+        resolved, said, _ = _checked(config_paths[0], overrides)
         click.echo(resolved, nl=False)
         click.echo(said, err=True)
         return
-    invalid = 0
+    invalid, sweeps = 0, 0
     for path in config_paths:
         try:
-            resolved, said = _checked(path, overrides)
+            resolved, said, sweep = _checked(path, overrides)
         except ConfigError as exc:
             invalid += 1
             click.echo(f"Error: {exc}", err=True)
             continue
+        sweeps += sweep
         click.echo(f"--- # {path}\n{resolved}", nl=False)
         click.echo(said, err=True)
+    files = "files" if sweeps else "configs"  # a sweep file is no config
     if invalid:
-        raise UserError(f"{invalid} of {len(config_paths)} configs are not valid")
-    click.echo(f"all {len(config_paths)} configs are valid", err=True)
+        raise UserError(f"{invalid} of {len(config_paths)} {files} are not valid")
+    click.echo(f"all {len(config_paths)} {files} are valid", err=True)
 
 
-def _checked(path: Path, overrides: tuple[str, ...]) -> tuple[str, str]:
-    """``check`` of one file: its resolved config (or a sweep file's runs) as YAML, and what to say of it."""
+def _checked(path: Path, overrides: tuple[str, ...]) -> tuple[str, str, bool]:
+    """``check`` of one file: its resolved config (or a sweep file's runs) as YAML, what to say of
+    it, and whether it is a sweep file."""
     from .config import dump_yaml, is_sweep, read_yaml
 
     if not is_sweep(read_yaml(path)[0]):
-        return dump_yaml(_load(path, overrides)), f"{path}: valid"
+        return dump_yaml(_load(path, overrides)), f"{path}: valid", False
     from . import sweep as sweeps
     from .errors import ConfigError
 
@@ -484,7 +487,7 @@ def _checked(path: Path, overrides: tuple[str, ...]) -> tuple[str, str]:
     plan = sweeps.load_sweep(path)
     count, groups = len(plan.points), len({point.group for point in plan.points})
     return sweeps.runs_yaml(plan), (f"{path}: valid: a sweep of {count} run{'s' * (count != 1)} "
-                                    f"({groups} point{'s' * (groups != 1)}), each a valid config")
+                                    f"({groups} point{'s' * (groups != 1)}), each a valid config"), True
 
 
 @main.command(short_help="Smoke-test configs: a short run of each through every code path.",

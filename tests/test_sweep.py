@@ -262,6 +262,17 @@ def test_check_validates_each_run_of_a_sweep_file_and_lists_them(runner, tmp_pat
     assert result.exit_code == 2 and "a sweep file takes no --set" in result.stderr
 
 
+def test_check_of_configs_and_sweeps_counts_files(runner, tmp_path, small_config):
+    """A sweep file among the files checked is counted as a file, not called a config."""
+    path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1]})
+    result = runner.invoke(main, ["check", str(small_config), str(path)])
+    assert result.exit_code == 0 and result.stderr.endswith("\nall 2 files are valid\n"), result.stderr
+    result = runner.invoke(main, ["check", str(small_config), str(path), str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2 and result.stderr.endswith("Error: 1 of 3 files are not valid\n"), result.stderr
+    result = runner.invoke(main, ["check", str(small_config), str(small_config)])
+    assert result.exit_code == 0 and result.stderr.endswith("\nall 2 configs are valid\n"), result.stderr
+
+
 def test_a_sweep_file_given_as_a_config_says_how_to_run_it(runner, tmp_path, small_config):
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1]})
     result = runner.invoke(main, ["train", str(path), "--output-dir", str(tmp_path / "out")])
