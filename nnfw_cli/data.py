@@ -922,16 +922,16 @@ def _numbers(path: str, table: Any, position: int, header: bool) -> Any:
     import pandas as pd
 
     from .errors import DataError
+    from .features import to_numbers
 
     column = table.iloc[:, position]
-    values = pd.to_numeric(column, errors="coerce")  # pandas skips ASCII spaces around a number
-    missed = values.isna()
+    values = to_numbers(column)  # pandas skips ASCII spaces around a number
+    missed = np.isnan(values)
     if missed.any():  # other spaces (a no-break space, say) are stripped as Python strips them
-        values = values.astype(float)
-        values[missed] = pd.to_numeric(column[missed].str.strip(), errors="coerce")
-    bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        values[missed] = to_numbers(column[missed].str.strip())
+    bad = ~np.isfinite(values)
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}: row {row + 1} (line {row + 1 + header}), column {_quoted(table.columns[position])}: "
                         f"{_quoted(column.iloc[row])} is not a finite number")
-    return values.astype(float).reset_index(drop=True)
+    return pd.Series(values)

@@ -238,10 +238,10 @@ def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
     if column.dtype.kind in "fiu":
         values = column.to_numpy(dtype=np.float64)
     else:  # cells as written: a number with spaces around it reads as itself; stripping them all is slow
-        values = _to_numbers(column)
+        values = to_numbers(column)
         again = np.isnan(values)  # not a number as it is: perhaps once stripped (a no-break space, say)
         if again.any():
-            values[again] = _to_numbers(column[again].astype(str).str.strip())
+            values[again] = to_numbers(column[again].astype(str).str.strip())
     bad = ~np.isfinite(values)
     if bad.any():
         line = column.index[int(np.flatnonzero(bad)[0])]
@@ -250,7 +250,7 @@ def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
     return values
 
 
-def _to_numbers(cells: Any) -> np.ndarray:
+def to_numbers(cells: Any) -> np.ndarray:
     """Text cells as floats, NaN where one is not a number; as Python and pandas' CSV parser read
     them: pandas' conversion of text is a unit in the last place off for some numbers written with
     a plus (+902.4215555380657), so that sign goes first."""

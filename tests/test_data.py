@@ -255,6 +255,15 @@ def test_read_points_by_position_when_the_count_fits(tmp_path):
     np.testing.assert_array_equal(features.to_numpy(), [[1.0, 2.0], [3.0, 0.4]])
 
 
+def test_read_points_reads_numbers_as_python_does(tmp_path):
+    """A number written with a plus, or with spaces around it, reads as float() reads it: pandas'
+    conversion of text alone is a unit in the last place off for some with a plus."""
+    cells = ["+902.4215555380657", " +240.14363833505402", "+714338e-168", "\u00a0+.5", "-902.4215555380657"]
+    text = "x,y\n" + "".join(f"{cell},{cell}\n" for cell in cells)
+    features = read_points(_csv(tmp_path, text), 2).attrs["features"]
+    assert features["x"].tolist() == features["y"].tolist() == [float(cell) for cell in cells]
+
+
 def test_read_points_with_more_features(tmp_path):
     features = read_points(_csv(tmp_path, "x3,x1,x2\n3,1,2\n"), 3).attrs["features"]
     assert list(features.columns) == ["x1", "x2", "x3"]
