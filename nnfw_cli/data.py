@@ -823,7 +823,8 @@ def read_points(path: str, n_features: int) -> Any:
     positions = _feature_columns(path, names, n_features)
     if table.empty:
         raise DataError(f"{path}: the header has no rows below it")
-    features = pd.DataFrame({names[i]: _numbers(path, table, i, header) for i in positions})
+    features = pd.DataFrame(np.column_stack([_numbers(path, table, i, header) for i in positions]),
+                            columns=[names[i] for i in positions])  # by position: a header may name two alike
     table.attrs.update(features=features, path=path, header=header)
     return table
 
@@ -917,10 +918,8 @@ def _feature_columns(path: str, columns: list[str], n_features: int) -> list[int
                     f"found {len(columns)}: {found}{more}")
 
 
-def _numbers(path: str, table: Any, position: int, header: bool) -> Any:
+def _numbers(path: str, table: Any, position: int, header: bool) -> np.ndarray:
     """The column at ``position`` as floats; a DataError names the first cell that is not a finite number."""
-    import pandas as pd
-
     from .errors import DataError
     from .features import to_numbers
 
@@ -934,4 +933,4 @@ def _numbers(path: str, table: Any, position: int, header: bool) -> Any:
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}: row {row + 1} (line {row + 1 + header}), column {_quoted(table.columns[position])}: "
                         f"{_quoted(column.iloc[row])} is not a finite number")
-    return pd.Series(values)
+    return values

@@ -264,6 +264,12 @@ def test_read_points_reads_numbers_as_python_does(tmp_path):
     assert features["x"].tolist() == features["y"].tolist() == [float(cell) for cell in cells]
 
 
+def test_read_points_by_position_under_a_header_naming_two_alike(tmp_path):
+    features = read_points(_csv(tmp_path, "a,b,b\n1,2,3\n"), 3).attrs["features"]
+    assert list(features.columns) == ["a", "b", "b"]
+    np.testing.assert_array_equal(features.to_numpy(), [[1.0, 2.0, 3.0]])
+
+
 def test_read_points_with_more_features(tmp_path):
     features = read_points(_csv(tmp_path, "x3,x1,x2\n3,1,2\n"), 3).attrs["features"]
     assert list(features.columns) == ["x1", "x2", "x3"]
