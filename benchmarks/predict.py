@@ -5,11 +5,13 @@ are done to the command's end:
     python benchmarks/predict.py                            # 10^6 rows x 10 columns, 5 runs
     python benchmarks/predict.py --rows 200000 --columns 50
     python benchmarks/predict.py --other ../old             # alternated with another checkout's code
+    python benchmarks/predict.py --points                   # a run trained on circles: points x, y
 
 The run predicted with is trained once, on 2,000 rows of the same columns (x1 .. xn and a 0/1
-label), by this checkout. The input file has the feature columns and an `id` column, written
-with six decimals as most tools write them, with a header; the output of every run is checked
-to be byte for byte the same as the first one's.
+label), by this checkout; with --points, on 2,000 points of the circles data set (x and y). The
+input file has the feature columns and an `id` column, written with six decimals as most tools
+write them, with a header; the output of every run is checked to be byte for byte the same as
+the first one's.
 """
 
 from __future__ import annotations
@@ -46,21 +48,24 @@ print(json.dumps({"imports": imported - start, "predict": time.perf_counter() - 
 """
 
 
-def make_files(folder: Path, rows: int, columns: int) -> tuple[Path, Path]:
-    """A run trained on ``columns`` features, and an input file of ``rows`` rows of them."""
+def make_files(folder: Path, rows: int, columns: int, points: bool = False) -> tuple[Path, Path]:
+    """A run trained on ``columns`` features (on circles' x and y with ``points``), and an input
+    file of ``rows`` rows of them."""
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
     from nnfw_cli.cli import main
 
     rng = np.random.default_rng(0)
-    names = [f"x{i + 1}" for i in range(columns)]
-    X = rng.normal(size=(2000, columns))
-    train = folder / "train.csv"
-    np.savetxt(train, np.column_stack([X, X[:, 0] + X[:, -1] > 0]), delimiter=",", header=",".join([*names, "label"]),
-               comments="", fmt=["%.6f"] * columns + ["%d"])
+    names = ["x", "y"] if points else [f"x{i + 1}" for i in range(columns)]
+    data = "{dataset: circles, n_samples: 2000}"
+    if not points:
+        X = rng.normal(size=(2000, columns))
+        np.savetxt(folder / "train.csv", np.column_stack([X, X[:, 0] + X[:, -1] > 0]), delimiter=",",
+                   header=",".join([*names, "label"]), comments="", fmt=["%.6f"] * columns + ["%d"])
+        data = "{dataset: csv, path: train.csv, target: label}"
     config = folder / "config.yaml"
-    config.write_text("data: {dataset: csv, path: train.csv, target: label}\n"
+    config.write_text(f"data: {data}\n"
                       "model: {layers: [{type: linear, units: 16}, relu, {type: linear, units: 1}, sigmoid]}\n"
                       "training: {epochs: 5, batch_size: 64}\n")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -69,14 +74,14 @@ def make_files(folder: Path, rows: int, columns: int) -> tuple[Path, Path]:
         except SystemExit as exc:
             if exc.code:
                 sys.exit(f"training the run to predict with failed ({exc.code})")
-    points = folder / "points.csv"
-    with open(points, "w") as handle:
+    path = folder / "points.csv"
+    with open(path, "w") as handle:
         handle.write(",".join(["id", *names]) + "\n")
         for start in range(0, rows, 100_000):
-            block = rng.normal(size=(min(100_000, rows - start), columns))
+            block = rng.normal(size=(min(100_000, rows - start), len(names)))
             ids = np.arange(start, start + len(block))
-            np.savetxt(handle, np.column_stack([ids, block]), delimiter=",", fmt=["%d"] + ["%.6f"] * columns)
-    return folder / "run", points
+            np.savetxt(handle, np.column_stack([ids, block]), delimiter=",", fmt=["%d"] + ["%.6f"] * len(names))
+    return folder / "run", path
 
 
 def one_run(code: Path, run: Path, points: Path, folder: Path) -> dict:
@@ -102,11 +107,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the input file (default 10^6)")
     parser.add_argument("--columns", type=int, default=10, help="feature columns (default 10)")
     parser.add_argument("--other", type=Path, help="another checkout, run alternately with this one")
+    parser.add_argument("--points", action="store_true",
+                        help="predict with a run trained on circles: points of 2 features (--columns is ignored)")
     options = parser.parse_args()
+    if options.points:
+        options.columns = 2
     codes = [ROOT] + ([options.other.resolve()] if options.other else [])
     folder = Path(tempfile.mkdtemp(prefix="nnfw-predict-"))
     try:
-        run, points = make_files(folder, options.rows, options.columns)
+        run, points = make_files(folder, options.rows, options.columns, options.points)
         size = points.stat().st_size / 2**20
         print(f"input: {options.rows:,} rows x {options.columns + 1} columns, {size:.0f} MiB", file=sys.stderr)
         results: dict[Path, list[dict]] = {code: [] for code in codes}

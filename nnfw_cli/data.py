@@ -829,6 +829,53 @@ def read_points(path: str, n_features: int) -> Any:
     return table
 
 
+def read_points_plainly(path: str, n_features: int) -> tuple[Any, Any] | None:
+    """``read_points`` for a file ``written_plainly``, several times faster: its rows parsed as
+    numbers, not text, and each row's cells as written taken from its line. Returns that table
+    (its columns numbers where they read as such, its ``.attrs`` as ``read_points`` gives them)
+    and the rows' lines, without their ends; None for a file the usual reading would refuse or
+    read otherwise (a cell that is not a finite number, a row shorter or longer than the first,
+    a blank first line): ``read_points`` then says what is wrong."""
+    import io
+
+    import pandas as pd
+
+    from .errors import DataError
+
+    with _open_csv(path) as handle:
+        data = handle.read()
+    rows = [line for line in data.splitlines() if line]  # blank lines are no rows; CR only in CRLF here
+    if not data[:1].strip() or not rows:
+        return None
+    try:
+        with io.BytesIO(rows[0]) as first:
+            names = [str(name) for name in _read_cells(path, first).iloc[0]]
+        header = not all(_is_number(cell) for cell in names)
+        if not header:
+            names = feature_names(n_features) if len(names) == n_features else []
+        positions = _feature_columns(path, names, n_features)
+    except DataError:
+        return None
+    body = rows[header:]
+    lines = b"\n".join(body)
+    # no row has more cells than the first (the parser refuses those) nor, with as many commas in all, fewer
+    if not body or lines.count(b",") != len(body) * (len(names) - 1):
+        return None
+    try:
+        table = pd.read_csv(io.BytesIO(lines), header=None, index_col=False)
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if table.shape != (len(body), len(names)):
+        return None
+    table.columns = names
+    features = table.iloc[:, positions]
+    if any(dtype.kind not in "fiu" for dtype in features.dtypes) or \
+            not np.isfinite(features.to_numpy(dtype=np.float64)).all():
+        return None
+    table.attrs.update(features=features.astype(np.float64), path=path, header=header)
+    return table, np.array(lines.decode("ascii").split("\n"), dtype=object)
+
+
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
 ECHOED_CHARACTERS = 80  # of a cell or column name quoted in a message: a cell may hold megabytes
 

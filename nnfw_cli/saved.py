@@ -491,7 +491,7 @@ def predict_file(model: Model, transform: Transform | None, n_features: int, pat
     """Predictions for the CSV at ``path``, as ``(table, notes)`` for each part of its rows:
     ``predict_named`` for a run trained on a CSV (its columns are matched by name), PREDICT_ROWS
     rows at a time; ``predict_table`` for points, in one part."""
-    from .data import read_points, read_table_parts, written_plainly
+    from .data import read_points, read_points_plainly, read_table_parts, written_plainly
 
     if transform is not None and transform.target is not None:
         if not transform.categories and written_plainly(path):
@@ -501,7 +501,14 @@ def predict_file(model: Model, transform: Transform | None, n_features: int, pat
             yield predict_named(model, transform, table)
         return
     width = len(transform.columns) if transform is not None else n_features
-    yield predict_table(model, read_points(path, width), transform)
+    plain = read_points_plainly(path, width) if written_plainly(path) else None
+    if plain is None:
+        yield predict_table(model, read_points(path, width), transform)
+        return
+    table, written = plain
+    result, notes = predict_table(model, table, transform)
+    result.attrs["written"] = (written, table.shape[1])  # its columns' cells as written: ``write_parts``
+    yield result, notes
 
 
 def _predict_lines(model: Model, transform: Transform, path: str) -> Iterator[tuple[Any, list[str]]]:

@@ -94,15 +94,17 @@ def test_the_million_row_benchmark_runs_the_code_of_the_checkout_it_names(tmp_pa
 
 
 @pytest.mark.slow
-def test_the_predict_benchmark_times_each_checkout_and_compares_their_outputs(tmp_path):
+@pytest.mark.parametrize("data, columns", [([], 4), (["--points"], 3)], ids=["csv-run", "points"])
+def test_the_predict_benchmark_times_each_checkout_and_compares_their_outputs(tmp_path, data, columns):
     other = tmp_path / "other"
     shutil.copytree(ROOT / "nnfw_cli", other / "nnfw_cli")  # another checkout's code: here, the same
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "predict.py"), "--runs", "1", "--rows", "3000",
-                           "--columns", "3", "--other", str(other)], capture_output=True, text=True, timeout=300)
+                           "--columns", "3", "--other", str(other), *data], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines[:2]] == [str(ROOT), str(other)]
-    assert all(re.search(r"nnfw predict of 3,000 rows x 4 columns \(0 MiB\): median [\d.]+ s", line) for line in lines[:2])
+    assert all(re.search(rf"nnfw predict of 3,000 rows x {columns} columns \(0 MiB\): median [\d.]+ s", line)
+               for line in lines[:2])
     assert lines[2] == "outputs: the same bytes in every run"
 
 

@@ -489,3 +489,98 @@ def test_a_plain_number_reads_as_python_reads_it(numeric_run, tmp_path):
     assert apply(transform, table).tolist() == X.tolist()
     assert table["prob_1"].tolist() == model.predict(X)[:, 0].tolist()
     assert table.attrs["written"][0].tolist() == ["+902.4215555380657,0.5,-1"]
+
+
+# -- points to score with a run of generated data, written plainly -----------------------------
+
+
+@pytest.fixture(scope="module")
+def points_models(tmp_path_factory) -> dict[int, Path]:
+    """Bare model files taking 2 features (x, y) and 3 (x1, x2, x3)."""
+    folder = tmp_path_factory.mktemp("points")
+    return {n: _bare_model(folder / f"m{n}.npz", n) and folder / f"m{n}.npz" for n in (2, 3)}
+
+
+_FEATURES = {2: ["x", "y"], 3: ["x1", "x2", "x3"]}
+
+
+@st.composite
+def _plain_points(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A CSV of points written plainly, for a model of 2 or 3 features: a header naming them among
+    other columns in any order, one naming none (the columns by position), or none at all; blank
+    lines, empty cells, rows short of a cell, LF or CRLF."""
+    n = draw(st.sampled_from([2, 3]))
+    header = draw(st.sampled_from(["named", "positions", "none"]))
+    if header == "named":
+        names = draw(st.permutations([*_FEATURES[n], *draw(st.sampled_from([[], ["id"], ["id", "probability"]]))]))
+    else:
+        names = [f"c{i}" for i in range(n)]
+    rows = []
+    for _ in range(draw(st.integers(1, 25))):
+        if draw(st.integers(0, 9)) == 0:
+            rows.append("")  # a blank line
+            continue
+        cells = [draw(_NUMBER) for _ in names]
+        if draw(st.integers(0, 19)) == 0:  # an empty cell: a missing feature, or a kept one
+            cells[draw(st.integers(0, len(names) - 1))] = ""
+        if draw(st.integers(0, 29)) == 0:  # a cell short, or one too many
+            cells = cells[:-1] if draw(st.booleans()) else [*cells, "1"]
+        rows.append(",".join(cells))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = rows if header == "none" else [",".join(names), *rows]
+    return (end.join(lines) + (end if draw(st.booleans()) else "")).encode("ascii"), n
+
+
+@pytest.mark.slow
+@settings(deadline=None, database=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(file=_plain_points())
+def test_points_written_plainly_predict_as_their_cells_read_as_text_do(points_models, tmp_path_factory, file):
+    """Points parsed as numbers, each line copied for its cells, give the bytes the cells read as
+    text give, and the same errors: with or without a header, features by name or by position."""
+    content, n = file
+    path = tmp_path_factory.mktemp("plain") / "points.csv"
+    path.write_bytes(content)
+    assert data_module.written_plainly(str(path))
+    assert _predicted(points_models[n], path, plainly=True) == _predicted(points_models[n], path, plainly=False)
+
+
+@pytest.mark.parametrize("content", [
+    b"x,y\n0.5,-1\n+902.4215555380657,2e-3\n",  # by name
+    b"id,y,x\n7,0.5,-1\n\n8,+902.4215555380657,2e-3\r\n",  # other columns, a blank line, CRLF
+    b"0.5,-1\n+902.4215555380657,2e-3\n",  # no header
+    b"a,b\n0.5,-1\n+902.4215555380657,2e-3",  # by position, no end to the last line
+    b"x,y,probability\n0.5,-1,1\n+902.4215555380657,2e-3,\n",  # a column named as the predictions'
+])
+def test_points_written_plainly_are_parsed_as_numbers(points_models, tmp_path, content):
+    """Such files go the fast way (not read again as text), and give what the text cells give."""
+    path = tmp_path / "points.csv"
+    path.write_bytes(content)
+    assert data_module.read_points_plainly(str(path), 2) is not None
+    with mock.patch.object(data_module, "read_points", side_effect=AssertionError("read as text")):
+        fast = _predicted(points_models[2], path, plainly=True)
+    assert fast == _predicted(points_models[2], path, plainly=False)
+    assert fast.splitlines()[2].startswith("+902.4215555380657,") or ",+902.4215555380657," in fast
+
+
+@pytest.mark.parametrize("content, fast, error", [
+    (b"x,y\n0.5,\n", False, True),  # an empty feature
+    (b"x,y\n0.5,1e999\n", False, True),  # not finite
+    (b"x,y,id\n0.5,1,2\n0.5,1\n", False, False),  # a row short of a kept cell: read as text, the cell empty
+    (b"x,y\n0.5,1\n0.5,1,2\n", False, True),  # a row with a cell too many
+    (b"x,y\n0.5,1,2\n0.5,1\n", False, True),  # the first row long, the next short
+    (b"x,y,id\n1,2,3,4\n1,2\n", False, True),  # as many commas in all as rows of 3 cells have
+    (b"x,y,id\n0.5,1,18446744073709551616\n0.5,1,-\n", True, False),  # a kept column of cells not numbers
+    (b"x,y\n0.5,-\n", False, True),  # a feature's cell not a number
+    (b"1,2,3\n4,5,6\n", False, True),  # no header, and not 2 columns
+    (b"a,b,c\n1,2,3\n", False, True),  # no feature named, and not 2 columns
+    (b"x,y\n", False, True),  # a header only
+    (b"x,y\n\n\n", False, True),  # blank lines only
+    (b"\nx,y\n1,2\n", False, False),  # a blank first line
+])
+def test_points_the_fast_way_cannot_take_are_read_as_text(points_models, tmp_path, content, fast, error):
+    path = tmp_path / "points.csv"
+    path.write_bytes(content)
+    assert (data_module.read_points_plainly(str(path), 2) is not None) == fast
+    result = _predicted(points_models[2], path, plainly=True)
+    assert result == _predicted(points_models[2], path, plainly=False)
+    assert (result[0] == "error") == error, result
