@@ -286,9 +286,9 @@ def _fill_value(column: Any, numeric: bool) -> Any:
 
     present = column.dropna()
     if numeric:
-        values = pd.to_numeric(present.map(lambda cell: str(cell).strip()) if present.dtype.kind not in "fiu"
-                               else present, errors="coerce")
-        return float(values.mean()) if values.notna().any() else 0.0
+        values = present.to_numpy(dtype=np.float64) if present.dtype.kind in "fiu" else \
+            to_numbers(present.map(lambda cell: str(cell).strip()))  # as ``_numbers`` reads the cells
+        return float(np.nanmean(values)) if not np.isnan(values).all() else 0.0
     counts = present.map(lambda cell: str(cell).strip()).value_counts()
     return str(sorted(counts[counts == counts.max()].index)[0]) if len(counts) else ""
 

@@ -307,6 +307,16 @@ def test_numbers_written_with_a_plus_read_as_python_reads_them():
         apply(transform, pd.DataFrame([["+-5", *cells[1:]]], columns=transform.columns))
 
 
+def test_a_fill_value_is_the_mean_of_the_numbers_as_python_reads_them():
+    """A column of text cells (a '?' for a missing value makes it text) is filled with the mean of
+    its numbers as they read when predicted with, a plus or not."""
+    cells = ["+902.4215555380657", " +240.14363833505402", "?", "+.5", None, "-3e2"]
+    table = pd.DataFrame({"x": cells, "y": ["1"] * len(cells)}, dtype=object)
+    transform = fit(table, missing="mean")
+    numbers = [float(cell) for cell in cells if cell not in ("?", None)]
+    assert transform.fill["x"] == float(np.mean(numbers))
+
+
 def test_a_transform_round_trips_through_json(tmp_path):
     split_ = load_split(_csv(tmp_path, PENGUINS, missing="mean"), 0)
     again = Transform.from_dict(json.loads(json.dumps(split_.transform.to_dict())))
