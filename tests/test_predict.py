@@ -394,20 +394,29 @@ _NUMBER = st.one_of(
 )
 
 
-@st.composite
-def _plain_files(draw: st.DrawFn) -> tuple[bytes, int]:
-    """A CSV of numbers written plainly, with the run's columns among others in any order, blank
-    lines, empty cells (a missing feature is an error), LF or CRLF; and rows a part."""
-    names = draw(st.permutations(["x1", "x2", "x3", *draw(st.sampled_from([[], ["id"], ["id", "label"]]))]))
+def _plain_rows(draw: st.DrawFn, names: list[str], ragged: bool = False) -> list[str]:
+    """Rows of numbers written plainly under ``names``, some blank, some with an empty cell (a
+    missing feature, or a kept one); ``ragged``, some a cell short or with one too many."""
     rows = []
     for _ in range(draw(st.integers(1, 25))):
         if draw(st.integers(0, 9)) == 0:
             rows.append("")  # a blank line
             continue
         cells = [draw(_NUMBER) for _ in names]
-        if draw(st.integers(0, 14)) == 0:  # an empty cell: a missing feature, or a kept one
+        if draw(st.integers(0, 14)) == 0:
             cells[draw(st.integers(0, len(names) - 1))] = ""
+        if ragged and draw(st.integers(0, 29)) == 0:
+            cells = cells[:-1] if draw(st.booleans()) else [*cells, "1"]
         rows.append(",".join(cells))
+    return rows
+
+
+@st.composite
+def _plain_files(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A CSV of numbers written plainly, with the run's columns among others in any order, blank
+    lines, empty cells (a missing feature is an error), LF or CRLF; and rows a part."""
+    names = draw(st.permutations(["x1", "x2", "x3", *draw(st.sampled_from([[], ["id"], ["id", "label"]]))]))
+    rows = _plain_rows(draw, names)
     end = draw(st.sampled_from(["\n", "\r\n"]))
     text = end.join([",".join(names), *rows]) + (end if draw(st.booleans()) else "")
     return text.encode("ascii"), draw(st.sampled_from([1, 3, 100]))
@@ -515,17 +524,7 @@ def _plain_points(draw: st.DrawFn) -> tuple[bytes, int]:
         names = draw(st.permutations([*_FEATURES[n], *draw(st.sampled_from([[], ["id"], ["id", "probability"]]))]))
     else:
         names = [f"c{i}" for i in range(n)]
-    rows = []
-    for _ in range(draw(st.integers(1, 25))):
-        if draw(st.integers(0, 9)) == 0:
-            rows.append("")  # a blank line
-            continue
-        cells = [draw(_NUMBER) for _ in names]
-        if draw(st.integers(0, 19)) == 0:  # an empty cell: a missing feature, or a kept one
-            cells[draw(st.integers(0, len(names) - 1))] = ""
-        if draw(st.integers(0, 29)) == 0:  # a cell short, or one too many
-            cells = cells[:-1] if draw(st.booleans()) else [*cells, "1"]
-        rows.append(",".join(cells))
+    rows = _plain_rows(draw, names, ragged=True)
     end = draw(st.sampled_from(["\n", "\r\n"]))
     lines = rows if header == "none" else [",".join(names), *rows]
     return (end.join(lines) + (end if draw(st.booleans()) else "")).encode("ascii"), n
