@@ -368,6 +368,7 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
         delimiter, sha256 = _delimiter_and_digest(path, handle, delimiter)
         options = dict(_READ, sep=delimiter)
         try:
+            _names_once(path, handle, options)
             dtype: Any = _text_columns(handle, options, text) if numbers else str
             line, checked, found = 2, False, False  # line 1 is the header
             for table, warned in _parsed(handle, dict(options, dtype=dtype), rows):
@@ -474,6 +475,26 @@ def written_plainly(path: str) -> bool:
     except (DataError, OSError):
         return False  # the usual reading says what is wrong
     return True
+
+
+def _names_once(path: str, handle: Any, options: dict[str, Any]) -> None:
+    """A DataError if the header names a column twice (spaces around a name aside): pandas would
+    call the second ``name.1``, the user's column renamed, and a target named twice would be
+    trained on as a feature too."""
+    import pandas as pd
+
+    from .errors import DataError
+
+    from collections import Counter
+
+    handle.seek(0)
+    first = pd.read_csv(handle, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+    names = [str(name).strip() for name in first.iloc[0]] if len(first) else []
+    twice = [name for name, count in Counter(names).items() if count > 1 and name]  # unnamed ones are told apart
+    if twice:
+        where = [str(n + 1) for n, name in enumerate(names) if name == twice[0]]
+        raise DataError(f"{path}: column {_quoted(twice[0])} appears {len(where)} times in the header (columns "
+                        f"{', '.join(where[:-1])} and {where[-1]}); name each column once")
 
 
 def _text_columns(handle: Any, options: dict[str, Any], text: Iterable[str]) -> dict[str, Any]:

@@ -121,6 +121,12 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
     pytest.param(PENGUINS.replace("46.5", "").replace("40.3", "NA"), {},
                  ["column 'bill_mm': 2 missing values", "lines 3, 7", "missing: error | drop | mean"],
                  id="missing-values"),
+    pytest.param(PENGUINS.replace("species,bill_mm,island,mass_g", "species,bill_mm,island,species"), {},
+                 ["column 'species' appears 2 times in the header (columns 1 and 4); name each column once"],
+                 id="target-named-twice"),  # else the second would be a feature, 'species.1'
+    pytest.param(PENGUINS.replace("bill_mm,island", "island ,island"), {},
+                 ["column 'island' appears 2 times in the header (columns 2 and 3)"],
+                 id="named-twice-but-for-a-space"),
     pytest.param(PENGUINS.replace("Gentoo,46.5", ",46.5"), {"missing": "mean"},
                  ["column 'species'", "line 3", "missing: drop"], id="missing-target"),
 ])

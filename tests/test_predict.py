@@ -583,3 +583,14 @@ def test_points_the_fast_way_cannot_take_are_read_as_text(points_models, tmp_pat
     result = _predicted(points_models[2], path, plainly=True)
     assert result == _predicted(points_models[2], path, plainly=False)
     assert (result[0] == "error") == error, result
+
+
+@pytest.mark.parametrize("content", [b"x1,x2,x3,id,id\n1,2,3,4,5\n", b"x1,x2,x3,id,id\n1,2,3,a,b\n"],
+                         ids=["written-plainly", "text"])
+def test_a_column_named_twice_is_refused_not_renamed(numeric_run, tmp_path, content):
+    """pandas would call the second 'id.1': the output would not give the user's columns back as they were."""
+    path = tmp_path / "points.csv"
+    path.write_bytes(content)
+    result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
+    _refused(result, f"{path}: column 'id' appears 2 times in the header (columns 4 and 5); name each column once")
+    assert not (tmp_path / "out.csv").exists()
