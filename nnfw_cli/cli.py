@@ -345,7 +345,9 @@ def plot(run: Path | None, what: str, fmt: str, dpi: int, animate: bool, neurons
     else:
         written = saved_runs.redraw(saved, saved_runs.PICTURES if what == "all" else (what,), fmt, dpi)
         if what in ("all", "boundary") and not any(p.name.startswith("decision_boundary") for p in written):
-            click.echo(f"no decision boundary: the data has {saved.n_features} features", err=True)
+            from .experiment import no_boundary
+
+            click.echo(no_boundary(saved.n_features), err=True)
     if animate:
         written.append(saved_runs.animate(saved))
     if neurons:

@@ -151,6 +151,11 @@ def model_width(model: Model) -> int | None:
     return None
 
 
+def no_boundary(n_features: int) -> str:
+    """What to say of a run whose data has no plane to draw a decision boundary in."""
+    return f"no decision boundary: the data has {n_features} feature{'s' * (n_features != 1)} (it is drawn for 2 only)"
+
+
 def layer_widths(model: Model, in_features: int) -> list[int]:
     """The width of the input and of each layer's output."""
     widths = [in_features]
@@ -388,7 +393,7 @@ class Session:
         # with a validation split the test split is read at the end only: the grid spans the training points
         plane = self.data.plane(test=not self.data.has_validation)
         if plane is None:
-            self.notes.append(f"no decision boundary: the data has {self.data.n_features} features")
+            self.notes.append(no_boundary(self.data.n_features))
         self.model = build_model(config, self.streams.init, self.data.n_features)
         rows = min(config.training.batch_size or len(self.data.y_train), len(self.data.y_train))
         self.threads = threads.choose(config.training.threads, layer_widths(self.model, self.data.n_features), rows)

@@ -223,3 +223,17 @@ def test_resume_refuses_a_data_file_changed_since_the_run_began(tmp_path):
     data.write_bytes(before)
     resumed = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "cut"), "--quiet"])
     assert resumed.exit_code == 0, resumed.output
+
+
+@pytest.mark.parametrize("columns, said", [(1, "the data has 1 feature (it"), (3, "the data has 3 features (it")])
+def test_a_run_without_a_plane_says_why_it_has_no_decision_boundary(tmp_path, columns, said):
+    rows = "".join(f"{','.join(str(i + k) for k in range(columns))},{i % 2}\n" for i in range(20))
+    (tmp_path / "t.csv").write_text(",".join(f"x{k}" for k in range(columns)) + ",label\n" + rows)
+    (tmp_path / "c.yaml").write_text("data: {dataset: csv, path: t.csv, target: label}\n"
+                                     "model: {layers: [{type: linear, units: 1}, sigmoid]}\ntraining: {epochs: 1}\n")
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "c.yaml"), "--output-dir", str(tmp_path), "--name", "r"])
+    assert result.exit_code == 0, result.output
+    assert f"no decision boundary: {said} is drawn for 2 only)" in result.stderr
+    assert not (tmp_path / "r" / "decision_boundary.png").exists()
+    result = CliRunner().invoke(main, ["plot", str(tmp_path / "r")])
+    assert result.exit_code == 0 and f"no decision boundary: {said} is drawn for 2 only)" in result.stderr
