@@ -481,11 +481,11 @@ def _names_once(path: str, handle: Any, options: dict[str, Any]) -> None:
     """A DataError if the header names a column twice (spaces around a name aside): pandas would
     call the second ``name.1``, the user's column renamed, and a target named twice would be
     trained on as a feature too."""
+    from collections import Counter
+
     import pandas as pd
 
     from .errors import DataError
-
-    from collections import Counter
 
     handle.seek(0)
     first = pd.read_csv(handle, header=None, nrows=1, dtype=str, keep_default_na=False, **options)

@@ -282,8 +282,6 @@ def _is_numeric(column: Any) -> bool:
 
 def _fill_value(column: Any, numeric: bool) -> Any:
     """The training rows' mean of a numeric column, or the most frequent value of a categorical one."""
-    import pandas as pd
-
     present = column.dropna()
     if numeric:
         values = present.to_numpy(dtype=np.float64) if present.dtype.kind in "fiu" else \
