@@ -355,18 +355,20 @@ _READ: dict[str, Any] = dict(skip_blank_lines=False, skipinitialspace=True, inde
 
 
 def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, numbers: bool = False,
-                     text: Iterable[str] = ()) -> Iterator[Any]:
+                     text: Iterable[str] = (), verbatim: bool = False) -> Iterator[Any]:
     """``read_table``'s table, ``rows`` rows at a time (one table for None), each part indexed by
     its lines: the table of a large file need never be whole in memory. With ``numbers`` and
     ``rows``, a column that is not all numbers is left as the parser made it, not read again as
-    text (``saved._predict_lines`` reads such a part again, from its lines)."""
+    text (``saved._predict_lines`` reads such a part again, from its lines). ``verbatim`` keeps
+    every text cell as written, an empty one as "": no 'NA' or 'null' read as missing
+    (``with_missing`` reads them so, where that matters)."""
     import pandas as pd
 
     from .errors import DataError
 
-    with _open_data(path) as handle:
+    with _open_data(path) as handle, _BlankLines(path) as blank:
         delimiter, sha256 = _delimiter_and_digest(path, handle, delimiter)
-        options = dict(_READ, sep=delimiter)
+        options = dict(_READ, sep=delimiter, **({"keep_default_na": False} if verbatim else {}))
         try:
             _names_once(path, handle, options)
             dtype: Any = _text_columns(handle, options, text) if numbers else str
@@ -382,7 +384,7 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
                 if not checked and (warned or _may_be_short(table)):
                     _check_rows_of(path, handle, delimiter)
                     checked = True
-                table, line = _numbered(table, line, path, sha256), line + len(table)
+                table, line = _numbered(table, line, path, sha256, blank), line + len(table)
                 if len(table):
                     found = True
                     yield table
@@ -412,14 +414,71 @@ def _delimiter_and_digest(path: str, handle: Any, delimiter: str | None) -> tupl
     return delimiter or _sniff(sample), _sha256(handle, head)
 
 
-def _numbered(table: Any, line: int, path: str, sha256: str) -> Any:
+def _numbered(table: Any, line: int, path: str, sha256: str, blank: Callable[[list[int]], set[int]]) -> Any:
     """A table read from the file at ``path``, its first row on line ``line``, as ``read_table``
-    gives it: the names stripped, each row indexed by its line, blank lines left out."""
+    gives it: the names stripped, each row indexed by its line, blank lines left out (``blank``
+    tells which of the lines given are blank: a row of empty cells, ``,,``, reads as one does,
+    and is kept, to be filled, dropped or refused as any row with missing values)."""
     table.columns = [str(name).strip() for name in table.columns]
     table.index = np.arange(len(table)) + line
-    table = table.dropna(how="all")  # blank lines
+    rows = np.arange(len(table))  # the rows whose cells are all empty so far: most are ruled out by their first
+    for n in range(table.shape[1]):
+        if not len(rows):
+            break
+        cells = table.iloc[rows, n]
+        empty = cells.isna().to_numpy()
+        if cells.dtype.kind not in "fiub":  # read verbatim, an empty cell is ""
+            empty = empty | cells.eq("").to_numpy()
+        rows = rows[empty]
+    if len(rows):
+        table = table.drop(index=sorted(blank((rows + line).tolist())))
     table.attrs.update(path=path, sha256=sha256, lines=True)
     return table
+
+
+class _BlankLines:
+    """Which of a file's lines are blank (spaces aside), asked in increasing order: the file is
+    read once, as far as asked, and only if asked (a table of rows not all empty never asks)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.handle, self.number, self.text = path, None, 0, b""
+
+    def __call__(self, lines: list[int]) -> set[int]:
+        from .errors import DataError
+        from .runs import open_regular
+
+        if self.handle is None:
+            self.handle = open_regular(self.path, DataError)
+        found = set()
+        for line in lines:
+            while self.number < line and (self.text or not self.number):
+                self.text, self.number = self.handle.readline(), self.number + 1
+            if self.number == line and not self.text.strip():
+                found.add(line)
+        return found
+
+    def __enter__(self) -> "_BlankLines":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def with_missing(table: Any, columns: Iterable[str]) -> Any:
+    """``table`` (read ``verbatim``) with the cells of its ``columns`` that pandas reads as missing
+    ('', 'NA', 'null', ...) made NaN, as they were in the training rows; the table is left as it is."""
+    from pandas._libs.parsers import STR_NA_VALUES  # read_csv's own list
+    from pandas.api.types import is_numeric_dtype
+
+    names = [name for name in columns if name in table.columns and not is_numeric_dtype(table[name].dtype)]
+    if not names:
+        return table
+    read = table.copy(deep=False)
+    for name in names:
+        read[name] = table[name].mask(table[name].isin(STR_NA_VALUES))
+    read.attrs = dict(table.attrs)
+    return read
 
 
 def only_a_header(path: str) -> Exception:
@@ -439,8 +498,9 @@ def lines_as_text(table: Any, header: bytes, lines: list[bytes]) -> Any:
     import pandas as pd
 
     first = int(table.index[-1]) - len(lines) + 1
-    text = pd.read_csv(io.BytesIO(header + b"".join(lines)), **_READ, sep=",", dtype=str)
-    return _numbered(text, first, table.attrs["path"], table.attrs["sha256"])
+    text = pd.read_csv(io.BytesIO(header + b"".join(lines)), **_READ, sep=",", dtype=str, keep_default_na=False)
+    return _numbered(text, first, table.attrs["path"], table.attrs["sha256"],
+                     lambda numbers: {n for n in numbers if not lines[n - first].strip()})
 
 
 def _head_text(path: str, head: bytes) -> str:
@@ -488,7 +548,7 @@ def _names_once(path: str, handle: Any, options: dict[str, Any]) -> None:
     from .errors import DataError
 
     handle.seek(0)
-    first = pd.read_csv(handle, header=None, nrows=1, dtype=str, keep_default_na=False, **options)
+    first = pd.read_csv(handle, header=None, nrows=1, dtype=str, **dict(options, keep_default_na=False))
     names = [str(name).strip() for name in first.iloc[0]] if len(first) else []
     twice = [name for name, count in Counter(names).items() if count > 1 and name]  # unnamed ones are told apart
     if twice:
@@ -526,8 +586,9 @@ def _parsed(handle: Any, options: dict[str, Any], rows: int | None) -> Iterator[
 def _may_be_short(table: Any) -> bool:
     """Whether a row of ``table`` may have had fewer cells than the header: pandas fills a short
     row's missing cells, its last ones, with NaN. Where no row's last cell is empty, every row
-    had every cell, whatever other cells are empty."""
-    return bool(table.iloc[:, -1].isna().any())
+    had every cell, whatever other cells are empty. Read ``verbatim``, an empty cell is ""."""
+    last = table.iloc[:, -1]
+    return bool(last.isna().any() or (last.dtype.kind not in "fiub" and last.eq("").any()))
 
 
 def _check_rows_of(path: str, handle: Any, delimiter: str) -> None:

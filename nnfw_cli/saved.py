@@ -497,7 +497,7 @@ def predict_file(model: Model, transform: Transform | None, n_features: int, pat
         if not transform.categories and written_plainly(path):
             yield from _predict_lines(model, transform, path)
             return
-        for table in read_table_parts(path, PREDICT_ROWS):
+        for table in read_table_parts(path, PREDICT_ROWS, verbatim=True):  # each cell written back as it was
             yield predict_named(model, transform, table)
         return
     width = len(transform.columns) if transform is not None else n_features
@@ -563,10 +563,11 @@ def predict_named(model: Model, transform: Transform, table: Any) -> tuple[Any, 
     """A table from ``data.read_table`` with ``prob_<class>`` for each class and ``predicted`` (the
     class's name) added; its columns are matched with the run's by name, encoded and scaled as the
     training rows were (``features.apply``); other columns are kept and ignored."""
+    from .data import with_missing
     from .features import apply
 
     source = table.attrs.get("path", "input")
-    X = apply(transform, table, source)
+    X = apply(transform, with_missing(table, transform.columns), source)
     output = _checked_output(model, X, source, None, list(table.index))
     return _with_predictions(table, output, transform.class_names, source)
 

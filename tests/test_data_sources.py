@@ -127,6 +127,8 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
     pytest.param(PENGUINS.replace("bill_mm,island", "island ,island"), {},
                  ["column 'island' appears 2 times in the header (columns 2 and 3)"],
                  id="named-twice-but-for-a-space"),
+    pytest.param(PENGUINS.replace("Gentoo,46.5,Biscoe,4500", ",,,"), {},
+                 ["column 'bill_mm': 1 missing value, on line 3"], id="a-row-of-empty-cells"),  # not a blank line
     pytest.param(PENGUINS.replace("Gentoo,46.5", ",46.5"), {"missing": "mean"},
                  ["column 'species'", "line 3", "missing: drop"], id="missing-target"),
 ])
@@ -464,9 +466,11 @@ def test_a_short_row_is_found_wherever_other_cells_are_empty(tmp_path, case):
     path = tmp_path / "table.csv"
     path.write_text(text)
     if short_line is None:
-        if any(line.strip(",") for line in text.splitlines()[1:]):
-            assert len(read_table(str(path), numbers=True).columns) == 4
-        else:  # rows of empty cells only are left out as blank lines
+        if any(line for line in text.splitlines()[1:]):  # a row of empty cells (',,,') is a row, kept
+            table = read_table(str(path), numbers=True)
+            assert len(table.columns) == 4
+            assert table.index.tolist() == [n for n, line in enumerate(text.splitlines(), 1) if n > 1 and line]
+        else:  # blank lines only
             with pytest.raises(DataError, match="only a header row"):
                 read_table(str(path), numbers=True)
         return

@@ -594,3 +594,35 @@ def test_a_column_named_twice_is_refused_not_renamed(numeric_run, tmp_path, cont
     result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
     _refused(result, f"{path}: column 'id' appears 2 times in the header (columns 4 and 5); name each column once")
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_cells_pandas_would_call_missing_come_back_as_written(numeric_run, tmp_path):
+    """'NA', 'None', 'null', 'n/a', '#N/A' in a column the model does not take are the user's
+    words (a country, a comment): written back as they were, not emptied."""
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,x3,country,comment\n1,2,3,NA,None\n4,5,6,NaN,null\n7,8,9,n/a,#N/A\n")
+    result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert [line.split(",")[:5] for line in lines] == [line.split(",") for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("content, line, column", [
+    ("x1,x2,x3\n1,2,3\n,,\n4,5,6\n", 3, "x1"),  # a row of empty cells is a row, not a blank line
+    ("x1,x2,x3,id\n1,2,3,a\n4,NA,6,b\n", 3, "x2"),  # NA in a feature: missing, as in the training rows
+    ("x1,x2,x3,id\n1,2,3,a\n\n4,5,null,b\n", 4, "x3"),
+])
+def test_a_missing_feature_is_named_by_its_line_and_the_row_is_never_dropped(numeric_run, tmp_path, content, line,
+                                                                           column):
+    path = tmp_path / "points.csv"
+    path.write_text(content)
+    _refused(_predict(numeric_run, path, "-o", tmp_path / "out.csv"), f"line {line}, column '{column}': missing value")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_blank_lines_are_no_rows(numeric_run, tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,x3,id\n1,2,3,a\n\n\n4,5,6,b\n\n")
+    result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(",")[3] for line in (tmp_path / "out.csv").read_text().splitlines()] == ["id", "a", "b"]
