@@ -800,6 +800,13 @@ def _missing(path: str, table: Any, missing: str, target: str) -> tuple[Any, lis
     columns = [name for name in table.columns if empty[name].any() and (missing == "error" or name == target)]
     if missing == "drop":
         rows = empty.any(axis=1)
+        if len(table) and rows.all():
+            whole = sorted((name for name in table.columns if empty[name].all()), key=lambda name: name != target)
+            why = ("every row has a missing value; missing: mean fills them instead" if not whole else
+                   f"the target column {_quoted(target)} is empty on every line" if whole[0] == target else
+                   f"column {_quoted(whole[0])} is empty on every line; leave it out with data.features, or remove "
+                   "it from the file")
+            raise DataError(f"{path}: missing: drop would drop every row: {why}")
         lines = list(table.index[rows.to_numpy()])
         note = [f"dropped {len(lines)} row{'s' * (len(lines) != 1)} with missing values "
                 f"(line{'s' * (len(lines) != 1)} {_lines(lines)})"] if lines else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,17 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
                  ["column 'bill_mm': 1 missing value, on line 3"], id="a-row-of-empty-cells"),  # not a blank line
     pytest.param(PENGUINS.replace("Gentoo,46.5", ",46.5"), {"missing": "mean"},
                  ["column 'species'", "line 3", "missing: drop"], id="missing-target"),
+    pytest.param(re.sub(r",(\d+)\n", ",\n", PENGUINS), {"missing": "drop"},
+                 ["missing: drop would drop every row: column 'mass_g' is empty on every line; leave it out with "
+                  "data.features"], id="drop-an-empty-column"),  # a delimiter ending each line does this
+    pytest.param(re.sub(r"\n[A-Za-z]+,", "\n,", PENGUINS), {"missing": "drop"},
+                 ["missing: drop would drop every row: the target column 'species' is empty on every line"],
+                 id="drop-an-empty-target"),
+    pytest.param("\n".join([PENGUINS.splitlines()[0]] + [",".join("" if k == 1 + n % 3 else cell for k, cell in
+                                                                   enumerate(line.split(",")))
+                                                          for n, line in enumerate(PENGUINS.splitlines()[1:])]),
+                 {"missing": "drop"}, ["missing: drop would drop every row: every row has a missing value; missing: "
+                                       "mean fills"], id="drop-every-row"),
 ])
 def test_each_bad_file_is_one_data_error_naming_the_file(tmp_path, text, settings, needles):
     path = tmp_path / "table.csv"
