@@ -795,6 +795,10 @@ def _check_data(data: DataConfig) -> list[tuple[tuple, str]]:
             if name not in PLAYGROUND:
                 problems.append((("data", "features", i), f"unknown Playground feature {name!r}"
                                  f"{did_you_mean(name, PLAYGROUND)} (choose from: {', '.join(PLAYGROUND)})"))
+    for i, name in enumerate(data.features or []):
+        if name in data.features[:i]:  # a column (or a Playground feature) taken twice
+            problems.append((("data", "features", i), f"{name!r} is listed twice (also at "
+                                                      f"data.features[{data.features.index(name)}]); list each once"))
     if data.dataset in DATASETS:
         problems += _check_split(data, data.n_classes())
     if data.max_rows is not None and data.n_classes() is not None:  # a CSV's classes are counted when it is read

@@ -61,6 +61,9 @@ def test_binary_cross_entropy_on_more_classes_says_what_to_use():
     ({"dataset": "csv", "path": "x.csv", "target": "y", "missing": "fill"}, "data.missing: "),
     ({"dataset": "csv", "path": "x.csv", "target": "y", "delimiter": ";;"}, "data.delimiter: "),
     ({"dataset": "blobs", "classes": 1}, "data.classes: must be >= 2"),
+    ({"dataset": "csv", "path": "configs/data/wine_cultivars.csv", "target": "cultivar", "features": ["a", "b", "a"]},
+     "data.features[2]: 'a' is listed twice (also at data.features[0]); list each once"),
+    ({"dataset": "circles", "features": ["x1_squared", "x1_squared"]}, "data.features[1]: 'x1_squared' is listed twice"),
 ])
 def test_the_data_section_is_validated_whole(data, needle):
     problems = _problems({"data": data, "model": _head(1, "sigmoid")}, base=ROOT)
