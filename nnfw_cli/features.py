@@ -111,10 +111,22 @@ def fit(data: Any, columns: list[str] | None = None, *, missing: str = "error", 
         frame = _as_table(data, columns)
         transform.fill = {name: _fill_value(frame[name], numeric[name]) for name in columns}
     if standardize:
-        X = apply(transform, table, source)
-        scale = X.std(axis=0)
-        transform.mean, transform.scale = X.mean(axis=0).tolist(), np.where(scale > 0, scale, 1.0).tolist()
+        mean, scale = _moments(apply(transform, table, source))
+        transform.mean, transform.scale = mean.tolist(), np.where(scale > 0, scale, 1.0).tolist()
     return transform
+
+
+def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation. A column of numbers so large that their sum or
+    their squares overflow (1e300) is divided by its largest magnitude first, and the two
+    multiplied by it after: finite, where they would be infinite."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+    large = ~(np.isfinite(mean) & np.isfinite(scale))
+    if large.any():
+        top = np.abs(X[:, large]).max(axis=0)
+        mean[large], scale[large] = (X[:, large] / top).mean(axis=0) * top, (X[:, large] / top).std(axis=0) * top
+    return mean, scale
 
 
 def apply(transform: Transform, data: Any, source: str = "the data", overwrite: bool = False) -> np.ndarray:
@@ -286,7 +298,11 @@ def _fill_value(column: Any, numeric: bool) -> Any:
     if numeric:
         values = present.to_numpy(dtype=np.float64) if present.dtype.kind in "fiu" else \
             to_numbers(present.map(lambda cell: str(cell).strip()))  # as ``_numbers`` reads the cells
-        return float(np.nanmean(values)) if not np.isnan(values).all() else 0.0
+        if np.isnan(values).all():
+            return 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = np.nanmean(values)  # as pandas' mean sums: the gaps as zeros
+        return float(mean if np.isfinite(mean) else _moments(values[~np.isnan(values), None])[0][0])
     counts = present.map(lambda cell: str(cell).strip()).value_counts()
     return str(sorted(counts[counts == counts.max()].index)[0]) if len(counts) else ""
 

@@ -337,6 +337,18 @@ def test_a_fill_value_is_the_mean_of_the_numbers_as_python_reads_them():
     assert transform.fill["x"] == float(np.mean(numbers))
 
 
+def test_numbers_too_large_to_square_are_scaled_and_filled_with_finite_figures():
+    """1e300 squared overflows: the spread is found with the column divided by its largest magnitude."""
+    X = np.array([[1.0, 1e300, 1e308], [2.0, -3e300, 1e308], [3.0, 2e300, np.nan]])
+    transform = fit(X[:2, :2], standardize=True)
+    assert np.isfinite(transform.scale).all() and np.isfinite(transform.mean).all()
+    np.testing.assert_allclose(transform.mean, [1.5, -1e300], rtol=1e-15)
+    np.testing.assert_allclose(transform.scale, [0.5, 2e300], rtol=1e-15)
+    np.testing.assert_allclose(apply(transform, X[:, :2]), [[-1, 1], [1, -1], [3, 1.5]], rtol=1e-15)
+    filled = fit(pd.DataFrame(X, columns=["a", "b", "c"]).astype(str).replace("nan", None), missing="mean")
+    assert filled.fill["c"] == 1e308 and filled.fill["b"] == 0.0
+
+
 def test_a_transform_round_trips_through_json(tmp_path):
     split_ = load_split(_csv(tmp_path, PENGUINS, missing="mean"), 0)
     again = Transform.from_dict(json.loads(json.dumps(split_.transform.to_dict())))
