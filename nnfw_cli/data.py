@@ -370,7 +370,7 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
         delimiter, sha256 = _delimiter_and_digest(path, handle, delimiter)
         options = dict(_READ, sep=delimiter, **({"keep_default_na": False} if verbatim else {}))
         try:
-            _names_once(path, handle, options)
+            header = _header(path, handle, options)
             dtype: Any = _text_columns(handle, options, text) if numbers else str
             line, checked, found = 2, False, False  # line 1 is the header
             for table, warned in _parsed(handle, dict(options, dtype=dtype), rows):
@@ -385,6 +385,7 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
                     _check_rows_of(path, handle, delimiter)
                     checked = True
                 table, line = _numbered(table, line, path, sha256, blank), line + len(table)
+                table.attrs["header"] = header
                 if len(table):
                     found = True
                     yield table
@@ -499,8 +500,10 @@ def lines_as_text(table: Any, header: bytes, lines: list[bytes]) -> Any:
 
     first = int(table.index[-1]) - len(lines) + 1
     text = pd.read_csv(io.BytesIO(header + b"".join(lines)), **_READ, sep=",", dtype=str, keep_default_na=False)
-    return _numbered(text, first, table.attrs["path"], table.attrs["sha256"],
+    text = _numbered(text, first, table.attrs["path"], table.attrs["sha256"],
                      lambda numbers: {n for n in numbers if not lines[n - first].strip()})
+    text.attrs["header"] = table.attrs["header"]
+    return text
 
 
 def _head_text(path: str, head: bytes) -> str:
@@ -537,10 +540,11 @@ def written_plainly(path: str) -> bool:
     return True
 
 
-def _names_once(path: str, handle: Any, options: dict[str, Any]) -> None:
-    """A DataError if the header names a column twice (spaces around a name aside): pandas would
-    call the second ``name.1``, the user's column renamed, and a target named twice would be
-    trained on as a feature too."""
+def _header(path: str, handle: Any, options: dict[str, Any]) -> list[str]:
+    """The column names as the header writes them, spaces around them aside ("" for a column
+    without one, which pandas calls ``Unnamed: 3``); a DataError if it names a column twice:
+    pandas would call the second ``name.1``, the user's column renamed, and a target named twice
+    would be trained on as a feature too."""
     from collections import Counter
 
     import pandas as pd
@@ -555,6 +559,7 @@ def _names_once(path: str, handle: Any, options: dict[str, Any]) -> None:
         where = [str(n + 1) for n, name in enumerate(names) if name == twice[0]]
         raise DataError(f"{path}: column {_quoted(twice[0])} appears {len(where)} times in the header (columns "
                         f"{', '.join(where[:-1])} and {where[-1]}); name each column once")
+    return names
 
 
 def _text_columns(handle: Any, options: dict[str, Any], text: Iterable[str]) -> dict[str, Any]:
@@ -682,8 +687,10 @@ def _csv_split(data: Any, seed: int) -> Split:
     target = _column(path, table, data.target, "target")
     features = [_column(path, table, name, "feature") for name in data.features] if data.features else \
         [name for name in table.columns if name != target]
+    features, left_out = _named(path, table, features)
     _check_features(path, features, target)
     table, notes = _missing(path, table[[*features, target]], data.missing or "error", target)
+    notes = left_out + notes
     class_names, y = _classes(path, table[target], target)
     _check_rows(path, y, class_names, data.test_fraction, _validation(data))
     rows, sampled = _sample(y, data.max_rows, seed, path)
@@ -712,6 +719,27 @@ def _csv_split(data: Any, seed: int) -> Split:
     if len(y_val):
         split_.X_val, split_.y_val = parts[2], y_val
     return split_
+
+
+def _named(path: str, table: Any, features: list[str]) -> tuple[list[str], list[str]]:
+    """``features`` without the columns the header gives no name, and a note of those left out:
+    one empty on every line (a delimiter ending each line) is left out; one holding values is a
+    DataError (a row number written by pandas' ``to_csv``, perhaps, which no model should learn)."""
+    from .errors import DataError
+
+    nameless = {name: n + 1 for n, (name, written) in enumerate(zip(table.columns, table.attrs.get("header", ())))
+                if not written and name in features}
+    for name, position in nameless.items():
+        if table[name].notna().any():
+            raise DataError(f"{path}: column {position} has no name in the header, and values; name it, or pick the "
+                            "feature columns with data.features (a row number written by pandas' to_csv has no "
+                            "name: write the file with index=False)")
+    if not nameless:
+        return features, []
+    where = ", ".join(map(str, nameless.values()))
+    return [name for name in features if name not in nameless], [
+        f"left out column{'s' * (len(nameless) > 1)} {where}: no name in the header and no value on any line "
+        "(a delimiter ending each line)"]
 
 
 def _finite_columns(table: Any, features: list[str]) -> list[np.ndarray] | None:

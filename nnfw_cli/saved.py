@@ -569,7 +569,11 @@ def predict_named(model: Model, transform: Transform, table: Any) -> tuple[Any, 
     source = table.attrs.get("path", "input")
     X = apply(transform, with_missing(table, transform.columns), source)
     output = _checked_output(model, X, source, None, list(table.index))
-    return _with_predictions(table, output, transform.class_names, source)
+    result, notes = _with_predictions(table, output, transform.class_names, source)
+    header = table.attrs.get("header", [])
+    if "" in header:  # a column without a name is written back without one, not as pandas calls it
+        result.columns = [*header, *result.columns[len(header):]]
+    return result, notes
 
 
 def _checked_output(model: Model, X: np.ndarray, source: str, first_line: int | None,

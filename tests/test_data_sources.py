@@ -156,6 +156,24 @@ def test_each_bad_file_is_one_data_error_naming_the_file(tmp_path, text, setting
         assert needle in message, message
 
 
+def test_a_column_without_a_name_is_left_out_if_empty_and_refused_if_not(tmp_path):
+    """A delimiter ending each line makes an empty column without a name: left out, with a note.
+    A nameless column with values (a row number written by pandas' to_csv) is never a feature
+    unless data.features names the others."""
+    trailing = "".join(line + ",\n" for line in PENGUINS.splitlines())
+    split_ = load_split(_csv(tmp_path, trailing), 0)
+    assert split_.transform.columns == ["bill_mm", "island", "mass_g"]
+    assert split_.notes == ["left out column 5: no name in the header and no value on any line (a delimiter ending "
+                            "each line)"]
+    numbered = "".join(f"{n - 1 if n else ''},{line}\n" for n, line in enumerate(PENGUINS.splitlines()))
+    message = _error(tmp_path, numbered)
+    assert message.endswith("column 1 has no name in the header, and values; name it, or pick the feature columns "
+                            "with data.features (a row number written by pandas' to_csv has no name: write the file "
+                            "with index=False)")
+    split_ = load_split(_csv(tmp_path, numbered, features=["bill_mm", "mass_g"]), 0)
+    assert split_.transform.columns == ["bill_mm", "mass_g"] and split_.notes == []
+
+
 def test_a_fifo_is_refused_before_it_is_opened(tmp_path):
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)

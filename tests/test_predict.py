@@ -626,3 +626,18 @@ def test_blank_lines_are_no_rows(numeric_run, tmp_path):
     result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
     assert result.exit_code == 0, result.stderr
     assert [line.split(",")[3] for line in (tmp_path / "out.csv").read_text().splitlines()] == ["id", "a", "b"]
+
+
+@pytest.mark.parametrize("content", [
+    b",x1,x2,x3\n0,1,2,3\n1,4,5,6\n",  # a row number written by pandas' to_csv: written plainly
+    b",x1,x2,x3,note,\n0,1,2,3,a,\n1,4,5,6,b,\n",  # text, and a delimiter ending each line
+])
+def test_a_column_without_a_name_comes_back_without_one(numeric_run, tmp_path, content):
+    path = tmp_path / "points.csv"
+    path.write_bytes(content)
+    result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    written = (tmp_path / "out.csv").read_text().splitlines()
+    given = content.decode().splitlines()
+    assert [line.split(",")[: len(given[0].split(","))] for line in written] == [line.split(",") for line in given]
+    assert written[0].endswith(",prob_0,prob_1,predicted")
