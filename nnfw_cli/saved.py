@@ -117,6 +117,29 @@ def load_run(run_dir: str | Path) -> SavedRun:
     return saved
 
 
+def _not_a_run_model(path: Path) -> None:
+    """A RunError for the model file of a run whose inputs go through its transform.json (columns
+    matched by name, categories encoded, scaled, Playground features): read bare, it would score
+    the rows as they are, silently otherwise than the run does."""
+    folder = path.parent
+    if not (folder / TRANSFORM).is_file() or not (folder / runs.CONFIG).is_file():
+        return
+    try:
+        transform = read_transform(folder)
+    except (RunError, OSError):
+        return  # not a run nnfw wrote: the file is a model file as any other
+    if transform is not None and (transform.target is not None or transform.expand is not None
+                                  or transform.mean is not None or bool(transform.categories)):
+        raise RunError(f"{path}: the model of the run {folder}, whose inputs are {_what_it_does(transform)} as its "
+                       f"transform.json says; predict with the run: nnfw predict {folder} INPUT.csv")
+
+
+def _what_it_does(transform: Transform) -> str:
+    done = (["matched by column name"] * (transform.target is not None) + ["encoded"] * bool(transform.categories)
+            + ["given Playground features"] * (transform.expand is not None) + ["scaled"] * (transform.mean is not None))
+    return ", ".join(done[:-1]) + (" and " if len(done) > 1 else "") + done[-1]
+
+
 def read_transform(run_dir: Path) -> Transform | None:
     """A run's ``transform.json``, or None when it has none (a run of generated data from before it)."""
     path = run_dir / TRANSFORM
@@ -478,6 +501,7 @@ def open_predictor(run: str | Path | None, output_dir: str | Path = "outputs") -
     path = None if run is None else Path(run)
     if path is not None and not path.is_dir():
         model, width, note = open_model(path, output_dir)
+        _not_a_run_model(path)
         return model, None, width, note
     saved = SavedRun.open(path, output_dir)
     _require_usable(saved)

@@ -641,3 +641,15 @@ def test_a_column_without_a_name_comes_back_without_one(numeric_run, tmp_path, c
     given = content.decode().splitlines()
     assert [line.split(",")[: len(given[0].split(","))] for line in written] == [line.split(",") for line in given]
     assert written[0].endswith(",prob_0,prob_1,predicted")
+
+
+def test_a_runs_model_file_is_not_read_bare_when_the_run_transforms_its_inputs(numeric_run, tmp_path):
+    """Read bare, RUN/model.npz would score the rows unscaled, by position: other numbers than the run's."""
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,x3\n1,2,3\n")
+    _refused(_predict(numeric_run / "model.npz", path),
+             f"{numeric_run / 'model.npz'}: the model of the run {numeric_run}, whose inputs are matched by column "
+             f"name and scaled as its transform.json says; predict with the run: nnfw predict {numeric_run} INPUT.csv")
+    copy = tmp_path / "m.npz"
+    shutil.copy(numeric_run / "model.npz", copy)  # away from its run: a model file as any other
+    assert _predict(copy, path).exit_code == 0
