@@ -396,8 +396,12 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
             _decode(path, handle.read())
             raise
         except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row "
-                            "per sample") from None
+            handle.seek(0)
+            if handle.readline().strip() or not any(line.strip() for line in handle):
+                raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one "
+                                "row per sample") from None
+            raise DataError(f"{path}: line 1 is blank; the header row naming the columns must be the first line") \
+                from None
         except (pd.errors.ParserError, ValueError) as exc:
             _check_rows_of(path, handle, delimiter)
             raise DataError(f"{path}: not a readable CSV file: {str(exc).strip()[:200]}") from None
