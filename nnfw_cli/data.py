@@ -809,7 +809,9 @@ def _column(path: str, table: Any, name: str, role: str) -> str:
     from .errors import DataError
 
     if name not in table.columns:
-        shown = ", ".join(map(str, table.columns[:30])) + (" ..." if len(table.columns) > 30 else "")
+        names = [str(column) for column in table.columns[:30]]
+        shown = ", ".join(column if len(column) <= ECHOED_CHARACTERS else _quoted(column) for column in names) \
+            + (" ..." if len(table.columns) > 30 else "")
         raise DataError(f"{path}: line 1: no {role} column {name!r}{did_you_mean(name, table.columns)} "
                         f"(the header has: {shown})")
     return name
