@@ -673,10 +673,14 @@ def _check_ragged(path: str, lines: Iterable[str], delimiter: str) -> None:
     reader = csv.reader(lines, delimiter=delimiter)
     try:
         width = len(next(reader))
+        start = reader.line_num + 1  # the line each row begins on: a quoted cell may hold line breaks
         for row in reader:
             if row and len(row) != width:
-                raise DataError(f"{path}: line {reader.line_num} has {len(row)} cells, but the header has {width} "
-                                f"columns (delimiter {delimiter!r}); every row needs one cell per column")
+                quote = (f" (this row runs from line {start} to line {reader.line_num} inside quotes: is a quote left "
+                         f"open on line {start}?)" if start != reader.line_num else "")
+                raise DataError(f"{path}: line {start} has {len(row)} cells, but the header has {width} columns "
+                                f"(delimiter {delimiter!r}); every row needs one cell per column{quote}")
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{path}: line {reader.line_num}: not a readable CSV row: {exc}") from None
 

@@ -122,6 +122,9 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
     pytest.param(PENGUINS.replace("46.5,Biscoe,4500", "46.5,Biscoe"), {}, ["line 3 has 3 cells"], id="ragged-short"),
     pytest.param(PENGUINS.replace("39.1,Torgersen", "39.1,Torgersen,extra"), {}, ["line 2 has 5 cells", "4 columns"],
                  id="ragged-first-row"),  # the parser only warns of this one
+    pytest.param(PENGUINS.replace("Gentoo,46.5", 'Gentoo,"46.5'), {},
+                 ["line 3 has 2 cells, but the header has 4 columns", "(this row runs from line 3 to line 13 inside "
+                  "quotes: is a quote left open on line 3?)"], id="a-quote-left-open"),
     pytest.param("species,x\na,1\nb,2\nc,3\na,4\nb,5\n", {}, ["5 rows for 3 classes", "at least 6"],
                  id="too-few-rows"),
     pytest.param(PENGUINS + "Emperor,50,Dream,9000\n", {}, ["class 'Emperor' has 1 row"], id="a-class-of-one"),
