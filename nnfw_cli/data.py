@@ -697,6 +697,7 @@ def _csv_split(data: Any, seed: int) -> Split:
         [name for name in table.columns if name != target]
     features, left_out = _named(path, table, features)
     _check_features(path, features, target)
+    _no_decimal_commas(path, table, features)
     table, notes = _missing(path, table[[*features, target]], data.missing or "error", target)
     notes = left_out + notes
     class_names, y = _classes(path, table[target], target)
@@ -727,6 +728,24 @@ def _csv_split(data: Any, seed: int) -> Split:
     if len(y_val):
         split_.X_val, split_.y_val = parts[2], y_val
     return split_
+
+
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*")
+
+
+def _no_decimal_commas(path: str, table: Any, features: list[str]) -> None:
+    """A DataError for a feature column of text whose every cell is a number written with a decimal
+    comma (0,5): read as they are, its values would be categories, one per number."""
+    from .errors import DataError
+
+    for name in features:
+        if table[name].dtype.kind in "fiub":
+            continue
+        cells = table[name].dropna().unique()
+        if len(cells) and all(_DECIMAL_COMMA.fullmatch(str(cell)) for cell in cells):  # most stop at the first
+            raise DataError(f"{path}: column {_quoted(name)}: its cells are numbers written with a decimal comma "
+                            f"({_quoted(cells[0])}), which would be read as categories; write them with a point "
+                            "(0.5), as nnfw reads numbers")
 
 
 def _named(path: str, table: Any, features: list[str]) -> tuple[list[str], list[str]]:

@@ -106,6 +106,9 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
     pytest.param("\n" + PENGUINS, {}, ["line 1 is blank; the header row naming the columns must be the first line"],
                  id="blank-first-line"),
     pytest.param("\n \n\n", {}, ["the file is empty"], id="blank-lines-only"),
+    pytest.param(PENGUINS.replace(",", ";").replace(".", ","), {},
+                 ["column 'bill_mm': its cells are numbers written with a decimal comma ('39,1'), which would be read "
+                  "as categories; write them with a point"], id="decimal-commas"),
     pytest.param(PENGUINS.replace("species", "specie"), {}, ["line 1", "no target column 'species'",
                                                               "did you mean 'specie'"], id="no-target"),
     pytest.param(PENGUINS, {"features": ["bil_mm"]}, ["no feature column 'bil_mm'", "did you mean 'bill_mm'"],
