@@ -110,6 +110,14 @@ def check_writable(path: str | os.PathLike | None, option: str = "--junit-xml") 
     path = Path(path)
     if path.is_dir():
         raise WriteError(f"{option} {path}: is a directory; name a file to write", str(path))
+    if os.path.lexists(path):  # replaced only if it is a report written before, as at each run of a CI job
+        if not path.is_file():
+            raise WriteError(f"{option} {path}: is not a regular file; name a file to write", str(path))
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        if not (head.lstrip().startswith(b"<?xml") and b"<testsuite" in head):
+            raise WriteError(f"{option} {path}: exists and is not a JUnit report, and would be replaced; name "
+                             "another file (or remove this one)", str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -113,6 +113,25 @@ def test_junit_folder_is_made_and_one_that_cannot_be_is_refused_before_training(
     assert len(list((tmp_path / "outputs").iterdir())) == 2  # the first run and its latest link, no other
 
 
+@pytest.mark.parametrize("command", ["train", "smoke"])
+def test_junit_replaces_a_report_and_no_other_file(runner, small_config, tmp_path, command):
+    """A CI job writes its report again at every run; any other file, the config itself say, is kept."""
+    report = tmp_path / "r.xml"
+    for _ in range(2):
+        result = runner.invoke(main, [command, str(small_config), "--junit-xml", str(report)])
+        assert result.exit_code == 0, result.stderr
+        _suite(report)
+    before = small_config.read_bytes()
+    for other in (small_config, tmp_path / "notes.txt"):
+        other.write_bytes(before if other == small_config else b"my notes\n")
+        kept = other.read_bytes()
+        result = runner.invoke(main, [command, str(small_config), "--junit-xml", str(other)])
+        assert result.exit_code == 2 and result.stderr == (f"Error: --junit-xml {other}: exists and is not a JUnit "
+                                                           "report, and would be replaced; name another file (or "
+                                                           "remove this one)\n"), result.stderr
+        assert other.read_bytes() == kept
+
+
 def test_junit_text_holds_no_character_xml_cannot(tmp_path):
     case = reports.Case("bad \x00 name", "nnfw.x", 1.0, failure="cell '\x1b[31m' \ud800", kind="SmokeFailure")
     path = reports.write_junit(tmp_path / "r.xml", "nnfw smoke", [case], "nnfw smoke x\x07")
