@@ -880,10 +880,11 @@ class Summary:
         or whose metrics.json cannot be read (a machine that crashed as it was written), is pending."""
         summary = cls(plan, sweep_dir)
         path = summary.sweep_dir / SUMMARY
-        if not path.is_file():
-            return summary
-        with runs.open_regular(path, limit=runs.MAX_TEXT_BYTES) as handle:
-            table = list(csv.DictReader(io.StringIO(handle.read().decode("utf-8"))))
+        table: list[dict[str, Any]] = []
+        with contextlib.suppress(RunError, OSError, UnicodeDecodeError, csv.Error):  # the run folders say it too
+            if path.is_file():
+                with runs.open_regular(path, limit=runs.MAX_TEXT_BYTES) as handle:
+                    table = list(csv.DictReader(io.StringIO(handle.read().decode("utf-8"))))
         fixed = {"id", "seed", "seconds", "status", "error", "run", *plan.keys}
         for line in table:
             row = summary.rows.get(line.get("id", ""))
@@ -902,14 +903,35 @@ class Summary:
                     row.status = "pending"  # its folder gone, or its metrics.json unreadable
                 else:
                     summary._same_data(row.point, metrics)
+        summary._found_in_folders()
         return summary
+
+    def _found_in_folders(self) -> None:
+        """Finished runs whose rows summary.csv does not have (it is gone or unreadable, or the
+        client ended between a run's folder and its row), from their folders' metrics.json, which
+        names each run's point."""
+        folder = self.sweep_dir / RUNS
+        known = {row.run for row in self.rows.values() if row.run}
+        pending = any(row.status not in FINISHED for row in self.rows.values())
+        for run in sorted(folder.iterdir()) if pending and folder.is_dir() else []:
+            if run.name in known:
+                continue
+            metrics = None
+            with contextlib.suppress(RunError, OSError):
+                metrics = runs.read_json(run / runs.METRICS)
+            point = metrics.get("provenance", {}).get("sweep", {}) if isinstance(metrics, dict) else {}
+            row = self.rows.get(point.get("id")) if isinstance(point, dict) else None
+            if row is None or row.status in FINISHED or metrics.get("status") not in FINISHED:
+                continue
+            row.status, row.run, row.metrics = metrics["status"], run.name, _numbers_of(metrics)
+            self.metrics += [name for name in row.metrics if name not in self.metrics]
+            self._same_data(row.point, metrics)
 
     def record(self, point: Point, result: Result) -> Row:
         """Write the run's folder, then its row; returns the row."""
         row = self.rows[point.id]
         row.status, row.error, row.seconds = result.status, (result.error or "").strip(), round(result.seconds, 3)
-        row.metrics = {key: value for key, value in result.metrics.items()
-                       if isinstance(value, (int, float)) and not isinstance(value, bool) or value is None}
+        row.metrics = _numbers_of(result.metrics)
         self.metrics += [name for name in row.metrics if name not in self.metrics]
         other = self._same_data(point, result.metrics) if row.status in FINISHED else None
         if other is not None:
@@ -965,6 +987,12 @@ class Summary:
         sign = -1 if self.plan.mode == "max" else 1
         return sorted(groups, key=lambda g: (g.mean is None, sign * (g.mean or 0.0),
                                              math.inf if g.loss is None else g.loss, g.rows[0].point.index))
+
+
+def _numbers_of(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a run's metrics (numbers, and None for one it has no value of) for its row."""
+    return {key: value for key, value in metrics.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool) or value is None}
 
 
 def _free_folder(root: Path, name: str) -> Path:

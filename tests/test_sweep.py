@@ -469,6 +469,32 @@ def test_resume_runs_only_the_points_that_are_missing(runner, tmp_path, small_co
     assert {row["run"] for row in _summary(folder)} >= {"p000-seed0-2", "p001-seed1"}
 
 
+@pytest.mark.slow  # starts a worker process
+@pytest.mark.parametrize("damage", [
+    lambda path: path.unlink(),
+    lambda path: path.write_bytes(b"\xff\xfe\x00garbage"),  # not UTF-8
+    lambda path: path.write_text('id,run\n"' + "a" * 200_000 + '",x\n'),  # a field the csv module refuses
+    lambda path: path.write_text("nothing, of use\n1,2\n"),
+], ids=["gone", "not-utf8", "huge-field", "other-columns"])
+def test_resume_finds_the_finished_runs_in_their_folders_whatever_became_of_summary_csv(runner, tmp_path, small_config,
+                                                                                       damage):
+    path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID, seeds=[0, 1])
+    result = runner.invoke(main, ["sweep", str(path), "--workers", "1", "--output-dir", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    folder = _folder(result)
+    before = _summary(folder)
+    damage(folder / "summary.csv")
+    listed = runner.invoke(main, ["runs", str(tmp_path / "out")])
+    assert listed.exit_code == 0 and "4 runs: 4 completed" in listed.stdout, listed.output
+    again = runner.invoke(main, ["sweep", "--resume", str(folder)])
+    assert again.exit_code == 0, again.stderr
+    assert f"sweep folder: {folder}  (4 runs, all finished: nothing to run)" in again.stderr
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == sorted(row["run"] for row in before)
+    after = _summary(folder)
+    assert [(row["id"], row["status"], row["run"], row["roc_auc"]) for row in after] == \
+        [(row["id"], row["status"], row["run"], row["roc_auc"]) for row in before]
+
+
 def dies_once(task):
     """A run whose worker process dies the first time it starts p001 (as an out-of-memory kill would)."""
     marker = Path(task.config["output"]["dir"]).parent / f"died-{task.name}"
