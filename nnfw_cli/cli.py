@@ -150,6 +150,16 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALU
                           help="Override a config value, e.g. --set training.epochs=50 (repeatable).")
 output_dir_option = click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
                                  help="Folder of run folders [default: the config's output.dir, outputs].")
+class FiniteRange(click.FloatRange):
+    """click's FloatRange, refusing nan too (it compares as within any range)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail("must be a finite number", param, ctx)
+        return number
+
+
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON object on stdout instead of the table; messages go to stderr.")
 expect_option = click.option("--expect", "expect", multiple=True, metavar="CHECK",
@@ -183,7 +193,7 @@ Examples:
                    "--set training.epochs=N counts its epochs too.")
 @click.option("--fresh-optimizer", is_flag=True, help="With --from: start the optimizer's state afresh.")
 @expect_option
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True, max=1e9), metavar="S",
+@click.option("--max-seconds", type=FiniteRange(min=0, min_open=True, max=1e9), metavar="S",
               help="Stop at the end of the epoch in which S seconds of training have passed; the run is kept "
                    "and scored (status time_limit) and can be resumed.")
 @click.option("--threads", type=click.IntRange(min=1, max=1024), metavar="N",
@@ -270,7 +280,7 @@ Examples:
 @run_argument
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), help="Score on fresh data drawn with this seed.")
 @click.option("--n-samples", type=click.IntRange(min=2), help="Score on fresh data of this size.")
-@click.option("--noise", type=click.FloatRange(min=0), help="Score on fresh data with this noise.")
+@click.option("--noise", type=FiniteRange(min=0), help="Score on fresh data with this noise.")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), metavar="FILE.csv",
               help="Score on a labelled CSV with the run's columns (a run trained on a CSV).")
 @output_dir_option
@@ -295,8 +305,6 @@ def evaluate(run: Path | None, seed: int | None, n_samples: int | None, noise: f
 
     with _ci_reports("eval", str(run or "latest"), junit_xml) as record:
         saved = _open_run(run, output_dir, "eval")
-        if noise is not None and not math.isfinite(noise):
-            raise click.BadParameter("must be a finite number", param_hint="--noise")
         metrics, path = saved_runs.evaluate(saved, seed, n_samples, noise, data_path, expect)
         record(saved.run_dir, metrics)
     if as_json:

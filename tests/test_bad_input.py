@@ -602,6 +602,10 @@ def test_resume_a_completed_run(runner, run_copy):
                  id="output-dir-under-a-file"),
     pytest.param(["CONFIG", "--output-dir", "FILE"], ["points.csv", "is a file"], id="output-dir-is-a-file"),
     pytest.param(["CONFIG", "--seed", "-1"], ["--seed"], id="negative-seed"),
+    pytest.param(["CONFIG", "--max-seconds", "nan"], ["'--max-seconds': must be a finite number"],
+                 id="max-seconds-nan"),  # nan compares as within any range: it was taken as no limit
+    pytest.param(["--resume", "RUN", "--max-seconds", "nan"], ["'--max-seconds': must be a finite number"],
+                 id="resume-max-seconds-nan"),
 ])
 def test_bad_train_options(runner, run_copy, tmp_path, good_config, args, needles):
     before = _snapshot(tmp_path)
@@ -616,7 +620,7 @@ def test_bad_train_options(runner, run_copy, tmp_path, good_config, args, needle
 @pytest.mark.parametrize(("args", "needles"), [
     pytest.param(["eval", "--output-dir", "EMPTY"], ["no runs yet"], id="eval-no-runs-yet"),
     pytest.param(["plot", "--output-dir", "EMPTY"], ["no runs yet"], id="plot-no-runs-yet"),
-    pytest.param(["eval", "RUN", "--noise", "nan"], ["--noise"], id="eval-noise-nan"),
+    pytest.param(["eval", "RUN", "--noise", "nan"], ["'--noise': must be a finite number"], id="eval-noise-nan"),
     pytest.param(["eval", "RUN", "--noise", "-1"], ["--noise"], id="eval-noise-negative"),
     pytest.param(["eval", "RUN", "--noise", "1e308"], ["the model's output is not a finite number", "noise 1e+308"],
                  id="eval-noise-overflows"),
