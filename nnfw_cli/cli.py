@@ -884,6 +884,8 @@ def _train_seeds(config_path: Path, overrides: tuple[str, ...], output_dir: Path
         raise click.UsageError("--workers goes with --seeds (one run at a time otherwise)")
     if seed is not None:
         raise click.UsageError("give --seed for one run or --seeds for several, not both")
+    if any(sweeps.is_seed(item.split("=", 1)[0].strip()) for item in overrides):
+        raise click.UsageError("--seeds sets each run's seed, and --set seed=... sets it too; give one of them")
     try:
         chosen = sweeps.parse_seeds(seeds)
     except ValueError as exc:

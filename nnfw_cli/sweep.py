@@ -33,7 +33,7 @@ from typing import Annotated, Any, Callable, Iterable, Union
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, ValidationError,
-                      field_validator, model_validator)
+                      ValidationInfo, field_validator, model_validator)
 
 from . import runs
 from .errors import ConfigError, NnfwError, RunError
@@ -96,6 +96,16 @@ def _key_path(key: str) -> str:
     except ConfigError:
         raise ValueError(f"{key!r} is not a key path like training.learning_rate or model.layers[0].units") from None
     return key
+
+
+def is_seed(key: str) -> bool:
+    """Whether the key path names the config's top-level seed."""
+    from .overrides import parse_path
+
+    try:
+        return tuple(parse_path(key)) == ("seed",)
+    except ConfigError:
+        return False
 
 
 class Range(_Section):
@@ -198,8 +208,16 @@ class SweepFile(_Section):
 
     @field_validator("seeds")
     @classmethod
-    def _seeds(cls, seeds: Any) -> Any:
-        return None if seeds is None else parse_seeds(seeds)
+    def _seeds(cls, seeds: Any, info: ValidationInfo) -> Any:
+        if seeds is None:
+            return None
+        random = info.data.get("random")
+        for where, keys in (("set", info.data.get("set", {})), ("grid", info.data.get("grid", {})),
+                            ("random.space", random.space if isinstance(random, Random) else {})):
+            if any(is_seed(key) for key in keys):
+                raise ValueError(f"sets each run's seed, and {where} sets seed too; drop seed from {where}, "
+                                 "or drop seeds:")
+        return parse_seeds(seeds)
 
     @field_validator("mode")
     @classmethod

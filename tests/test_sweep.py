@@ -273,6 +273,27 @@ def test_check_of_configs_and_sweeps_counts_files(runner, tmp_path, small_config
     assert result.exit_code == 0 and result.stderr.endswith("\nall 2 configs are valid\n"), result.stderr
 
 
+@pytest.mark.parametrize("fields, where", [
+    ({"grid": {"seed": [0, 1, 2]}}, "grid"),
+    ({"set": {"seed": 7}, "grid": {"training.learning_rate": [0.01, 0.1]}}, "set"),
+    ({"random": {"n": 2, "space": {"seed": [1, 2, 3]}}}, "random.space"),
+])
+def test_seeds_and_a_seed_set_otherwise_are_refused_not_one_dropped(runner, tmp_path, small_config, fields, where):
+    """seeds: would run each point once per seed, the seed set elsewhere silently lost (three grid points became one)."""
+    path = _sweep_file(tmp_path, small_config, seeds=[5, 6], **fields)
+    result = runner.invoke(main, ["check", str(path)])
+    assert result.exit_code == 2
+    assert f"seeds: sets each run's seed, and {where} sets seed too; drop seed from {where}, or drop seeds:" \
+        in result.stderr, result.stderr
+
+
+def test_train_seeds_refuses_a_seed_set_by_set(runner, small_config, tmp_path):
+    result = runner.invoke(main, ["train", str(small_config), "--set", "seed=7", "--seeds", "0-1",
+                                  "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--seeds sets each run's seed, and --set seed=... sets it too" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_sweep_file_given_as_a_config_says_how_to_run_it(runner, tmp_path, small_config):
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1]})
     result = runner.invoke(main, ["train", str(path), "--output-dir", str(tmp_path / "out")])
