@@ -455,11 +455,12 @@ class Session:
             self.snapshot({"epoch": 0, "train_loss": math.nan})
         self.optimizer.learning_rate = self.schedule.rate(len(self.history) + 1)
         self._started = time.perf_counter()
-        self.model.fit(
-            self.data.X_train, self.data.y_train, loss=self.loss, optimizer=self.optimizer,
-            epochs=self.config.training.epochs, batch_size=self.config.training.batch_size,
-            seed=self.streams.shuffle, callbacks=[tracker], initial_epoch=len(self.history),
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is told of once, by the tracker
+            self.model.fit(
+                self.data.X_train, self.data.y_train, loss=self.loss, optimizer=self.optimizer,
+                epochs=self.config.training.epochs, batch_size=self.config.training.batch_size,
+                seed=self.streams.shuffle, callbacks=[tracker], initial_epoch=len(self.history),
+            )
         self.seconds, self._started = self.elapsed(), None
         return self._finish(tracker)
 

@@ -659,6 +659,20 @@ def diverged_run(runner, tmp_path):
     return result, tmp_path / "outputs" / "d"
 
 
+def test_a_run_diverging_in_mini_batches_says_so_once_without_numpy_warnings(runner, tmp_path):
+    """Overflow in the matmuls of the batches before the loss is checked: numpy's warnings, with
+    lines of nnfw's code, used to come before the one message."""
+    config = tmp_path / "diverge.yaml"
+    config.write_text(f"seed: 1\ndata: {{dataset: circles, n_samples: 200}}\n"
+                      "model: {layers: [{type: linear, units: 8}, relu, {type: linear, units: 1}]}\n"
+                      "loss: mean_squared_error\n"
+                      "training: {optimizer: sgd, learning_rate: 1.0e+6, epochs: 5, batch_size: 128}\n"
+                      f"output: {{dir: {tmp_path / 'outputs'}}}\n")
+    result = _invoke(runner, ["train", str(config), "--name", "d", "--quiet"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: training diverged at epoch "), result.stderr
+    assert result.user_warnings == [] and result.stderr.count("\n") == 1, result.user_warnings
+
+
 @pytest.mark.slow
 def test_divergence_exits_1_and_keeps_the_run(diverged_run):
     result, run_dir = diverged_run
