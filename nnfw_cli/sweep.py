@@ -559,6 +559,9 @@ def _scratch() -> str | None:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
+RUN_FOLDER = "<the run's folder>"  # in a worker's message, where the client writes the run
+
+
 def run_task(task: Task) -> Result:
     """Train one run, as ``nnfw train`` does, in a temporary folder; return its files.
 
@@ -581,7 +584,7 @@ def run_task(task: Task) -> Result:
             status, metrics, error = "completed", run.metrics, None
         except TrainingDiverged as exc:
             metrics = runs.read_json(folder / runs.METRICS) if (folder / runs.METRICS).is_file() else {}
-            status, error = "diverged", str(exc)
+            status, error = "diverged", str(exc).replace(str(folder), RUN_FOLDER)  # the client knows where it goes
         except NnfwError as exc:
             return Result(task.id, "failed", error=str(exc), seconds=time.perf_counter() - started)
         files = {path.name: path.read_bytes() for path in sorted(folder.iterdir())
@@ -959,7 +962,7 @@ class Summary:
             for name, data in result.files.items():
                 with runs.atomic_path(folder / name, sync=False) as tmp:  # summary.csv, written next, is synced
                     tmp.write_bytes(data)
-            row.run = folder.name
+            row.run, row.error = folder.name, row.error.replace(RUN_FOLDER, str(folder))
         self.write()
         return row
 

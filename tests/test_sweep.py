@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -364,11 +365,16 @@ def test_a_worker_sends_back_the_files_of_a_run_made_as_nnfw_train_makes_it(smal
     assert result.metrics["provenance"]["rerun"] == f"nnfw train {small_config} --set seed=0"
 
 
-def test_a_diverging_run_comes_back_with_its_files_and_its_message(make_config):
+def test_a_diverging_run_comes_back_with_its_files_and_its_message(make_config, tmp_path):
     result = sweeps.run_task(_one_task(make_config(DIVERGES)))
     assert result.status == "diverged" and "training diverged at epoch" in result.error
     assert {"history.csv", "metrics.json"} <= set(result.files)
     assert result.metrics["status"] == "diverged"
+    # the message names the folder the client writes the run to, not the worker's temporary one, gone by now
+    assert result.error.endswith(f"so far are in {sweeps.RUN_FOLDER}"), result.error
+    plan = sweeps.Plan("s", "sweep", [], "roc_auc", "max", False, [sweeps.Point(0, 0, {}, None, id="x", name="d")])
+    row = sweeps.Summary(plan, tmp_path).record(plan.points[0], dataclasses.replace(result, id="x"))
+    assert row.error.endswith(f"so far are in {tmp_path / 'runs' / 'd'}") and (tmp_path / "runs" / "d").is_dir()
 
 
 SMALL_GRID = {"training.learning_rate": [0.02, 0.05]}
