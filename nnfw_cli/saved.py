@@ -391,10 +391,17 @@ def animate(saved: SavedRun, fps: int = 8, dpi: int = 100) -> Path:
     """``decision_boundary.gif`` from the snapshots kept during training, its frames at ``dpi``."""
     from . import plots
 
+    from .experiment import layer_widths
+
     snapshots, grid = runs.read_snapshots(saved.run_dir)
     if not snapshots:
-        raise RunError(f"{saved.run_dir}: no {runs.SNAPSHOTS}; train with training.snapshot_every > 0 "
-                       "(the default) on 2-D data to record the boundary as it forms")
+        classes = max(2, layer_widths(saved.model, saved.n_features)[-1])
+        why = (f"its data has {saved.n_features} features" if saved.n_features != 2 else
+               f"its data has {classes} classes" if classes > 2 else
+               "it was trained with training.snapshot_every: 0" if saved.config.training.snapshot_every == 0 else
+               "the file is gone")
+        raise RunError(f"{saved.run_dir}: no {runs.SNAPSHOTS}, as {why}; the boundary is recorded as it forms for "
+                       "2-D data of two classes, with training.snapshot_every > 0 (the default)")
     xx, yy = grid
     data = saved.data()
     train, test, _ = data.plane() or (data.X_train, data.X_test, None)

@@ -421,6 +421,8 @@ SNAPSHOT_CASES = [
      ["snapshots.npz: not a snapshots file: no proba array"]),
     ("wrong-shape", _resave_npz("snapshots.npz", lambda a: {**a, "proba": a["proba"][:, :3]}),
      ["snapshots.npz: its arrays do not fit together"]),
+    ("gone", lambda d: (d / "snapshots.npz").unlink(), ["no snapshots.npz, as the file is gone; the boundary is "
+                                                       "recorded as it forms for 2-D data of two classes"]),
 ]
 
 
@@ -431,6 +433,19 @@ def test_broken_snapshots_for_plot_animate(runner, run_copy, corrupt, needles):
     result = _invoke(runner, ["plot", str(run_copy), "--animate"])
     _assert_bad_input(result, str(run_copy), *needles)
     assert _snapshot(run_copy) == before
+
+
+@pytest.mark.parametrize("settings, why", [
+    (["data.dataset=blobs", "data.classes=3", "loss=cross_entropy", "model.layers[2].units=3", "model.layers[3]=softmax"],
+     "its data has 3 classes"),
+    (["training.snapshot_every=0"], "it was trained with training.snapshot_every: 0"),
+])
+def test_plot_animate_says_why_a_run_has_no_snapshots(runner, small_config, tmp_path, settings, why):
+    args = ["train", str(small_config), "--name", "r", "--quiet", "--output-dir", str(tmp_path)]
+    assert runner.invoke(main, args + [arg for s in settings for arg in ("--set", s)]).exit_code == 0
+    result = _invoke(runner, ["plot", str(tmp_path / "r"), "--animate"])
+    _assert_bad_input(result, f"no snapshots.npz, as {why}; the boundary is recorded as it forms for 2-D data of two "
+                              "classes, with training.snapshot_every > 0 (the default)")
 
 
 @pytest.fixture(scope="module")
