@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, SequenceNode
 from yaml.resolver import Resolver
 
 from .errors import ConfigError
@@ -136,6 +136,7 @@ def _assign(node: Any, part: Any, value: Any, item: str, path: tuple) -> None:
 # -- reading YAML -----------------------------------------------------------------------------
 
 MAX_DEPTH = 100  # nodes one inside another, the value at the end counted; a config needs 5 (model.layers[0].units)
+MAX_VALUES = 100_000  # values a document may hold once its aliases are expanded; a config holds a hundred
 # Whole numbers longer than Python prints (4300 digits unless the interpreter was told otherwise).
 MAX_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
 _MAX_BITS = int(MAX_DIGITS * 3.3219)  # log2(10): fewer bits than that always print
@@ -168,6 +169,37 @@ class _Checks(Composer, SafeConstructor, Resolver):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def check_size(self, root: Any) -> None:
+        """A YAMLLimitError if the document holds more than MAX_VALUES values once its aliases are
+        expanded (ten lists of ten aliases of the list before, six deep, make a million), or an
+        alias inside itself: nnfw would copy and check each of them."""
+        sizes: dict[int, tuple[int, int]] = {}  # a node's values, and its levels, aliases expanded
+        inside: set[int] = set()
+
+        def size(node: Any) -> tuple[int, int]:
+            if id(node) in sizes:
+                return sizes[id(node)]
+            if id(node) in inside:
+                raise YAMLLimitError(problem="an alias inside itself", problem_mark=node.start_mark)
+            inside.add(id(node))
+            children = [part for pair in node.value for part in pair] if isinstance(node, MappingNode) else \
+                node.value if isinstance(node, SequenceNode) else []
+            total, levels = 1, 1
+            for child in children:
+                count, below = size(child)
+                total, levels = total + count, max(levels, below + 1)
+                if total > MAX_VALUES:
+                    raise YAMLLimitError(problem=f"more than {MAX_VALUES:,} values once its aliases (*name) are "
+                                                 "expanded", problem_mark=node.start_mark)
+                if levels > MAX_DEPTH:
+                    raise YAMLLimitError(problem=f"nested more than {MAX_DEPTH} levels deep once its aliases (*name) "
+                                                 "are expanded", problem_mark=node.start_mark)
+            inside.discard(id(node))
+            sizes[id(node)] = total, levels
+            return total, levels
+
+        size(root)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, MappingNode):
@@ -223,6 +255,8 @@ def _load(loader_class: type, text: str) -> tuple[Any, yaml.Node | None]:
     loader = loader_class(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            loader.check_size(root)
         return (loader.construct_document(root) if root is not None else None), root
     finally:
         loader.dispose()

@@ -294,6 +294,31 @@ def test_deep_nesting_is_one_clear_error(tmp_path, runner, text):
     assert "nested more than 100 levels deep" in _check(runner, tmp_path / "c.yaml")
 
 
+LAUGHS = "x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 10)}]\n" for a, b in zip("abcdef", "bcdefg"))
+
+
+@pytest.mark.parametrize("text, needle", [
+    (LAUGHS, "more than 100,000 values once its aliases (*name) are expanded"),  # 10^7 values from 7 lines
+    ("x: &a [1, *a]\n", "an alias inside itself"),
+    ("".join(f"a{i}: &a{i} [*a{i - 1}]\n" if i else "a0: &a0 [1]\n" for i in range(150)),
+     "nested more than 100 levels deep once its aliases (*name) are expanded"),
+], ids=["billion-laughs", "recursive", "deep-chain"])
+def test_aliases_that_expand_beyond_the_limits_are_one_clear_error(tmp_path, runner, text, needle):
+    problems = _problems(tmp_path, text)
+    assert len(problems) == 1 and needle in problems[0], problems
+    assert needle in _check(runner, tmp_path / "c.yaml")
+
+
+def test_a_sweep_file_has_the_same_limits(tmp_path, runner):
+    from nnfw_cli.cli import main
+
+    (tmp_path / "s.yaml").write_text("base: {seed: 1}\ngrid:\n  training.learning_rate:\n" +
+                                     "".join("    - " + line.split(": ", 1)[1] + "\n" for line in LAUGHS.splitlines()))
+    result = runner.invoke(main, ["check", str(tmp_path / "s.yaml")])
+    assert result.exit_code == 2 and "more than 100,000 values once its aliases" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("text, where", [
     ("seed: " + "1" * 4301 + "\n", ":1:7:"),
     ("training:\n  learning_rate: -" + "7" * 5000 + "\n", ":2:18:"),
