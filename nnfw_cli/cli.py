@@ -265,8 +265,10 @@ def _config_to_train(config_path: Path | None, parent: Path | None, overrides: t
 def _resume_folder(run: Path, quiet: bool) -> Path:
     """The run folder ``--resume`` or ``--from`` names, a link (outputs/latest) followed; stderr says where it led."""
     from . import runs
+    from .saved import refuse_a_folder_of_runs
 
     run_dir, note = runs.choose_run(run)
+    refuse_a_folder_of_runs(run_dir)
     if note and not quiet:
         click.echo(note, err=True)
     return run_dir

@@ -136,6 +136,8 @@ def list_runs(folder: Path) -> list[Entry]:
 
     if not folder.is_dir():
         raise RunError(f"{folder}: no such folder")
+    if is_run(folder):  # a run named: its own line
+        return [_run_entry(folder)]
     if is_group(folder):
         return sorted((_run_entry(p) for p in _children(folder / RUNS) if is_run(p)), key=lambda e: -e.created)
     entries = []
@@ -184,6 +186,8 @@ def runs_table(entries: list[Entry], root: Path) -> list[str]:
 
 
 def _relative(path: Path, root: Path) -> str:
+    if path == root:  # a run named itself
+        return str(path)
     try:
         return str(path.relative_to(root)) + ("/" if is_group(path) else "")
     except ValueError:

@@ -350,8 +350,11 @@ def resume(run_dir: str | Path, progress: ProgressCallback | None = None, stop: 
     ``expect`` adds expectations to the config's and ``max_seconds`` replaces its time limit, for
     this session: neither changes what the run learns.
     """
+    from .saved import refuse_a_folder_of_runs
+
     stop = stop or StopRequest()
     run_dir = runs.find_run(run_dir)
+    refuse_a_folder_of_runs(run_dir)
     with runs.lock(run_dir):
         session = Session(with_gates(runs.read_config(run_dir), expect, max_seconds), provenance)
         session.run_dir = run_dir

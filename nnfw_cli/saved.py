@@ -53,7 +53,7 @@ class SavedRun:
     def open(cls, run_dir: str | Path | None, output_dir: str | Path = "outputs") -> "SavedRun":
         """The run ``run_dir`` (a link is followed), or with None the newest under ``output_dir``."""
         path, note = runs.choose_run(run_dir, output_dir)
-        _refuse_a_folder_of_runs(path)
+        refuse_a_folder_of_runs(path)
         runs.require(path, runs.HISTORY)  # every run writes one: a folder without it is not a whole run
         config, model = runs.read_config(path), runs.read_model(path)
         transform = read_transform(path)
@@ -359,7 +359,7 @@ def named_history(frame: Any, config: Config) -> Any:
     return frame.rename(columns={name: f"test_{name[4:]}" for name in frame.columns if name.startswith("val_")})
 
 
-def _refuse_a_folder_of_runs(path: Path) -> None:
+def refuse_a_folder_of_runs(path: Path) -> None:
     """A RunError saying how to name a run, for a sweep's folder (or seed group's) or a folder of
     runs (outputs/) named as a run."""
     from .compare import is_group, is_run

@@ -307,6 +307,9 @@ def read_sweep_file(path: str | Path) -> tuple[SweepFile, Any, Any]:
     raw, root = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a sweep file is a YAML mapping with at least `base:` (see `nnfw sweep --help`)")
+    if "base" not in raw and {"data", "model", "training"} & set(raw):
+        raise ConfigError(f"{path}: a config, not a sweep file (a sweep file names its config in `base:`): train it "
+                          f"with `nnfw train {path}`, or its seeds with `nnfw train {path} --seeds 0-4`")
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as exc:

@@ -88,6 +88,19 @@ def test_an_unfinished_sweep_is_listed_with_the_best_of_the_points_that_have_res
     assert line.split()[1:6] == ["circles", "unfinished", "0.9500", "0.8500", "n/a"]
 
 
+def test_runs_of_a_run_folder_lists_that_run(runner, run_dir):
+    result = runner.invoke(main, ["runs", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split()[:3] == [str(run_dir), "circles", "completed"]
+
+
+def test_resume_or_from_of_a_sweep_folder_says_to_name_one_of_its_runs(runner, two_runs, tmp_path):
+    sweep = _fake_sweep(tmp_path / "sweeps", two_runs)
+    for option in ("--resume", "--from"):
+        result = runner.invoke(main, ["train", option, str(sweep)])
+        assert result.exit_code == 2 and f"{sweep}: a sweep's folder, not a run; name one of its runs" in result.stderr
+
+
 def test_runs_of_an_empty_or_missing_folder(runner, tmp_path):
     (tmp_path / "empty").mkdir()
     assert "no runs yet" in runner.invoke(main, ["runs", str(tmp_path / "empty")]).stdout

@@ -295,6 +295,14 @@ def test_train_seeds_refuses_a_seed_set_by_set(runner, small_config, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_config_given_as_a_sweep_file_says_how_to_train_it(runner, small_config, tmp_path):
+    result = runner.invoke(main, ["sweep", str(small_config), "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 2 and result.stderr == (
+        f"Error: {small_config}: a config, not a sweep file (a sweep file names its config in `base:`): train it with "
+        f"`nnfw train {small_config}`, or its seeds with `nnfw train {small_config} --seeds 0-4`\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_sweep_file_given_as_a_config_says_how_to_run_it(runner, tmp_path, small_config):
     path = _sweep_file(tmp_path, small_config, grid={"training.learning_rate": [0.01, 0.1]})
     result = runner.invoke(main, ["train", str(path), "--output-dir", str(tmp_path / "out")])
