@@ -66,14 +66,23 @@ class SavedRun:
     def data(self) -> Split:
         """The run's data made again from its config, split as it was; a data file that has changed
         since the run was trained (not the sha256 its metrics.json recorded) is refused."""
-        split = load_data(self.config)
-        recorded = _recorded(self.run_dir, "data_sha256", str) if split.sha256 is not None else None
+        path = self.config.data.path
+        recorded = _recorded(self.run_dir, "data_sha256", str) if path is not None else None
+        try:
+            split = load_data(self.config)
+        except DataError:  # a file changed into one that cannot be read is told of as changed
+            now = _sha256_of(path) if recorded is not None else None
+            if now is None or now == recorded:
+                raise
+            raise self._changed(path, recorded, now) from None
         if recorded is not None and split.sha256 != recorded:
-            path = self.config.data.path
-            raise DataError(f"{path}: the file has changed since {self.run_dir} was trained (sha256 {recorded[:12]}... "
-                            f"then, {str(split.sha256)[:12]}... now): its rows and split would not be the run's. Put "
-                            f"it back as it was, or score it as it is now with: nnfw eval {self.run_dir} --data {path}")
+            raise self._changed(path, recorded, str(split.sha256))
         return split
+
+    def _changed(self, path: str, recorded: str, now: str) -> DataError:
+        return DataError(f"{path}: the file has changed since {self.run_dir} was trained (sha256 {recorded[:12]}... "
+                         f"then, {now[:12]}... now): its rows and split would not be the run's. Put it back as it "
+                         f"was, or score it as it is now with: nnfw eval {self.run_dir} --data {path}")
 
     @property
     def n_features(self) -> int:
@@ -115,6 +124,18 @@ def load_run(run_dir: str | Path) -> SavedRun:
     saved = SavedRun.open(run_dir)
     _require_usable(saved)
     return saved
+
+
+def _sha256_of(path: str) -> str | None:
+    """The sha256 of the file's bytes; None if it cannot be read."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else \
+                hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def _not_a_run_model(path: Path) -> None:

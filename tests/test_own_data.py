@@ -199,6 +199,11 @@ def test_a_run_whose_data_file_changed_is_not_scored_or_drawn_as_if_it_had_not(t
         assert f"{data}: the file has changed since {run} was trained" in result.output, result.output
         assert f"nnfw eval {run} --data {data}" in result.output and "Traceback" not in result.output
     assert CliRunner().invoke(main, ["eval", str(run), "--data", str(data)]).exit_code == 0
+    # changed into a file that cannot make the run's data at all (one class, or a header alone): the change is told
+    for text in (before.decode().splitlines()[0] + "\n", "\n".join(before.decode().splitlines()[:3]) + "\n"):
+        data.write_text(text)
+        result = CliRunner().invoke(main, ["eval", str(run)])
+        assert result.exit_code == 2 and f"{data}: the file has changed since {run} was trained" in result.stderr
     data.write_bytes(before)
     assert CliRunner().invoke(main, ["eval", str(run)]).exit_code == 0
 
