@@ -740,6 +740,10 @@ def _check_training(config: Config) -> list[tuple[tuple, str]]:
     if schedule is not None and schedule.type == "cosine" and schedule.min_lr > training.learning_rate:
         problems.append((("training", "lr_schedule", "min_lr"),
                          f"must be at most training.learning_rate ({training.learning_rate:g}) (got {schedule.min_lr:g})"))
+    if schedule is not None and schedule.type == "cosine" and schedule.warmup_epochs >= training.epochs:
+        problems.append((("training", "lr_schedule", "warmup_epochs"),
+                         f"must be fewer than training.epochs ({training.epochs}): the rate would never reach "
+                         f"training.learning_rate (got {schedule.warmup_epochs})"))
     return problems
 
 

@@ -100,6 +100,9 @@ def shrink(config: Any, output_dir: str | os.PathLike) -> Any:
     else:
         data["max_rows"] = min(data.get("max_rows") or SMOKE_ROWS, SMOKE_ROWS)
     training["epochs"] = min(training["epochs"], SMOKE_EPOCHS)
+    schedule = training.get("lr_schedule")
+    if isinstance(schedule, dict) and schedule.get("warmup_epochs"):  # shorter too: the rate still peaks
+        schedule["warmup_epochs"] = min(schedule["warmup_epochs"], training["epochs"] - 1)
     if training["snapshot_every"] != 0:  # two boundary snapshots, the first epoch's and the last's: two frames
         training["snapshot_every"] = training["epochs"]
     training["max_seconds"] = None

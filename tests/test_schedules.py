@@ -114,6 +114,8 @@ def test_a_schedule_from_the_config_is_the_schedule_built(spec):
     ({"type": "plateau"}, "val_loss is scored on the validation split, and there is none"),
     ("cosin", "unknown schedule 'cosin'; did you mean 'cosine'?"),
     ({"type": "cosine", "warmup": 2}, "training.lr_schedule.warmup: unknown key; did you mean 'warmup_epochs'?"),
+    ({"type": "cosine", "warmup_epochs": 100}, "training.lr_schedule.warmup_epochs: must be fewer than training.epochs "
+                                               "(100): the rate would never reach training.learning_rate (got 100)"),
 ])
 def test_a_bad_schedule_is_one_clear_message(spec, message):
     with pytest.raises(ConfigError) as error:

@@ -105,6 +105,12 @@ def test_shrink_keeps_the_network_and_its_training_but_not_the_gates(tmp_path):
     assert small.expect == [] and small.training.max_seconds is None and small.output.dir == str(tmp_path)
 
 
+def test_shrink_shortens_a_warm_up_longer_than_the_smoke_run(tmp_path):
+    config = load_config(ROOT / "configs" / "circles.yaml", ["training.lr_schedule={type: cosine, warmup_epochs: 20}"])
+    small = smoke.shrink(config, tmp_path)
+    assert small.training.lr_schedule.warmup_epochs == smoke.SMOKE_EPOCHS - 1 < small.training.epochs
+
+
 def test_a_broken_file_is_named(tmp_path, finished_outputs):
     run_dir = tmp_path / "r"
     shutil.copytree(finished_outputs / "r", run_dir)
