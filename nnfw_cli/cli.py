@@ -376,8 +376,8 @@ Examples:
 @click.argument("run", metavar="[RUN]", required=False, type=RunOrModelFile())
 @click.argument("input_csv", metavar="INPUT.csv", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Write here instead of stdout: a new file, or with --overwrite a regular file (a link to "
-                   "one is written through: the file it leads to is replaced, the link kept).")
+              help="Write here instead of stdout ('-' is stdout): a new file, or with --overwrite a regular file "
+                   "(a link to one is written through: the file it leads to is replaced, the link kept).")
 @click.option("--overwrite", is_flag=True,
               help="Replace --output if it exists. Never INPUT.csv itself, a device, a FIFO or a folder.")
 @output_dir_option
@@ -405,6 +405,8 @@ def predict(run: Path | None, input_csv: Path | None, output: Path | None, overw
         click.echo(note, err=True)
     _scoring_threads(model, n_features)
     tables = _told(saved_runs.predict_file(model, transform, n_features, str(input_csv)))
+    if output == Path("-"):  # as most tools read it: stdout
+        output = None
     if output is None:  # through a temporary file: a part of the rows at a time, and nothing printed for a bad file
         with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool:
             saved_runs.write_parts(tables, spool)

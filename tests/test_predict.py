@@ -140,6 +140,13 @@ def test_the_input_is_never_the_output(run, tmp_path, how):
 # -- 2. the user's columns are kept; predictions are added --------------------------------------
 
 
+def test_a_dash_for_output_is_stdout(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _predict(run, tmp_path / "points.csv", "-o", "-")
+    assert result.exit_code == 0 and result.stdout.startswith("x,y,probability,predicted\n"), result.output
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_headerless_file_keeps_its_first_point(run, tmp_path):
     points = tmp_path / "bare.csv"
     points.write_text("0.1,0.2\n-0.5,0.7\n")
