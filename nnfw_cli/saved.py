@@ -411,7 +411,6 @@ def _recorded(run_dir: Path, key: str, kind: type = int) -> Any:
 def animate(saved: SavedRun, fps: int = 8, dpi: int = 100) -> Path:
     """``decision_boundary.gif`` from the snapshots kept during training, its frames at ``dpi``."""
     from . import plots
-
     from .experiment import layer_widths
 
     snapshots, grid = runs.read_snapshots(saved.run_dir)
