@@ -772,7 +772,8 @@ def _output_file(output: Path, input_path: Path, overwrite: bool) -> Path:
         if target != output:
             raise WriteError(f"{shown}, which does not exist; name a file to write", str(output)) from None
         if not target.parent.is_dir():
-            raise WriteError(f"{target.parent}: no such folder", str(output)) from None
+            what = "is a file, not a folder" if target.parent.exists() else "no such folder"
+            raise WriteError(f"{target.parent}: {what}", str(output)) from None
         return target
     except OSError as exc:
         raise WriteError(f"{shown}: cannot be checked: {exc.strerror or exc}", str(output)) from None

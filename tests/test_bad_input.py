@@ -576,7 +576,7 @@ def test_predict_never_overwrites_without_overwrite(runner, run_copy, tmp_path):
 
 @pytest.mark.parametrize(("output", "needles"), [
     pytest.param("missing/scored.csv", ["missing: no such folder"], id="into-a-missing-folder"),
-    pytest.param("points.csv/scored.csv", ["points.csv: no such folder"], id="under-a-file"),
+    pytest.param("points.csv/scored.csv", ["points.csv: is a file, not a folder"], id="under-a-file"),
     pytest.param(".", ["is a directory"], id="a-directory"),
 ])
 def test_predict_output_that_cannot_be_written(runner, run_copy, tmp_path, output, needles):
