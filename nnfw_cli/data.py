@@ -367,7 +367,7 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
     from .errors import DataError
 
     with _open_data(path) as handle, _BlankLines(path) as blank:
-        delimiter, sha256 = _delimiter_and_digest(path, handle, delimiter)
+        delimiter, sha256, quoted = _delimiter_and_digest(path, handle, delimiter)
         options = dict(_READ, sep=delimiter, **({"keep_default_na": False} if verbatim else {}))
         try:
             header = _header(path, handle, options)
@@ -384,7 +384,7 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
                 if not checked and (warned or _may_be_short(table)):
                     _check_rows_of(path, handle, delimiter)
                     checked = True
-                table, line = _numbered(table, line, path, sha256, blank), line + len(table)
+                table, line = _numbered(table, line, path, sha256, blank, quoted)
                 table.attrs["header"] = header
                 if len(table):
                     found = True
@@ -407,25 +407,34 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
             raise DataError(f"{path}: not a readable CSV file: {str(exc).strip()[:200]}") from None
 
 
-def _delimiter_and_digest(path: str, handle: Any, delimiter: str | None) -> tuple[str, str]:
-    """The delimiter (told from the first bytes when not given) and the sha256 of the open file;
-    a DataError for an empty one."""
+def _delimiter_and_digest(path: str, handle: Any, delimiter: str | None) -> tuple[str, str, bool]:
+    """The delimiter (told from the first bytes when not given), the sha256 of the open file, and
+    whether it holds a quote (a quoted cell may hold line breaks); a DataError for an empty one."""
     from .errors import DataError
 
     head = handle.read(_HEAD_BYTES)
     sample = _head_text(path, head)
     if len(head) < _HEAD_BYTES and not sample.strip():
         raise DataError(f"{path}: the file is empty; expected a header row naming the columns, then one row per sample")
-    return delimiter or _sniff(sample), _sha256(handle, head)
+    return (delimiter or _sniff(sample), *_sha256(handle, head))
 
 
-def _numbered(table: Any, line: int, path: str, sha256: str, blank: Callable[[list[int]], set[int]]) -> Any:
+def _numbered(table: Any, line: int, path: str, sha256: str, blank: Callable[[list[int]], set[int]],
+              quoted: bool = False) -> tuple[Any, int]:
     """A table read from the file at ``path``, its first row on line ``line``, as ``read_table``
-    gives it: the names stripped, each row indexed by its line, blank lines left out (``blank``
-    tells which of the lines given are blank: a row of empty cells, ``,,``, reads as one does,
-    and is kept, to be filled, dropped or refused as any row with missing values)."""
+    gives it, and the line after its last row: the names stripped, each row indexed by the line
+    it begins on (in a ``quoted`` file, a row whose quoted cells hold line breaks spans several),
+    blank lines left out (``blank`` tells which of the lines given are blank: a row of empty
+    cells, ``,,``, reads as one does, and is kept, to be filled, dropped or refused as any row
+    with missing values)."""
     table.columns = [str(name).strip() for name in table.columns]
-    table.index = np.arange(len(table)) + line
+    spans = np.ones(len(table), dtype=np.int64)
+    for n in range(table.shape[1]) if quoted else ():
+        cells = table.iloc[:, n]
+        if cells.dtype.kind not in "fiub" and "\n" in "\0".join(cells.dropna().astype(str)):  # one search a column
+            spans += cells.str.count("\n").fillna(0).to_numpy(dtype=np.int64)
+    starts = line + np.cumsum(spans) - spans
+    table.index = starts
     rows = np.arange(len(table))  # the rows whose cells are all empty so far: most are ruled out by their first
     for n in range(table.shape[1]):
         if not len(rows):
@@ -436,9 +445,9 @@ def _numbered(table: Any, line: int, path: str, sha256: str, blank: Callable[[li
             empty = empty | cells.eq("").to_numpy()
         rows = rows[empty]
     if len(rows):
-        table = table.drop(index=sorted(blank((rows + line).tolist())))
+        table = table.drop(index=sorted(blank(starts[rows].tolist())))
     table.attrs.update(path=path, sha256=sha256, lines=True)
-    return table
+    return table, line + int(spans.sum())
 
 
 class _BlankLines:
@@ -504,8 +513,8 @@ def lines_as_text(table: Any, header: bytes, lines: list[bytes]) -> Any:
 
     first = int(table.index[-1]) - len(lines) + 1
     text = pd.read_csv(io.BytesIO(header + b"".join(lines)), **_READ, sep=",", dtype=str, keep_default_na=False)
-    text = _numbered(text, first, table.attrs["path"], table.attrs["sha256"],
-                     lambda numbers: {n for n in numbers if not lines[n - first].strip()})
+    text, _ = _numbered(text, first, table.attrs["path"], table.attrs["sha256"],
+                        lambda numbers: {n for n in numbers if not lines[n - first].strip()})
     text.attrs["header"] = table.attrs["header"]
     return text
 
@@ -643,14 +652,16 @@ def _decode(path: str, raw: bytes) -> str:
         raise DataError(f"{path}: not a UTF-8 text file (byte {exc.start}); save the CSV as UTF-8") from None
 
 
-def _sha256(handle: Any, head: bytes) -> str:
-    """The sha256 of the file whose first bytes are ``head``, read on from where ``head`` ended."""
+def _sha256(handle: Any, head: bytes) -> tuple[str, bool]:
+    """The sha256 of the file whose first bytes are ``head``, read on from where ``head`` ended,
+    and whether the file holds a double quote."""
     import hashlib
 
-    digest = hashlib.sha256(head)
+    digest, quoted = hashlib.sha256(head), b'"' in head
     for block in iter(lambda: handle.read(2**20), b""):
         digest.update(block)
-    return digest.hexdigest()
+        quoted = quoted or b'"' in block
+    return digest.hexdigest(), quoted
 
 
 def _sniff(text: str) -> str:

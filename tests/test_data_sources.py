@@ -140,6 +140,8 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
     pytest.param(PENGUINS.replace("bill_mm,island", "island ,island"), {},
                  ["column 'island' appears 2 times in the header (columns 2 and 3)"],
                  id="named-twice-but-for-a-space"),
+    pytest.param(PENGUINS.replace("Torgersen,3750", '"Torgersen,\nthe\r\nisland",3750').replace("40.3", ""), {},
+                 ["column 'bill_mm': 1 missing value, on line 9;"], id="lines-after-a-cell-of-three"),
     pytest.param(PENGUINS.replace("Gentoo,46.5,Biscoe,4500", ",,,"), {},
                  ["column 'bill_mm': 1 missing value, on line 3"], id="a-row-of-empty-cells"),  # not a blank line
     pytest.param(PENGUINS.replace("Gentoo,46.5", ",46.5"), {"missing": "mean"},

@@ -627,6 +627,12 @@ def test_a_missing_feature_is_named_by_its_line_and_the_row_is_never_dropped(num
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_a_row_after_a_cell_of_several_lines_is_named_by_its_own_line(numeric_run, tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text('x1,x2,x3,note\n1,2,3,"one\ntwo\nthree"\n4,5,6,a\n7,x,9,b\n')
+    _refused(_predict(numeric_run, path), f"{path}: line 6, column 'x2': 'x' is not a finite number")
+
+
 def test_blank_lines_are_no_rows(numeric_run, tmp_path):
     path = tmp_path / "points.csv"
     path.write_text("x1,x2,x3,id\n1,2,3,a\n\n\n4,5,6,b\n\n")
