@@ -245,8 +245,6 @@ def _encode(transform: Transform, table: Any, name: str, source: str) -> np.ndar
 
 def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
     """A column as finite floats; a DataError names the first cell that is not a number."""
-    import pandas as pd
-
     if column.dtype.kind in "fiu":
         values = column.to_numpy(dtype=np.float64)
     else:  # cells as written: a number with spaces around it reads as itself; stripping them all is slow
@@ -257,8 +255,10 @@ def _numbers(column: Any, table: Any, name: str, source: str) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         line = column.index[int(np.flatnonzero(bad)[0])]
-        raise DataError(f"{source}: {_where(table, line)}, column {name!r}: {shown_cell(column.loc[line])} is not a "
-                        "finite number, in a numeric column")
+        cell = column.loc[line]
+        why = " (so written, or a number beyond ±1.8e308, as 1e400)" if isinstance(cell, float) and np.isinf(cell) else ""
+        raise DataError(f"{source}: {_where(table, line)}, column {name!r}: {shown_cell(cell)}{why} is not a finite "
+                        "number, in a numeric column")
     return values
 
 

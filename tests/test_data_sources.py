@@ -106,6 +106,9 @@ def test_features_choose_columns_and_integer_targets_sort_as_numbers(tmp_path):
     pytest.param("\n" + PENGUINS, {}, ["line 1 is blank; the header row naming the columns must be the first line"],
                  id="blank-first-line"),
     pytest.param("\n \n\n", {}, ["the file is empty"], id="blank-lines-only"),
+    pytest.param(PENGUINS.replace("46.5", "1e400"), {},
+                 ["line 3, column 'bill_mm': 'inf' (so written, or a number beyond ±1.8e308, as 1e400) is not a finite "
+                  "number"], id="a-number-too-large"),
     pytest.param(PENGUINS.replace(",", ";").replace(".", ","), {},
                  ["column 'bill_mm': its cells are numbers written with a decimal comma ('39,1'), which would be read "
                   "as categories; write them with a point"], id="decimal-commas"),
