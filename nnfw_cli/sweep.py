@@ -503,9 +503,15 @@ def read_plan(sweep_dir: str | Path) -> Plan:
                        "printed, such as outputs/sweeps/<name>-<date>-<time>")
     data = runs.read_json(sweep_dir / PLAN)
     try:
-        return Plan.from_json(data)
-    except (TypeError, KeyError, AttributeError) as exc:
+        plan = Plan.from_json(data)
+    except KeyError as exc:
+        raise RunError(f"{sweep_dir / PLAN}: not a plan nnfw wrote: no {exc} in it") from None
+    except (TypeError, AttributeError) as exc:
         raise RunError(f"{sweep_dir / PLAN}: not a plan nnfw wrote: {exc}") from None
+    if plan.metric not in METRICS or plan.mode not in ("max", "min"):
+        raise RunError(f"{sweep_dir / PLAN}: not a plan nnfw wrote: it ranks by {plan.metric!r}, {plan.mode!r} "
+                       f"(a metric of {', '.join(METRICS)}; max or min)")
+    return plan
 
 
 # -- running ----------------------------------------------------------------------------------------

@@ -295,6 +295,25 @@ def test_train_seeds_refuses_a_seed_set_by_set(runner, small_config, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("edit, needle", [
+    (lambda plan: plan.pop("points"), "points.json: not a plan nnfw wrote: no 'points' in it"),
+    (lambda plan: plan.update(metric="bogus"), "points.json: not a plan nnfw wrote: it ranks by 'bogus', 'max'"),
+    (lambda plan: plan.update(points=7), "points.json: not a plan nnfw wrote: "),
+], ids=["no-points", "unknown-metric", "points-not-a-list"])
+def test_resume_of_a_plan_nnfw_did_not_write_is_one_message(runner, tmp_path, small_config, edit, needle):
+    path = _sweep_file(tmp_path, small_config, grid=SMALL_GRID)
+    folder = sweeps.create_sweep_dir(sweeps.load_sweep(path), tmp_path / "out", path)
+    plan = json.loads((folder / "points.json").read_text())
+    edit(plan)
+    (folder / "points.json").write_text(json.dumps(plan))
+    result = runner.invoke(main, ["sweep", "--resume", str(folder)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"Error: {folder / 'points.json'}"), result.stderr
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert not (folder / "runs").exists() or not any((folder / "runs").iterdir())
+    result = runner.invoke(main, ["sweep", "--resume", str(tmp_path)])
+    assert result.exit_code == 2 and f"{tmp_path}: not a sweep folder (it has no points.json)" in result.stderr
+
+
 def test_a_config_given_as_a_sweep_file_says_how_to_train_it(runner, small_config, tmp_path):
     result = runner.invoke(main, ["sweep", str(small_config), "--output-dir", str(tmp_path / "out")])
     assert result.exit_code == 2 and result.stderr == (
