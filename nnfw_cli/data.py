@@ -686,11 +686,11 @@ def _check_ragged(path: str, lines: Iterable[str], delimiter: str) -> None:
         width = len(next(reader))
         start = reader.line_num + 1  # the line each row begins on: a quoted cell may hold line breaks
         for row in reader:
-            if row and len(row) != width:
+            if row and len(row) != width and (len(row) > 1 or row[0].strip()):  # a line of spaces is blank
                 quote = (f" (this row runs from line {start} to line {reader.line_num} inside quotes: is a quote left "
                          f"open on line {start}?)" if start != reader.line_num else "")
-                raise DataError(f"{path}: line {start} has {len(row)} cells, but the header has {width} columns "
-                                f"(delimiter {delimiter!r}); every row needs one cell per column{quote}")
+                raise DataError(f"{path}: line {start} has {len(row)} cell{'s' * (len(row) != 1)}, but the header has "
+                                f"{width} columns (delimiter {delimiter!r}); every row needs one cell per column{quote}")
             start = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{path}: line {reader.line_num}: not a readable CSV row: {exc}") from None

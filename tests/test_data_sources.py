@@ -533,5 +533,5 @@ def test_a_short_row_is_found_wherever_other_cells_are_empty(tmp_path, case):
             with pytest.raises(DataError, match="only a header row"):
                 read_table(str(path), numbers=True)
         return
-    with pytest.raises(DataError, match=f"line {short_line} has [123] cells"):
+    with pytest.raises(DataError, match=f"line {short_line} has (1 cell|[23] cells),"):
         read_table(str(path), numbers=True)

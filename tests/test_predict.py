@@ -635,7 +635,7 @@ def test_a_row_after_a_cell_of_several_lines_is_named_by_its_own_line(numeric_ru
 
 def test_blank_lines_are_no_rows(numeric_run, tmp_path):
     path = tmp_path / "points.csv"
-    path.write_text("x1,x2,x3,id\n1,2,3,a\n\n\n4,5,6,b\n\n")
+    path.write_text("x1,x2,x3,id\n1,2,3,a\n\n  \n4,5,6,b\n\n")  # a line of spaces is blank too
     result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
     assert result.exit_code == 0, result.stderr
     assert [line.split(",")[3] for line in (tmp_path / "out.csv").read_text().splitlines()] == ["id", "a", "b"]
