@@ -360,15 +360,15 @@ def read_table_parts(path: str, rows: int | None, delimiter: str | None = None, 
     its lines: the table of a large file need never be whole in memory. With ``numbers`` and
     ``rows``, a column that is not all numbers is left as the parser made it, not read again as
     text (``saved._predict_lines`` reads such a part again, from its lines). ``verbatim`` keeps
-    every text cell as written, an empty one as "": no 'NA' or 'null' read as missing
-    (``with_missing`` reads them so, where that matters)."""
+    every text cell as written, spaces after a delimiter too, an empty one as "": no 'NA' or
+    'null' read as missing (``with_missing`` reads them so, where that matters)."""
     import pandas as pd
 
     from .errors import DataError
 
     with _open_data(path) as handle, _BlankLines(path) as blank:
         delimiter, sha256, quoted = _delimiter_and_digest(path, handle, delimiter)
-        options = dict(_READ, sep=delimiter, **({"keep_default_na": False} if verbatim else {}))
+        options = dict(_READ, sep=delimiter, **(dict(keep_default_na=False, skipinitialspace=False) if verbatim else {}))
         try:
             header = _header(path, handle, options)
             dtype: Any = _text_columns(handle, options, text) if numbers else str
@@ -441,8 +441,12 @@ def _numbered(table: Any, line: int, path: str, sha256: str, blank: Callable[[li
             break
         cells = table.iloc[rows, n]
         empty = cells.isna().to_numpy()
-        if cells.dtype.kind not in "fiub":  # read verbatim, an empty cell is ""
-            empty = empty | cells.eq("").to_numpy()
+        if cells.dtype.kind not in "fiub":  # read verbatim, an empty cell is "", or spaces
+            try:
+                spaces = cells.str.lstrip(" ").eq("")  # not text (NaN): a missing cell, or a number
+            except AttributeError:  # no text at all: numbers in a column of objects
+                spaces = cells.eq("")
+            empty = empty | spaces.to_numpy(dtype=bool, na_value=False)
         rows = rows[empty]
     if len(rows):
         table = table.drop(index=sorted(blank(starts[rows].tolist())))
@@ -481,7 +485,8 @@ class _BlankLines:
 
 def with_missing(table: Any, columns: Iterable[str]) -> Any:
     """``table`` (read ``verbatim``) with the cells of its ``columns`` that pandas reads as missing
-    ('', 'NA', 'null', ...) made NaN, as they were in the training rows; the table is left as it is."""
+    ('', 'NA', 'null', ...) made NaN, as they were in the training rows, whose cells were read
+    without the spaces after a delimiter; the table is left as it is."""
     from pandas._libs.parsers import STR_NA_VALUES  # read_csv's own list
     from pandas.api.types import is_numeric_dtype
 
@@ -490,7 +495,11 @@ def with_missing(table: Any, columns: Iterable[str]) -> Any:
         return table
     read = table.copy(deep=False)
     for name in names:
-        read[name] = table[name].mask(table[name].isin(STR_NA_VALUES))
+        try:
+            cells = table[name].str.lstrip(" ")
+        except AttributeError:  # no text at all: numbers in a column of objects
+            cells = table[name]
+        read[name] = table[name].mask(cells.isin(STR_NA_VALUES))
     read.attrs = dict(table.attrs)
     return read
 
@@ -554,8 +563,8 @@ def written_plainly(path: str) -> bool:
 
 
 def _header(path: str, handle: Any, options: dict[str, Any]) -> list[str]:
-    """The column names as the header writes them, spaces around them aside ("" for a column
-    without one, which pandas calls ``Unnamed: 3``); a DataError if it names a column twice:
+    """The column names as the header writes them ("" for a column without one, which pandas
+    calls ``Unnamed: 3``); a DataError if it names a column twice (spaces around a name aside):
     pandas would call the second ``name.1``, the user's column renamed, and a target named twice
     would be trained on as a feature too."""
     from collections import Counter
@@ -566,13 +575,14 @@ def _header(path: str, handle: Any, options: dict[str, Any]) -> list[str]:
 
     handle.seek(0)
     first = pd.read_csv(handle, header=None, nrows=1, dtype=str, **dict(options, keep_default_na=False))
-    names = [str(name).strip() for name in first.iloc[0]] if len(first) else []
+    written = [str(name) for name in first.iloc[0]] if len(first) else []
+    names = [name.strip() for name in written]
     twice = [name for name, count in Counter(names).items() if count > 1 and name]  # unnamed ones are told apart
     if twice:
         where = [str(n + 1) for n, name in enumerate(names) if name == twice[0]]
         raise DataError(f"{path}: column {_quoted(twice[0])} appears {len(where)} times in the header (columns "
                         f"{', '.join(where[:-1])} and {where[-1]}); name each column once")
-    return names
+    return written
 
 
 def _text_columns(handle: Any, options: dict[str, Any], text: Iterable[str]) -> dict[str, Any]:
@@ -766,7 +776,7 @@ def _named(path: str, table: Any, features: list[str]) -> tuple[list[str], list[
     from .errors import DataError
 
     nameless = {name: n + 1 for n, (name, written) in enumerate(zip(table.columns, table.attrs.get("header", ())))
-                if not written and name in features}
+                if not written.strip() and name in features}
     for name, position in nameless.items():
         if table[name].notna().any():
             raise DataError(f"{path}: column {position} has no name in the header, and values; name it, or pick the "

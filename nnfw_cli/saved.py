@@ -622,7 +622,7 @@ def predict_named(model: Model, transform: Transform, table: Any) -> tuple[Any, 
     output = _checked_output(model, X, source, None, list(table.index))
     result, notes = _with_predictions(table, output, transform.class_names, source)
     header = table.attrs.get("header", [])
-    if "" in header:  # a column without a name is written back without one, not as pandas calls it
+    if header != list(table.columns):  # as written: spaces around a name, a column without one (not 'Unnamed: 3')
         result.columns = [*header, *result.columns[len(header):]]
     return result, notes
 

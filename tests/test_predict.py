@@ -462,6 +462,7 @@ def test_a_file_of_plain_numbers_predicts_as_its_cells_read_as_text_do(numeric_r
 @pytest.mark.parametrize("content, rows", [
     (b"x1,x2,x3,id,label\n\n,0.0,0.0,0.0,18446744073709551616\n,0.0,0.0,0.0,0.0", 3),  # a blank line: no row
     (b"x1,x2,x3,id\n1,2,3,18446744073709551616\n\n4,5,6,7\n", 100),  # beyond int64: a column of objects
+    (b"x1,x2,x3,id\n1,2,3,4\n-13444833959106774016,,0.0,0.0\n", 1),  # of numbers only, one row a part
     (b"x1,x2,x3,id\n1,2,3,-\n4,5,6,1-2\n\n7,8,9,e\n", 2),  # cells that are not numbers, in a kept column
     (b"x1,x2,x3\n1,2,3\n4,-,6\n", 1),  # in a feature: the error names the cell
     (b"x1,x2,x3\n\n\n", 1),  # blank lines only
@@ -614,10 +615,25 @@ def test_cells_pandas_would_call_missing_come_back_as_written(numeric_run, tmp_p
     assert [line.split(",")[:5] for line in lines] == [line.split(",") for line in path.read_text().splitlines()]
 
 
+def test_spaces_after_a_delimiter_come_back_as_written(numeric_run, tmp_path):
+    """' x1, x2' and ' 1.5': read as numbers and names, written back with their spaces."""
+    path = tmp_path / "points.csv"
+    path.write_text(" x1, x2 ,x3, note\n 1.5, 2 ,3,  a b\n4,  5,6,\t c\n")
+    result = _predict(numeric_run, path, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    written = (tmp_path / "out.csv").read_text().splitlines()
+    assert [line.rsplit(",", 3)[0] for line in written] == path.read_text().splitlines()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("x1,x2,x3\n1.5,2,3\n4,5,6\n")  # the same numbers: the same predictions
+    predictions = [line.rsplit(",", 3)[1:] for line in _predict(numeric_run, plain).stdout.splitlines()[1:]]
+    assert [line.rsplit(",", 3)[1:] for line in written[1:]] == predictions
+
+
 @pytest.mark.parametrize("content, line, column", [
     ("x1,x2,x3\n1,2,3\n,,\n4,5,6\n", 3, "x1"),  # a row of empty cells is a row, not a blank line
     ("x1,x2,x3,id\n1,2,3,a\n4,NA,6,b\n", 3, "x2"),  # NA in a feature: missing, as in the training rows
     ("x1,x2,x3,id\n1,2,3,a\n\n4,5,null,b\n", 4, "x3"),
+    ("x1, x2,x3\n1, NA,3\n", 2, "x2"),  # after a space, as the training rows were read
 ])
 def test_a_missing_feature_is_named_by_its_line_and_the_row_is_never_dropped(numeric_run, tmp_path, content, line,
                                                                            column):
