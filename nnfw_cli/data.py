@@ -662,6 +662,15 @@ def _decode(path: str, raw: bytes) -> str:
         raise DataError(f"{path}: not a UTF-8 text file (byte {exc.start}); save the CSV as UTF-8") from None
 
 
+def file_sha256(path: str) -> str | None:
+    """The sha256 of the file's bytes, as a split records it; None if it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return _sha256(handle, b"")[0]
+    except OSError:
+        return None
+
+
 def _sha256(handle: Any, head: bytes) -> tuple[str, bool]:
     """The sha256 of the file whose first bytes are ``head``, read on from where ``head`` ended,
     and whether the file holds a double quote."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import runs
 from .config import Config
-from .data import DATASETS, make_dataset
+from .data import DATASETS, file_sha256, make_dataset
 from .errors import DataError, ModelFileError, RunError, WriteError
 from .experiment import (TRANSFORM, Split, Streams, batch_size, build_model,
                          draw_decision_boundary, draw_loss_curve, input_width, layer_label, load_data,
@@ -71,7 +71,7 @@ class SavedRun:
         try:
             split = load_data(self.config)
         except DataError:  # a file changed into one that cannot be read is told of as changed
-            now = _sha256_of(path) if recorded is not None else None
+            now = file_sha256(path) if recorded is not None else None
             if now is None or now == recorded:
                 raise
             raise self._changed(path, recorded, now) from None
@@ -124,18 +124,6 @@ def load_run(run_dir: str | Path) -> SavedRun:
     saved = SavedRun.open(run_dir)
     _require_usable(saved)
     return saved
-
-
-def _sha256_of(path: str) -> str | None:
-    """The sha256 of the file's bytes; None if it cannot be read."""
-    import hashlib
-
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else \
-                hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
 
 
 def _not_a_run_model(path: Path) -> None:
